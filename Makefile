@@ -1,0 +1,65 @@
+# sendvia — the two commands a new user needs: `make up` (run it locally) and `make test`.
+# Everything the stack and the tests need is installed here: pip, npm and apt (we run as root).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := emulators/node_modules/.installed
+SYSTEM_STAMP := .stack/.system-installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup up down status test lint format bench clean
+
+help:
+	@echo "make up      start the local stack and every function (http://127.0.0.1:8000/<function>)"
+	@echo "make down    stop what make up started"
+	@echo "make test    run every test against a stack of its own"
+	@echo "make lint    ruff and mypy"
+	@echo "make bench   benchmarks (figures as ratios)"
+
+setup: $(PY_STAMP) $(NPM_STAMP) $(SYSTEM_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(NPM_STAMP): emulators/package.json emulators/package-lock.json
+	cd emulators && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian packages: Java runs the Firestore emulator (its jar comes with the Google Cloud CLI).
+$(SYSTEM_STAMP):
+	@command -v java >/dev/null || { apt-get update -q && apt-get install -y -q openjdk-17-jre-headless; }
+	@mkdir -p .stack && touch $@
+
+up: setup
+	@$(PY) -m emulators.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m emulators.stack down; else $(PYTHON) -m emulators.stack down; fi
+
+status:
+	@$(PYTHON) -m emulators.stack status
+
+test: setup
+	$(PY) -m emulators.stack run --profile test -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check shared functions emulators tests bench
+	$(VENV)/bin/ruff format --check shared functions emulators tests bench
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format shared functions emulators tests bench
+	$(VENV)/bin/ruff check --fix shared functions emulators tests bench
+
+bench: setup
+	@for b in bench/*.py; do [ -e "$$b" ] || continue; echo "== $$b"; \
+	  $(PY) -m emulators.stack run --profile test -- $(PY) $$b || exit 1; done
+
+clean: down
+	rm -rf $(VENV) emulators/node_modules .stack

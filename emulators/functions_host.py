@@ -1,0 +1,73 @@
+"""Serve every entry point of `functions/main.py` at `/<function_name>` in one local process.
+
+Each entry point gets functions-framework's own app (`create_app(target, source)`), exactly what a
+Cloud Function deployment builds for it; a dispatcher mounts them side by side. Entry points are
+found by reading the source for functions decorated with `@functions_framework.http`, so a function
+added to main.py is served without touching this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import run_simple
+from werkzeug.wrappers import Request, Response
+
+DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "main.py"
+
+
+def entry_points(source: Path) -> list[str]:
+    """Names of the top-level functions decorated with functions_framework.http."""
+    tree = ast.parse(source.read_text(), filename=str(source))
+    names = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if isinstance(target, ast.Attribute) and target.attr == "http":
+                names.append(node.name)
+            elif isinstance(target, ast.Name) and target.id == "http":
+                names.append(node.name)
+    return names
+
+
+def build_app(source: Path) -> Any:
+    import functions_framework
+
+    names = entry_points(source)
+    mounts = {f"/{name}": functions_framework.create_app(name, str(source)) for name in names}
+
+    @Request.application  # type: ignore[untyped-decorator]
+    def index(request: Request) -> Response:
+        if request.path == "/_health":
+            return Response(json.dumps({"ok": True, "functions": names}),
+                            content_type="application/json")
+        body = {"error": {"code": "not_found", "message": f"No function at {request.path}.",
+                          "hint": f"Functions here: {', '.join(names) or 'none yet'}."}}
+        return Response(json.dumps(body), status=404, content_type="application/json")
+
+    return DispatcherMiddleware(index, mounts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve functions/main.py locally")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    app = build_app(args.source)
+    for name in entry_points(args.source):
+        logging.info("serving %s at http://%s:%d/%s", name, args.host, args.port, name)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

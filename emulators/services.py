@@ -1,0 +1,190 @@
+"""What the local stack runs: each service's command, ports, readiness probe and environment.
+
+Standard library only, so `make down` works even before the virtual environment exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "demo-sendvia"  # the demo- prefix keeps firebase-tools offline
+FIRESTORE_JAR = Path(
+    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+)
+FIREBASE_BIN = ROOT / "emulators" / "node_modules" / ".bin" / "firebase"
+
+# Default ports of `make up`; `make test` adds PROFILE_OFFSETS["test"] so both can run at once.
+DEFAULT_PORTS = {
+    "functions": 8000,
+    "firestore": 8080,
+    "auth": 9099,
+    "auth_hub": 4400,
+    "auth_logging": 4500,
+    "secretmanager": 8090,
+    "cloudtasks": 8123,
+    "cloudtasks_http": 8124,
+}
+PROFILE_OFFSETS = {"dev": 0, "test": 10000}
+
+
+class StackError(Exception):
+    """A problem the person running the stack can fix; the message says how."""
+
+
+def ports_for(profile: str, environ: dict[str, str] | None = None) -> dict[str, int]:
+    """Ports of a profile; `SENDVIA_PORT_<NAME>` (dev) or `SENDVIA_TEST_PORT_<NAME>` overrides."""
+    env = os.environ if environ is None else environ
+    prefix = "SENDVIA_PORT_" if profile == "dev" else f"SENDVIA_{profile.upper()}_PORT_"
+    ports = {}
+    for name, port in DEFAULT_PORTS.items():
+        raw = env.get(prefix + name.upper())
+        if raw is None:
+            ports[name] = port + PROFILE_OFFSETS[profile]
+            continue
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise StackError(f"{prefix}{name.upper()}={raw!r} is not a port number (1-65535)")
+        ports[name] = int(raw)
+    return ports
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    description: str
+    command: list[str]
+    ready: Callable[[], bool]
+    ports: tuple[str, ...]
+    timeout_s: float = 60.0
+    cwd: Path = ROOT
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    return probe
+
+
+def _tcp_open(port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    return probe
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def check_prerequisites() -> None:
+    """Fail early, saying what is missing and how to get it."""
+    jar = Path(os.environ.get("FIRESTORE_EMULATOR_JAR", FIRESTORE_JAR))
+    if not jar.is_file():
+        raise StackError(
+            f"The Firestore emulator is missing: {jar} does not exist.\n"
+            "  It comes with the Google Cloud CLI: `gcloud components install "
+            "cloud-firestore-emulator`,\n  or the Debian package "
+            "google-cloud-cli-firestore-emulator from Google's apt repository.\n"
+            "  If it is installed elsewhere, set FIRESTORE_EMULATOR_JAR to its path."
+        )
+    if shutil.which("java") is None:
+        raise StackError("Java is missing: the Firestore emulator needs it "
+                         "(apt-get install openjdk-17-jre-headless).")
+    if not FIREBASE_BIN.exists():
+        raise StackError(f"firebase-tools is missing ({FIREBASE_BIN}): run `make setup`.")
+
+
+def environment(ports: dict[str, int]) -> dict[str, str]:
+    """The variables a client needs to reach this stack (written to `.stack/env`)."""
+    host = "127.0.0.1"
+    return {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "FIRESTORE_EMULATOR_HOST": f"{host}:{ports['firestore']}",
+        "FIREBASE_AUTH_EMULATOR_HOST": f"{host}:{ports['auth']}",
+        "SECRET_MANAGER_EMULATOR_HOST": f"{host}:{ports['secretmanager']}",
+        "CLOUD_TASKS_EMULATOR_HOST": f"{host}:{ports['cloudtasks']}",
+        "CLOUD_TASKS_OIDC_CERTS_URL": f"http://{host}:{ports['cloudtasks_http']}/jwks",
+        "SENDVIA_FUNCTIONS_URL": f"http://{host}:{ports['functions']}",
+    }
+
+
+def write_firebase_config(state_dir: Path, ports: dict[str, int]) -> Path:
+    config = {
+        "emulators": {
+            "auth": {"host": "127.0.0.1", "port": ports["auth"]},
+            "hub": {"host": "127.0.0.1", "port": ports["auth_hub"]},
+            "logging": {"host": "127.0.0.1", "port": ports["auth_logging"]},
+            "ui": {"enabled": False},
+            "singleProjectMode": True,
+        }
+    }
+    path = state_dir / "firebase.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
+    """The Google emulators, started together before the functions."""
+    python = sys.executable
+    jar = os.environ.get("FIRESTORE_EMULATOR_JAR", str(FIRESTORE_JAR))
+    firebase_config = write_firebase_config(state_dir, ports)
+    return [
+        Service(
+            "firestore", "Firestore emulator (official)",
+            ["java", "-Duser.language=en", "-cp", jar,
+             "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+             "--host=127.0.0.1", f"--port={ports['firestore']}"],
+            _http_ok(f"http://127.0.0.1:{ports['firestore']}/"), ("firestore",),
+        ),
+        Service(
+            "auth", "Firebase Auth emulator (firebase-tools)",
+            [str(FIREBASE_BIN), "emulators:start", "--only", "auth", "--project", PROJECT,
+             "--config", str(firebase_config)],
+            _http_ok(f"http://127.0.0.1:{ports['auth']}/"),
+            ("auth", "auth_hub", "auth_logging"), timeout_s=90.0, cwd=state_dir,
+        ),
+        Service(
+            "secretmanager", "Secret Manager emulator (sendvia, gRPC)",
+            [python, "-m", "emulators.secretmanager", "--port", str(ports["secretmanager"])],
+            _tcp_open(ports["secretmanager"]), ("secretmanager",),
+        ),
+        Service(
+            "cloudtasks", "Cloud Tasks emulator (sendvia, gRPC + JWKS)",
+            [python, "-m", "emulators.cloudtasks.server", "--port", str(ports["cloudtasks"]),
+             "--http-port", str(ports["cloudtasks_http"])],
+            _http_ok(f"http://127.0.0.1:{ports['cloudtasks_http']}/healthz"),
+            ("cloudtasks", "cloudtasks_http"),
+        ),
+    ]
+
+
+def functions_service(ports: dict[str, int]) -> Service:
+    return Service(
+        "functions", "sendvia functions (functions-framework)",
+        [sys.executable, "-m", "emulators.functions_host", "--port", str(ports["functions"])],
+        _http_ok(f"http://127.0.0.1:{ports['functions']}/_health"), ("functions",),
+    )

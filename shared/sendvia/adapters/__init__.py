@@ -1,0 +1,1 @@
+"""Adapters: the project's only contact with SDKs and servers, behind small ports."""

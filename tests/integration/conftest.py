@@ -1,0 +1,34 @@
+"""Integration tests run against the real local stack that `make test` starts."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+REQUIRED = (
+    "GOOGLE_CLOUD_PROJECT",
+    "FIRESTORE_EMULATOR_HOST",
+    "FIREBASE_AUTH_EMULATOR_HOST",
+    "SECRET_MANAGER_EMULATOR_HOST",
+    "CLOUD_TASKS_EMULATOR_HOST",
+    "CLOUD_TASKS_OIDC_CERTS_URL",
+    "SENDVIA_FUNCTIONS_URL",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_env() -> dict[str, str]:
+    missing = [name for name in REQUIRED if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"The local stack is not configured ({', '.join(missing)} unset). Run the tests with "
+            "`make test`, or `make up` and `source .stack/env` first.",
+            pytrace=False,
+        )
+    return {name: os.environ[name] for name in REQUIRED}
+
+
+@pytest.fixture(scope="session")
+def project() -> str:
+    return os.environ["GOOGLE_CLOUD_PROJECT"]
