@@ -22,6 +22,12 @@ from werkzeug.wrappers import Request, Response
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "main.py"
 
 
+def _is_http_decorator(node: ast.expr) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr == "http"
+    return isinstance(node, ast.Name) and node.id == "http"
+
+
 def entry_points(source: Path) -> list[str]:
     """Names of the top-level functions decorated with functions_framework.http."""
     tree = ast.parse(source.read_text(), filename=str(source))
@@ -31,26 +37,45 @@ def entry_points(source: Path) -> list[str]:
             continue
         for decorator in node.decorator_list:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            if isinstance(target, ast.Attribute) and target.attr == "http":
-                names.append(node.name)
-            elif isinstance(target, ast.Name) and target.id == "http":
+            if _is_http_decorator(target):
                 names.append(node.name)
     return names
+
+
+def _root_path_as_slash(app: Any) -> Any:
+    """`/settings` reaches the function as `/`, as a function URL without a path does in Cloud
+    Functions (the mount would otherwise pass an empty path, which Flask redirects)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+        return app(environ, start_response)
+
+    return wsgi
 
 
 def build_app(source: Path) -> Any:
     import functions_framework
 
     names = entry_points(source)
-    mounts = {f"/{name}": functions_framework.create_app(name, str(source)) for name in names}
+    mounts = {
+        f"/{name}": _root_path_as_slash(functions_framework.create_app(name, str(source)))
+        for name in names
+    }
 
-    @Request.application  # type: ignore[untyped-decorator]
+    @Request.application
     def index(request: Request) -> Response:
         if request.path == "/_health":
-            return Response(json.dumps({"ok": True, "functions": names}),
-                            content_type="application/json")
-        body = {"error": {"code": "not_found", "message": f"No function at {request.path}.",
-                          "hint": f"Functions here: {', '.join(names) or 'none yet'}."}}
+            return Response(
+                json.dumps({"ok": True, "functions": names}), content_type="application/json"
+            )
+        body = {
+            "error": {
+                "code": "not_found",
+                "message": f"No function at {request.path}.",
+                "hint": f"Functions here: {', '.join(names) or 'none yet'}.",
+            }
+        }
         return Response(json.dumps(body), status=404, content_type="application/json")
 
     return DispatcherMiddleware(index, mounts)

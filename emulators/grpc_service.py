@@ -55,14 +55,14 @@ class Method:
 def _serializer(cls: Any) -> Callable[[Any], bytes]:
     # proto-plus classes have a `serialize` classmethod; raw protobuf classes serialise themselves.
     if hasattr(cls, "serialize"):
-        return cls.serialize  # type: ignore[no-any-return]
-    return lambda message: message.SerializeToString()  # type: ignore[no-any-return]
+        return cls.serialize
+    return lambda message: message.SerializeToString()
 
 
 def _deserializer(cls: Any) -> Callable[[bytes], Any]:
     if hasattr(cls, "deserialize"):
-        return cls.deserialize  # type: ignore[no-any-return]
-    return cls.FromString  # type: ignore[no-any-return]
+        return cls.deserialize
+    return cls.FromString
 
 
 def _unary(method_name: str, method: Method) -> grpc.RpcMethodHandler:

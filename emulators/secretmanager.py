@@ -16,6 +16,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import google_crc32c
 from google.cloud.secretmanager_v1 import types
@@ -38,12 +39,14 @@ MAX_PAGE = 25_000
 _PROJECT = re.compile(r"^projects/(?P<project>[a-z0-9][a-z0-9-]{0,62})$")
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _SECRET = re.compile(r"^projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)$")
-_VERSION = re.compile(r"^projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)/versions/(?P<v>[^/]+)$")
+_VERSION = re.compile(
+    r"^projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)/versions/(?P<v>[^/]+)$"
+)
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _FILTER_TERM = re.compile(r"^(?P<key>labels\.[a-z][a-z0-9_-]*|name)(?P<op>[:=])(?P<value>\S+)$")
 
-State = types.SecretVersion.State
+State: Any = types.SecretVersion.State
 
 
 def _now() -> timestamp_pb2.Timestamp:
@@ -147,7 +150,9 @@ class SecretStore:
                 if name.startswith(prefix) and _matches(s.message, terms)
             ]
         chunk, token = page(secrets, request.page_size, request.page_token, MAX_PAGE)
-        return types.ListSecretsResponse(secrets=chunk, next_page_token=token, total_size=len(secrets))
+        return types.ListSecretsResponse(
+            secrets=chunk, next_page_token=token, total_size=len(secrets)
+        )
 
     # -- versions ------------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ class SecretStore:
     def destroy_version(self, request: types.DestroySecretVersionRequest) -> types.SecretVersion:
         return self._change_state(request.name, request.etag, State.DESTROYED)
 
-    def _change_state(self, name: str, etag: str, state: State) -> types.SecretVersion:
+    def _change_state(self, name: str, etag: str, state: int) -> types.SecretVersion:
         with self._lock:
             version = self._version(name)
             message = version.message
@@ -226,7 +231,7 @@ class SecretStore:
                 if state == State.DESTROYED:
                     return types.SecretVersion(message)
                 raise failed_precondition(f"{message.name} is in DESTROYED state.")
-            message.state = state
+            message.state = State(state)
             message.etag = _etag()
             if state == State.DESTROYED:
                 version.data = None
@@ -247,14 +252,14 @@ class SecretStore:
         match = _VERSION.match(name)
         if not match:
             raise invalid_argument(f"Invalid resource field value in the request: name {name!r}")
-        secret = self._secret(name.rsplit("/versions/", 1)[0])
         wanted = match.group("v")
+        if wanted != "latest" and (not wanted.isdigit() or int(wanted) < 1):
+            raise invalid_argument(f"Invalid version id {wanted!r}: use a number or 'latest'")
+        secret = self._secret(name.rsplit("/versions/", 1)[0])
         if wanted == "latest":
             if not secret.versions:
                 raise not_found(f"Secret [{secret.message.name}] not found or has no versions.")
             return secret.versions[-1]
-        if not wanted.isdigit() or int(wanted) < 1:
-            raise invalid_argument(f"Invalid version id {wanted!r}: use a number or 'latest'")
         number = int(wanted)
         if number > len(secret.versions):
             raise not_found(f"Secret Version [{name}] not found.")

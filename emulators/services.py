@@ -34,7 +34,8 @@ DEFAULT_PORTS = {
     "cloudtasks": 8123,
     "cloudtasks_http": 8124,
 }
-PROFILE_OFFSETS = {"dev": 0, "test": 10000}
+# "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
+PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
 
 
 class StackError(Exception):
@@ -112,8 +113,10 @@ def check_prerequisites() -> None:
             "  If it is installed elsewhere, set FIRESTORE_EMULATOR_JAR to its path."
         )
     if shutil.which("java") is None:
-        raise StackError("Java is missing: the Firestore emulator needs it "
-                         "(apt-get install openjdk-17-jre-headless).")
+        raise StackError(
+            "Java is missing: the Firestore emulator needs it "
+            "(apt-get install openjdk-17-jre-headless)."
+        )
     if not FIREBASE_BIN.exists():
         raise StackError(f"firebase-tools is missing ({FIREBASE_BIN}): run `make setup`.")
 
@@ -154,28 +157,58 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
     firebase_config = write_firebase_config(state_dir, ports)
     return [
         Service(
-            "firestore", "Firestore emulator (official)",
-            ["java", "-Duser.language=en", "-cp", jar,
-             "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
-             "--host=127.0.0.1", f"--port={ports['firestore']}"],
-            _http_ok(f"http://127.0.0.1:{ports['firestore']}/"), ("firestore",),
+            "firestore",
+            "Firestore emulator (official)",
+            [
+                "java",
+                "-Duser.language=en",
+                "-cp",
+                jar,
+                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                "start",
+                "--host=127.0.0.1",
+                f"--port={ports['firestore']}",
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['firestore']}/"),
+            ("firestore",),
         ),
         Service(
-            "auth", "Firebase Auth emulator (firebase-tools)",
-            [str(FIREBASE_BIN), "emulators:start", "--only", "auth", "--project", PROJECT,
-             "--config", str(firebase_config)],
+            "auth",
+            "Firebase Auth emulator (firebase-tools)",
+            [
+                str(FIREBASE_BIN),
+                "emulators:start",
+                "--only",
+                "auth",
+                "--project",
+                PROJECT,
+                "--config",
+                str(firebase_config),
+            ],
             _http_ok(f"http://127.0.0.1:{ports['auth']}/"),
-            ("auth", "auth_hub", "auth_logging"), timeout_s=90.0, cwd=state_dir,
+            ("auth", "auth_hub", "auth_logging"),
+            timeout_s=90.0,
+            cwd=state_dir,
         ),
         Service(
-            "secretmanager", "Secret Manager emulator (sendvia, gRPC)",
+            "secretmanager",
+            "Secret Manager emulator (sendvia, gRPC)",
             [python, "-m", "emulators.secretmanager", "--port", str(ports["secretmanager"])],
-            _tcp_open(ports["secretmanager"]), ("secretmanager",),
+            _tcp_open(ports["secretmanager"]),
+            ("secretmanager",),
         ),
         Service(
-            "cloudtasks", "Cloud Tasks emulator (sendvia, gRPC + JWKS)",
-            [python, "-m", "emulators.cloudtasks.server", "--port", str(ports["cloudtasks"]),
-             "--http-port", str(ports["cloudtasks_http"])],
+            "cloudtasks",
+            "Cloud Tasks emulator (sendvia, gRPC + JWKS)",
+            [
+                python,
+                "-m",
+                "emulators.cloudtasks.server",
+                "--port",
+                str(ports["cloudtasks"]),
+                "--http-port",
+                str(ports["cloudtasks_http"]),
+            ],
             _http_ok(f"http://127.0.0.1:{ports['cloudtasks_http']}/healthz"),
             ("cloudtasks", "cloudtasks_http"),
         ),
@@ -184,7 +217,9 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
 
 def functions_service(ports: dict[str, int]) -> Service:
     return Service(
-        "functions", "sendvia functions (functions-framework)",
+        "functions",
+        "sendvia functions (functions-framework)",
         [sys.executable, "-m", "emulators.functions_host", "--port", str(ports["functions"])],
-        _http_ok(f"http://127.0.0.1:{ports['functions']}/_health"), ("functions",),
+        _http_ok(f"http://127.0.0.1:{ports['functions']}/_health"),
+        ("functions",),
     )

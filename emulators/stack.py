@@ -44,7 +44,7 @@ def _proc_start_time(pid: int) -> str | None:
 
 
 def _alive(entry: dict[str, Any]) -> bool:
-    return _proc_start_time(entry["pid"]) == entry["start_time"]
+    return bool(_proc_start_time(entry["pid"]) == entry["start_time"])
 
 
 def _read_state(folder: Path) -> dict[str, Any] | None:
@@ -67,8 +67,13 @@ def _start(service: Service, folder: Path, env: dict[str, str]) -> dict[str, Any
     log_path = folder / "logs" / f"{service.name}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            service.command, cwd=service.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            service.command,
+            cwd=service.cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     start_time = None
     for _ in range(100):
@@ -76,8 +81,13 @@ def _start(service: Service, folder: Path, env: dict[str, str]) -> dict[str, Any
         if start_time:
             break
         time.sleep(0.01)
-    return {"pid": process.pid, "start_time": start_time, "log": str(log_path),
-            "started_at": time.time(), "process": process}
+    return {
+        "pid": process.pid,
+        "start_time": start_time,
+        "log": str(log_path),
+        "started_at": time.time(),
+        "process": process,
+    }
 
 
 def _wait_ready(started: dict[str, dict[str, Any]], wanted: list[Service]) -> dict[str, float]:
@@ -93,9 +103,13 @@ def _wait_ready(started: dict[str, dict[str, Any]], wanted: list[Service]) -> di
                 continue
             died = entry["process"].poll() is not None
             if died or time.time() - entry["started_at"] > service.timeout_s:
-                tail = "".join(Path(entry["log"]).read_text(errors="replace").splitlines(True)[-15:])
+                tail = "".join(
+                    Path(entry["log"]).read_text(errors="replace").splitlines(True)[-15:]
+                )
                 what = "exited" if died else f"was not ready after {service.timeout_s:.0f} s"
-                raise StackError(f"{service.description} {what}. Last lines of {entry['log']}:\n{tail}")
+                raise StackError(
+                    f"{service.description} {what}. Last lines of {entry['log']}:\n{tail}"
+                )
         time.sleep(0.1)
     return ready
 
@@ -128,24 +142,24 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     if state and any(_alive(e) for e in state["processes"].values()):
         env = dict(state["env"])
         if not quiet:
-            print(f"The {profile} stack is already running (started by an earlier `up`); "
-                  f"`make down` stops it.")
+            print(
+                f"The {profile} stack is already running (started by an earlier `up`); "
+                f"`make down` stops it."
+            )
             _print_summary(state, {})
         raise AlreadyRunning(env)
     ports = services.ports_for(profile)
-    busy = [f"{name} port {port}" for name, port in ports.items() if services.port_in_use(port)]
-    if busy:
-        variable = "SENDVIA_PORT_<NAME>" if profile == "dev" else "SENDVIA_TEST_PORT_<NAME>"
-        raise StackError(
-            f"Cannot start the {profile} stack: {', '.join(busy)} already in use by another "
-            f"program.\n  Stop that program, or choose other ports with {variable}=N "
-            f"(e.g. {variable.replace('<NAME>', 'FIRESTORE')}=8081)."
-        )
+    refuse_busy_ports(profile, ports)
     services.check_prerequisites()
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     env_vars = services.environment(ports)
-    child_env = {**os.environ, **env_vars, "PYTHONPATH": _pythonpath(),
-                 "OAUTHLIB_INSECURE_TRANSPORT": "1", "NO_UPDATE_NOTIFIER": "1"}
+    child_env = {
+        **os.environ,
+        **env_vars,
+        "PYTHONPATH": _pythonpath(),
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+        "NO_UPDATE_NOTIFIER": "1",
+    }
     begun = time.time()
     started: dict[str, dict[str, Any]] = {}
     try:
@@ -170,6 +184,19 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     return env_vars
 
 
+def refuse_busy_ports(profile: str, ports: dict[str, int]) -> None:
+    busy = [f"{name} port {port}" for name, port in ports.items() if services.port_in_use(port)]
+    if busy:
+        variable = (
+            "SENDVIA_PORT_<NAME>" if profile == "dev" else f"SENDVIA_{profile.upper()}_PORT_<NAME>"
+        )
+        raise StackError(
+            f"Cannot start the {profile} stack: {', '.join(busy)} already in use by another "
+            f"program.\n  Stop that program, or choose other ports with {variable}=N "
+            f"(e.g. {variable.replace('<NAME>', 'FIRESTORE')}=8081)."
+        )
+
+
 class AlreadyRunning(Exception):  # noqa: N818 - a state, not a failure
     def __init__(self, env: dict[str, str]) -> None:
         super().__init__("already running")
@@ -180,10 +207,19 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "process"}
 
 
-def _save(folder: Path, profile: str, ports: dict[str, int], env: dict[str, str],
-          started: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    state = {"profile": profile, "ports": ports, "env": env,
-             "processes": {k: _public(v) for k, v in started.items()}}
+def _save(
+    folder: Path,
+    profile: str,
+    ports: dict[str, int],
+    env: dict[str, str],
+    started: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    state = {
+        "profile": profile,
+        "ports": ports,
+        "env": env,
+        "processes": {k: _public(v) for k, v in started.items()},
+    }
     _write_state(folder, state)
     return state
 
@@ -208,8 +244,11 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
         ("firestore", env["FIRESTORE_EMULATOR_HOST"]),
         ("auth", env["FIREBASE_AUTH_EMULATOR_HOST"]),
         ("secretmanager", env["SECRET_MANAGER_EMULATOR_HOST"]),
-        ("cloudtasks", f"{env['CLOUD_TASKS_EMULATOR_HOST']} (JWKS "
-                       f"http://127.0.0.1:{ports['cloudtasks_http']}/jwks)"),
+        (
+            "cloudtasks",
+            f"{env['CLOUD_TASKS_EMULATOR_HOST']} (JWKS "
+            f"http://127.0.0.1:{ports['cloudtasks_http']}/jwks)",
+        ),
     ]
     for name, where in rows:
         took = f"ready in {ready[name]:5.1f} s" if name in ready else ""
@@ -255,8 +294,11 @@ def run(profile: str, command: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulators.stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators.stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("action", choices=["up", "down", "status", "run"])
     parser.add_argument("--profile", choices=sorted(services.PROFILE_OFFSETS), default="dev")
     parser.add_argument("command", nargs="*", help="with run: the command to run")

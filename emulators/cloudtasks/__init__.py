@@ -1,1 +1,1 @@
-"""A Cloud Tasks emulator (`google.cloud.tasks.v2.CloudTasks` over gRPC) that dispatches HTTP tasks."""
+"""Cloud Tasks emulator: `google.cloud.tasks.v2.CloudTasks` over gRPC, dispatching HTTP tasks."""

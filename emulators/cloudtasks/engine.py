@@ -30,7 +30,7 @@ from emulators.grpc_service import already_exists, not_found
 
 log = logging.getLogger(__name__)
 
-QueueState = types.Queue.State
+QueueState: Any = types.Queue.State
 Pb = rules.Pb
 
 
@@ -110,8 +110,9 @@ class Engine:
         with self._cond:
             if queue.name in self._queues:
                 raise already_exists(f"Queue {queue.name} already exists.")
-            self._queues[queue.name] = _Queue(pb=queue, tokens=queue.rate_limits.max_burst_size,
-                                              refilled_at=self._clock())
+            self._queues[queue.name] = _Queue(
+                pb=queue, tokens=queue.rate_limits.max_burst_size, refilled_at=self._clock()
+            )
             return self._copy(queue)
 
     def replace_queue(self, name: str, build: Callable[[Pb | None], Pb]) -> Pb:
@@ -122,8 +123,9 @@ class Engine:
             rules.apply_queue_defaults(updated)
             if current is None:
                 updated.state = QueueState.RUNNING
-                self._queues[name] = _Queue(pb=updated, tokens=updated.rate_limits.max_burst_size,
-                                            refilled_at=self._clock())
+                self._queues[name] = _Queue(
+                    pb=updated, tokens=updated.rate_limits.max_burst_size, refilled_at=self._clock()
+                )
             else:
                 current.pb = updated
             self._cond.notify_all()
@@ -136,7 +138,9 @@ class Engine:
     def list_queues(self, location: str) -> list[Pb]:
         prefix = f"{location}/queues/"
         with self._cond:
-            return [self._copy(q.pb) for n, q in sorted(self._queues.items()) if n.startswith(prefix)]
+            return [
+                self._copy(q.pb) for n, q in sorted(self._queues.items()) if n.startswith(prefix)
+            ]
 
     def delete_queue(self, name: str) -> None:
         with self._cond:
@@ -167,7 +171,7 @@ class Engine:
         with self._cond:
             queue = self._queue(queue_name)
             if not task.name:
-                task.name = f"{queue_name}/tasks/{random.getrandbits(63)}"  # noqa: S311 - an id
+                task.name = f"{queue_name}/tasks/{random.getrandbits(63)}"
             self._expire_tombstones(now)
             if task.name in self._tasks or task.name in self._tombstones:
                 # Named tasks de-duplicate while they exist and for a window after they ran or
@@ -253,13 +257,15 @@ class Engine:
         pb = task.pb
         headers = rules.outgoing_headers(pb)
         queue_id = task.queue_name.rsplit("/", 1)[-1]
-        headers.update({
-            "X-CloudTasks-QueueName": queue_id,
-            "X-CloudTasks-TaskName": pb.name.rsplit("/", 1)[-1],
-            "X-CloudTasks-TaskRetryCount": str(pb.dispatch_count),
-            "X-CloudTasks-TaskExecutionCount": str(task.execution_count),
-            "X-CloudTasks-TaskETA": f"{_epoch(pb.schedule_time):.6f}",
-        })
+        headers.update(
+            {
+                "X-CloudTasks-QueueName": queue_id,
+                "X-CloudTasks-TaskName": pb.name.rsplit("/", 1)[-1],
+                "X-CloudTasks-TaskRetryCount": str(pb.dispatch_count),
+                "X-CloudTasks-TaskExecutionCount": str(task.execution_count),
+                "X-CloudTasks-TaskETA": f"{_epoch(pb.schedule_time):.6f}",
+            }
+        )
         if task.previous_response is not None:
             headers["X-CloudTasks-TaskPreviousResponse"] = str(task.previous_response)
         if task.retry_reason:
@@ -278,19 +284,32 @@ class Engine:
         task.running += 1
         queue.inflight += 1
         method = types.HttpMethod(request.http_method).name
-        call = (method, request.url, headers, bytes(request.body),
-                rules.seconds(pb.dispatch_deadline))
+        call = (
+            method,
+            request.url,
+            headers,
+            bytes(request.body),
+            rules.seconds(pb.dispatch_deadline),
+        )
         attempt_schedule = _epoch(pb.schedule_time)
         self._pool.submit(self._dispatch, pb.name, task.generation, call, attempt_schedule, now)
 
     def _dispatch(
-        self, name: str, generation: int, call: tuple[str, str, dict[str, str], bytes, float],
-        scheduled: float, dispatched: float,
+        self,
+        name: str,
+        generation: int,
+        call: tuple[str, str, dict[str, str], bytes, float],
+        scheduled: float,
+        dispatched: float,
     ) -> None:
         method, url, headers, body, deadline = call
         try:
             response = self._http.request(
-                method, url, headers=headers, data=body or None, timeout=deadline,
+                method,
+                url,
+                headers=headers,
+                data=body or None,
+                timeout=deadline,
                 allow_redirects=False,
             )
             outcome = _Outcome(response.status_code, f"HTTP status code {response.status_code}")
@@ -340,7 +359,8 @@ class Engine:
         _stamp(attempt.dispatch_time, dispatched)
         if outcome.status is None:
             attempt.response_status.code = (
-                code_pb2.DEADLINE_EXCEEDED if outcome.reason == "DEADLINE_EXCEEDED"
+                code_pb2.DEADLINE_EXCEEDED
+                if outcome.reason == "DEADLINE_EXCEEDED"
                 else code_pb2.UNAVAILABLE
             )
             attempt.response_status.message = outcome.reason
@@ -394,11 +414,17 @@ class Engine:
 
 def _rpc_code(status: int) -> int:
     """google.rpc.Code for an HTTP status, as Attempt.response_status reports it."""
-    mapping = {400: code_pb2.INVALID_ARGUMENT, 401: code_pb2.UNAUTHENTICATED,
-               403: code_pb2.PERMISSION_DENIED, 404: code_pb2.NOT_FOUND,
-               409: code_pb2.ABORTED, 429: code_pb2.RESOURCE_EXHAUSTED,
-               501: code_pb2.UNIMPLEMENTED, 503: code_pb2.UNAVAILABLE,
-               504: code_pb2.DEADLINE_EXCEEDED}
+    mapping = {
+        400: code_pb2.INVALID_ARGUMENT,
+        401: code_pb2.UNAUTHENTICATED,
+        403: code_pb2.PERMISSION_DENIED,
+        404: code_pb2.NOT_FOUND,
+        409: code_pb2.ABORTED,
+        429: code_pb2.RESOURCE_EXHAUSTED,
+        501: code_pb2.UNIMPLEMENTED,
+        503: code_pb2.UNAVAILABLE,
+        504: code_pb2.DEADLINE_EXCEEDED,
+    }
     if 200 <= status < 300:
         return int(code_pb2.OK)
     return int(mapping.get(status, code_pb2.UNKNOWN if status < 500 else code_pb2.INTERNAL))

@@ -31,8 +31,10 @@ def backoff(policy: RetryPolicy, failures: int) -> float:
     doublings = min(step, policy.max_doublings)
     interval = policy.min_backoff_s * (2**doublings)
     if step > policy.max_doublings:
-        interval = policy.min_backoff_s * (2**policy.max_doublings) * (step - policy.max_doublings + 1)
-    return min(interval, policy.max_backoff_s)
+        interval = (
+            policy.min_backoff_s * (2**policy.max_doublings) * (step - policy.max_doublings + 1)
+        )
+    return float(min(interval, policy.max_backoff_s))
 
 
 def gives_up(policy: RetryPolicy, attempts: int, seconds_since_first_attempt: float) -> bool:

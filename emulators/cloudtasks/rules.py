@@ -35,8 +35,14 @@ _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _BODY_METHODS = {types.HttpMethod.POST, types.HttpMethod.PUT, types.HttpMethod.PATCH}
 # Headers Cloud Tasks sets itself or drops from the task (creating-http-target-tasks docs).
-_RESERVED_HEADERS = ("host", "content-length", "user-agent", "x-google-", "x-appengine-",
-                     "x-cloudtasks-")
+_RESERVED_HEADERS = (
+    "host",
+    "content-length",
+    "user-agent",
+    "x-google-",
+    "x-appengine-",
+    "x-cloudtasks-",
+)
 
 
 def check_location(parent: str) -> None:
@@ -71,7 +77,7 @@ def split_task_name(name: str) -> tuple[str, str]:
 
 
 def _seconds(duration: duration_pb2.Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
+    return float(duration.seconds + duration.nanos / 1e9)
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:

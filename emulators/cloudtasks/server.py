@@ -152,7 +152,9 @@ def _view(task: Any, view: int) -> types.Task:
 def _state_filter(text: str) -> int:
     key, _, value = text.partition(":")
     if key.strip() != "state" or value.strip() not in {"RUNNING", "PAUSED", "DISABLED"}:
-        raise invalid_argument(f"Invalid filter {text!r}: only 'state: RUNNING|PAUSED' is supported")
+        raise invalid_argument(
+            f"Invalid filter {text!r}: only 'state: RUNNING|PAUSED' is supported"
+        )
     return int(QueueState[value.strip()])
 
 
@@ -176,7 +178,7 @@ def serve_http(engine: Engine, host: str, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer((host, port), Handler)
@@ -189,19 +191,33 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--http-port", type=int, default=8124)
-    parser.add_argument("--dedup-window", type=float, default=3600.0,
-                        help="seconds a task name stays taken after the task ran or was deleted")
-    parser.add_argument("--min-dispatch-deadline", type=float, default=rules.MIN_DISPATCH_DEADLINE_S,
-                        help="smallest dispatch_deadline accepted (the real service: 15 s)")
+    parser.add_argument(
+        "--dedup-window",
+        type=float,
+        default=3600.0,
+        help="seconds a task name stays taken after the task ran or was deleted",
+    )
+    parser.add_argument(
+        "--min-dispatch-deadline",
+        type=float,
+        default=rules.MIN_DISPATCH_DEADLINE_S,
+        help="smallest dispatch_deadline accepted (the real service: 15 s)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    engine = Engine(dedup_window_s=args.dedup_window,
-                    min_dispatch_deadline_s=args.min_dispatch_deadline)
+    engine = Engine(
+        dedup_window_s=args.dedup_window, min_dispatch_deadline_s=args.min_dispatch_deadline
+    )
     api = CloudTasksApi(engine)
     server, _ = serve(SERVICE, api.methods(), args.host, args.port, workers=32)
     serve_http(engine, args.host, args.http_port)
-    logging.info("Cloud Tasks emulator on %s:%d, JWKS at http://%s:%d/jwks",
-                 args.host, args.port, args.host, args.http_port)
+    logging.info(
+        "Cloud Tasks emulator on %s:%d, JWKS at http://%s:%d/jwks",
+        args.host,
+        args.port,
+        args.host,
+        args.http_port,
+    )
     try:
         server.wait_for_termination()
     except KeyboardInterrupt:

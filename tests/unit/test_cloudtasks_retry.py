@@ -32,7 +32,8 @@ def test_backoff_without_doublings_grows_linearly():
         (-1, 0, 10_000, MAX_TASK_RETENTION_S, True),
     ],
 )
-def test_gives_up_only_when_both_limits_are_met(max_attempts, max_duration, attempts, elapsed,
-                                                expected):
+def test_gives_up_only_when_both_limits_are_met(
+    max_attempts, max_duration, attempts, elapsed, expected
+):
     policy = RetryPolicy(max_attempts=max_attempts, max_retry_duration_s=max_duration)
     assert gives_up(policy, attempts, elapsed) is expected

@@ -65,8 +65,9 @@ def serve_target(**options: Any) -> Iterator[Target]:
     class Handler(BaseHTTPRequestHandler):
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            hit = Hit(time.time(), self.command, self.path, dict(self.headers),
-                      self.rfile.read(length))
+            hit = Hit(
+                time.time(), self.command, self.path, dict(self.headers), self.rfile.read(length)
+            )
             status = target.answer(hit)
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -74,7 +75,7 @@ def serve_target(**options: Any) -> Iterator[Target]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

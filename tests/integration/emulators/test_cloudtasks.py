@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import json
 import os
 import time
@@ -23,11 +24,11 @@ from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.oauth2 import id_token
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
+from sendvia.adapters.google_clients import cloud_tasks_client
 
 from emulators.cloudtasks.engine import Engine
 from emulators.cloudtasks.server import SERVICE, CloudTasksApi
 from emulators.grpc_service import serve
-from sendvia.adapters.google_clients import cloud_tasks_client
 from tests.integration.emulators.target import serve_target
 
 SERVICE_ACCOUNT = "sendvia-tasks@demo-sendvia.iam.gserviceaccount.com"
@@ -49,10 +50,15 @@ def _duration(seconds: float) -> duration_pb2.Duration:
     return value
 
 
-def make_queue(client: tasks_v2.CloudTasksClient, location: str, queue_id: str,
-               **config: object) -> tasks_v2.Queue:
-    retry = {"max_attempts": 5, "min_backoff": _duration(0.1), "max_backoff": _duration(2),
-             "max_doublings": 4}
+def make_queue(
+    client: tasks_v2.CloudTasksClient, location: str, queue_id: str, **config: object
+) -> tasks_v2.Queue:
+    retry = {
+        "max_attempts": 5,
+        "min_backoff": _duration(0.1),
+        "max_backoff": _duration(2),
+        "max_doublings": 4,
+    }
     retry.update(config.pop("retry", {}))  # type: ignore[call-overload]
     queue = {"name": f"{location}/queues/{queue_id}", "retry_config": retry, **config}
     return client.create_queue(parent=location, queue=queue)
@@ -118,12 +124,19 @@ def test_update_queue_changes_only_the_masked_fields(client, queue):
 
 def test_rate_limits_above_the_service_maximum_are_invalid(client, location, unique_id):
     with pytest.raises(exceptions.InvalidArgument):
-        make_queue(client, location, f"fast-{unique_id}",
-                   rate_limits={"max_dispatches_per_second": 501})
+        make_queue(
+            client, location, f"fast-{unique_id}", rate_limits={"max_dispatches_per_second": 501}
+        )
 
 
-@pytest.mark.parametrize("bad", ["projects/p/queues/x", "projects/demo/locations/us/queues/a_b",
-                                 "projects/demo/locations/us/queues/" + "x" * 101])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "projects/p/queues/x",
+        "projects/demo/locations/us/queues/a_b",
+        "projects/demo/locations/us/queues/" + "x" * 101,
+    ],
+)
 def test_malformed_queue_names_are_invalid(client, bad):
     with pytest.raises(exceptions.InvalidArgument):
         client.get_queue(name=bad)
@@ -133,14 +146,17 @@ def test_unknown_queue_is_not_found(client, location):
     with pytest.raises(exceptions.NotFound):
         client.get_queue(name=f"{location}/queues/never-created")
     with pytest.raises(exceptions.NotFound):
-        client.create_task(parent=f"{location}/queues/never-created",
-                           task=http_task("http://127.0.0.1:9/x"))
+        client.create_task(
+            parent=f"{location}/queues/never-created", task=http_task("http://127.0.0.1:9/x")
+        )
 
 
 def test_purge_removes_every_task(client, queue):
     for _ in range(3):
-        client.create_task(parent=queue, task={**http_task("http://127.0.0.1:9/x"),
-                                               "schedule_time": in_future(600)})
+        client.create_task(
+            parent=queue,
+            task={**http_task("http://127.0.0.1:9/x"), "schedule_time": in_future(600)},
+        )
     assert len(list(client.list_tasks(parent=queue))) == 3
     purged = client.purge_queue(name=queue)
     assert purged.purge_time
@@ -152,10 +168,16 @@ def test_purge_removes_every_task(client, queue):
 
 def test_http_task_is_dispatched_with_method_headers_body_and_cloud_tasks_headers(client, queue):
     with serve_target() as target:
-        task = client.create_task(parent=queue, task=http_task(
-            target.url, name=f"{queue}/tasks/hello-1", http_method=tasks_v2.HttpMethod.PUT,
-            headers={"Content-Type": "application/json", "X-Tenant": "t1"}, body=b'{"a": 1}',
-        ))
+        task = client.create_task(
+            parent=queue,
+            task=http_task(
+                target.url,
+                name=f"{queue}/tasks/hello-1",
+                http_method=tasks_v2.HttpMethod.PUT,
+                headers={"Content-Type": "application/json", "X-Tenant": "t1"},
+                body=b'{"a": 1}',
+            ),
+        )
         hit = target.wait_for(1)[0]
     assert (hit.method, hit.path, hit.body) == ("PUT", "/task", b'{"a": 1}')
     assert hit.headers["Content-Type"] == "application/json"
@@ -172,8 +194,9 @@ def test_http_task_is_dispatched_with_method_headers_body_and_cloud_tasks_header
 def test_duplicate_task_name_is_refused_while_it_exists_and_after_it_ran(client, queue):
     with serve_target() as target:
         name = f"{queue}/tasks/once"
-        client.create_task(parent=queue, task={**http_task(target.url, name),
-                                               "schedule_time": in_future(1)})
+        client.create_task(
+            parent=queue, task={**http_task(target.url, name), "schedule_time": in_future(1)}
+        )
         with pytest.raises(exceptions.AlreadyExists):
             client.create_task(parent=queue, task=http_task(target.url, name))
         target.wait_for(1)
@@ -186,8 +209,10 @@ def test_duplicate_task_name_is_refused_while_it_exists_and_after_it_ran(client,
 
 def test_deleted_task_name_stays_taken_and_is_never_dispatched(client, queue):
     name = f"{queue}/tasks/deleted"
-    client.create_task(parent=queue, task={**http_task("http://127.0.0.1:9/x", name),
-                                           "schedule_time": in_future(600)})
+    client.create_task(
+        parent=queue,
+        task={**http_task("http://127.0.0.1:9/x", name), "schedule_time": in_future(600)},
+    )
     client.delete_task(name=name)
     with pytest.raises(exceptions.NotFound):
         client.get_task(name=name)
@@ -195,11 +220,20 @@ def test_deleted_task_name_stays_taken_and_is_never_dispatched(client, queue):
         client.create_task(parent=queue, task=http_task("http://127.0.0.1:9/x", name))
 
 
-def test_failing_target_is_retried_with_growing_gaps_until_max_attempts(client, location,
-                                                                        unique_id):
-    queue = make_queue(client, location, f"r500-{unique_id}",
-                       retry={"max_attempts": 4, "min_backoff": _duration(0.2),
-                              "max_backoff": _duration(10), "max_doublings": 5})
+def test_failing_target_is_retried_with_growing_gaps_until_max_attempts(
+    client, location, unique_id
+):
+    queue = make_queue(
+        client,
+        location,
+        f"r500-{unique_id}",
+        retry={
+            "max_attempts": 4,
+            "min_backoff": _duration(0.2),
+            "max_backoff": _duration(10),
+            "max_doublings": 5,
+        },
+    )
     with serve_target(statuses=[500]) as target:
         task = client.create_task(parent=queue.name, task=http_task(target.url))
         hits = target.wait_for(4)
@@ -207,7 +241,7 @@ def test_failing_target_is_retried_with_growing_gaps_until_max_attempts(client, 
         time.sleep(1.0)  # a fifth attempt would come 1.6 s after the fourth
         hits = list(target.hits)
     assert len(hits) == 4
-    gaps = [b.at - a.at for a, b in zip(hits, hits[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(hits)]
     # 0.2 s, 0.4 s, 0.8 s: each gap about twice the one before.
     assert gaps[0] >= 0.18
     assert gaps[1] > gaps[0] * 1.6
@@ -239,9 +273,17 @@ def test_4xx_answers_are_retried_and_counted_as_executions(client, queue):
 
 
 def test_max_retry_duration_ends_unlimited_attempts(client, location, unique_id):
-    queue = make_queue(client, location, f"dur-{unique_id}",
-                       retry={"max_attempts": -1, "max_retry_duration": _duration(1),
-                              "min_backoff": _duration(0.2), "max_backoff": _duration(0.2)})
+    queue = make_queue(
+        client,
+        location,
+        f"dur-{unique_id}",
+        retry={
+            "max_attempts": -1,
+            "max_retry_duration": _duration(1),
+            "min_backoff": _duration(0.2),
+            "max_backoff": _duration(0.2),
+        },
+    )
     with serve_target(statuses=[503]) as target:
         task = client.create_task(parent=queue.name, task=http_task(target.url))
         _wait_gone(client, task.name, timeout=5)
@@ -255,12 +297,22 @@ def test_max_retry_duration_ends_unlimited_attempts(client, location, unique_id)
 def test_oidc_token_verifies_against_the_emulator_jwks(client, queue):
     custom = "https://deliver.example.com"
     with serve_target() as target:
-        client.create_task(parent=queue, task=http_task(
-            target.url, f"{queue}/tasks/default-aud",
-            oidc_token={"service_account_email": SERVICE_ACCOUNT}))
-        client.create_task(parent=queue, task=http_task(
-            target.url, f"{queue}/tasks/custom-aud",
-            oidc_token={"service_account_email": SERVICE_ACCOUNT, "audience": custom}))
+        client.create_task(
+            parent=queue,
+            task=http_task(
+                target.url,
+                f"{queue}/tasks/default-aud",
+                oidc_token={"service_account_email": SERVICE_ACCOUNT},
+            ),
+        )
+        client.create_task(
+            parent=queue,
+            task=http_task(
+                target.url,
+                f"{queue}/tasks/custom-aud",
+                oidc_token={"service_account_email": SERVICE_ACCOUNT, "audience": custom},
+            ),
+        )
         hits = target.wait_for(2)
     # The audience defaults to the target URL; an explicit one is used as given.
     expected = {"default-aud": target.url, "custom-aud": custom}
@@ -268,8 +320,12 @@ def test_oidc_token_verifies_against_the_emulator_jwks(client, queue):
         scheme, token = hit.headers["Authorization"].split()
         assert scheme == "Bearer"
         audience = expected[hit.headers["X-CloudTasks-TaskName"]]
-        claims = id_token.verify_token(token, google_requests.Request(), audience=audience,
-                                       certs_url=os.environ["CLOUD_TASKS_OIDC_CERTS_URL"])
+        claims = id_token.verify_token(
+            token,
+            google_requests.Request(),
+            audience=audience,
+            certs_url=os.environ["CLOUD_TASKS_OIDC_CERTS_URL"],
+        )
         assert claims["email"] == SERVICE_ACCOUNT
         assert claims["email_verified"] is True
         assert claims["iss"] == "https://accounts.google.com"
@@ -277,8 +333,10 @@ def test_oidc_token_verifies_against_the_emulator_jwks(client, queue):
 
 def test_forged_oidc_token_does_not_verify(client, queue):
     with serve_target() as target:
-        client.create_task(parent=queue, task=http_task(
-            target.url, oidc_token={"service_account_email": SERVICE_ACCOUNT}))
+        client.create_task(
+            parent=queue,
+            task=http_task(target.url, oidc_token={"service_account_email": SERVICE_ACCOUNT}),
+        )
         token = target.wait_for(1)[0].headers["Authorization"].split()[1]
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -286,8 +344,12 @@ def test_forged_oidc_token_does_not_verify(client, queue):
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     forged = f"{header}.{forged_payload}.{signature}"
     with pytest.raises(jwt.InvalidSignatureError):
-        id_token.verify_token(forged, google_requests.Request(), audience=target.url,
-                              certs_url=os.environ["CLOUD_TASKS_OIDC_CERTS_URL"])
+        id_token.verify_token(
+            forged,
+            google_requests.Request(),
+            audience=target.url,
+            certs_url=os.environ["CLOUD_TASKS_OIDC_CERTS_URL"],
+        )
 
 
 def test_paused_queue_dispatches_nothing_until_resumed(client, queue):
@@ -302,24 +364,29 @@ def test_paused_queue_dispatches_nothing_until_resumed(client, queue):
 
 def test_schedule_time_is_honoured(client, queue):
     with serve_target() as target:
-        task = client.create_task(parent=queue, task={**http_task(target.url),
-                                                      "schedule_time": in_future(1.0)})
+        task = client.create_task(
+            parent=queue, task={**http_task(target.url), "schedule_time": in_future(1.0)}
+        )
         hit = target.wait_for(1)[0]
     assert hit.at >= task.schedule_time.timestamp() - 0.01
 
 
 def test_schedule_more_than_30_days_ahead_is_invalid(client, queue):
     with pytest.raises(exceptions.InvalidArgument):
-        client.create_task(parent=queue, task={**http_task("http://127.0.0.1:9/x"),
-                                               "schedule_time": in_future(31 * 86400)})
+        client.create_task(
+            parent=queue,
+            task={**http_task("http://127.0.0.1:9/x"), "schedule_time": in_future(31 * 86400)},
+        )
 
 
 def test_get_list_and_run_task(client, queue):
     client.pause_queue(name=queue)
     with serve_target() as target:
         name = f"{queue}/tasks/later"
-        client.create_task(parent=queue, task={**http_task(target.url, name, body=b"x"),
-                                               "schedule_time": in_future(600)})
+        client.create_task(
+            parent=queue,
+            task={**http_task(target.url, name, body=b"x"), "schedule_time": in_future(600)},
+        )
         basic = client.get_task(name=name)
         assert basic.view == tasks_v2.Task.View.BASIC
         assert basic.http_request.body == b""  # BASIC view leaves the body out
@@ -334,8 +401,9 @@ def test_get_list_and_run_task(client, queue):
 
 
 def test_max_concurrent_dispatches_is_respected(client, location, unique_id):
-    queue = make_queue(client, location, f"conc-{unique_id}",
-                       rate_limits={"max_concurrent_dispatches": 2})
+    queue = make_queue(
+        client, location, f"conc-{unique_id}", rate_limits={"max_concurrent_dispatches": 2}
+    )
     with serve_target(delay_s=0.3) as target:
         for _ in range(6):
             client.create_task(parent=queue.name, task=http_task(target.url))
@@ -345,8 +413,9 @@ def test_max_concurrent_dispatches_is_respected(client, location, unique_id):
 
 
 def test_max_dispatches_per_second_spaces_dispatches(client, location, unique_id):
-    queue = make_queue(client, location, f"rate-{unique_id}",
-                       rate_limits={"max_dispatches_per_second": 4})
+    queue = make_queue(
+        client, location, f"rate-{unique_id}", rate_limits={"max_dispatches_per_second": 4}
+    )
     with serve_target() as target:
         for _ in range(12):
             client.create_task(parent=queue.name, task=http_task(target.url))
@@ -361,27 +430,36 @@ def test_max_dispatches_per_second_spaces_dispatches(client, location, unique_id
 
 def test_task_larger_than_1_mb_is_invalid(client, queue):
     with pytest.raises(exceptions.InvalidArgument, match="too large"):
-        client.create_task(parent=queue, task=http_task("http://127.0.0.1:9/x",
-                                                        body=b"x" * (1024 * 1024 + 1)))
+        client.create_task(
+            parent=queue, task=http_task("http://127.0.0.1:9/x", body=b"x" * (1024 * 1024 + 1))
+        )
     # Just under the limit is fine.
-    task = client.create_task(parent=queue, task={**http_task("http://127.0.0.1:9/x",
-                                                              body=b"x" * 1_000_000),
-                                                  "schedule_time": in_future(600)})
+    task = client.create_task(
+        parent=queue,
+        task={
+            **http_task("http://127.0.0.1:9/x", body=b"x" * 1_000_000),
+            "schedule_time": in_future(600),
+        },
+    )
     client.delete_task(name=task.name)
 
 
 @pytest.mark.parametrize("task_id", ["has space", "a/b", "x" * 501, "ü"])
 def test_malformed_task_names_are_invalid(client, queue, task_id):
     with pytest.raises(exceptions.InvalidArgument):
-        client.create_task(parent=queue, task=http_task("http://127.0.0.1:9/x",
-                                                        f"{queue}/tasks/{task_id}"))
+        client.create_task(
+            parent=queue, task=http_task("http://127.0.0.1:9/x", f"{queue}/tasks/{task_id}")
+        )
 
 
-@pytest.mark.parametrize("request_fields", [
-    {"url": "ftp://example.com/x"},
-    {"url": "http://127.0.0.1:9/x", "http_method": tasks_v2.HttpMethod.GET, "body": b"x"},
-    {"url": "http://127.0.0.1:9/x", "oidc_token": {"audience": "x"}},
-])
+@pytest.mark.parametrize(
+    "request_fields",
+    [
+        {"url": "ftp://example.com/x"},
+        {"url": "http://127.0.0.1:9/x", "http_method": tasks_v2.HttpMethod.GET, "body": b"x"},
+        {"url": "http://127.0.0.1:9/x", "oidc_token": {"audience": "x"}},
+    ],
+)
 def test_invalid_http_requests_are_refused(client, queue, request_fields):
     with pytest.raises(exceptions.InvalidArgument):
         client.create_task(parent=queue, task={"http_request": request_fields})
@@ -390,14 +468,18 @@ def test_invalid_http_requests_are_refused(client, queue, request_fields):
 def test_dispatch_deadline_outside_15s_to_30min_is_invalid(client, queue):
     for seconds in (5, 1801):
         with pytest.raises(exceptions.InvalidArgument):
-            client.create_task(parent=queue, task={**http_task("http://127.0.0.1:9/x"),
-                                                   "dispatch_deadline": _duration(seconds)})
+            client.create_task(
+                parent=queue,
+                task={**http_task("http://127.0.0.1:9/x"), "dispatch_deadline": _duration(seconds)},
+            )
 
 
 def test_task_in_another_queue_name_is_invalid(client, queue, location):
     with pytest.raises(exceptions.InvalidArgument):
-        client.create_task(parent=queue, task=http_task(
-            "http://127.0.0.1:9/x", f"{location}/queues/other/tasks/t1"))
+        client.create_task(
+            parent=queue,
+            task=http_task("http://127.0.0.1:9/x", f"{location}/queues/other/tasks/t1"),
+        )
 
 
 # -- settings of the emulator itself (in-process server) ---------------------------------------
@@ -418,22 +500,27 @@ def test_task_name_is_free_again_after_the_dedup_window(local_emulator, location
     client, _ = local_emulator
     queue = make_queue(client, location, "dedup")
     name = f"{queue.name}/tasks/again"
-    client.create_task(parent=queue.name, task={**http_task("http://127.0.0.1:9/x", name),
-                                                "schedule_time": in_future(600)})
+    client.create_task(
+        parent=queue.name,
+        task={**http_task("http://127.0.0.1:9/x", name), "schedule_time": in_future(600)},
+    )
     client.delete_task(name=name)
     with pytest.raises(exceptions.AlreadyExists):
         client.create_task(parent=queue.name, task=http_task("http://127.0.0.1:9/x", name))
     time.sleep(0.6)
-    client.create_task(parent=queue.name, task={**http_task("http://127.0.0.1:9/x", name),
-                                                "schedule_time": in_future(600)})
+    client.create_task(
+        parent=queue.name,
+        task={**http_task("http://127.0.0.1:9/x", name), "schedule_time": in_future(600)},
+    )
 
 
 def test_dispatch_deadline_cuts_a_stalled_target_and_retries(local_emulator, location):
     client, _ = local_emulator
     queue = make_queue(client, location, "deadline", retry={"max_attempts": 2})
     with serve_target(delay_s=1.5) as target:
-        task = client.create_task(parent=queue.name, task={
-            **http_task(target.url), "dispatch_deadline": _duration(0.3)})
+        task = client.create_task(
+            parent=queue.name, task={**http_task(target.url), "dispatch_deadline": _duration(0.3)}
+        )
         hits = target.wait_for(2, timeout=10)
         current = client.get_task(name=task.name) if _exists(client, task.name) else None
     assert hits[1].headers["X-CloudTasks-TaskPreviousResponse"] == "504"
