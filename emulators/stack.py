@@ -301,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("action", choices=["up", "down", "status", "run"])
     parser.add_argument("--profile", choices=sorted(services.PROFILE_OFFSETS), default="dev")
-    parser.add_argument("command", nargs="*", help="with run: the command to run")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     try:
         if args.action == "up":
             up(args.profile)
@@ -311,9 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "status":
             return status(args.profile)
         else:
-            if not args.command:
+            if not command:
                 parser.error("run needs a command after --")
-            return run(args.profile, args.command)
+            return run(args.profile, command)
     except AlreadyRunning:
         return 0
     except StackError as exc:
