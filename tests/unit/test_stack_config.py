@@ -59,3 +59,13 @@ def test_host_serves_each_entry_point_at_its_name():
     missing = client.get("/nope")
     assert missing.status_code == 404
     assert missing.json["error"]["code"] == "not_found"
+
+
+def test_a_missing_firestore_jar_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("FIRESTORE_EMULATOR_JAR", str(tmp_path / "missing.jar"))
+    with pytest.raises(services.StackError) as error:
+        services.check_prerequisites()
+    message = str(error.value)
+    assert "Firestore emulator is missing" in message
+    assert "gcloud components install cloud-firestore-emulator" in message
+    assert "FIRESTORE_EMULATOR_JAR" in message
