@@ -132,6 +132,11 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "CLOUD_TASKS_EMULATOR_HOST": f"{host}:{ports['cloudtasks']}",
         "CLOUD_TASKS_OIDC_CERTS_URL": f"http://{host}:{ports['cloudtasks_http']}/jwks",
         "SENDVIA_FUNCTIONS_URL": f"http://{host}:{ports['functions']}",
+        # sendvia's own settings, for a local run; values already in the environment win.
+        "SENDVIA_PLATFORM_DOMAIN": os.environ.get("SENDVIA_PLATFORM_DOMAIN", "platform.test"),
+        "SENDVIA_CORS_ORIGINS": os.environ.get(
+            "SENDVIA_CORS_ORIGINS", "http://localhost:3000,http://localhost:5173"
+        ),
     }
 
 

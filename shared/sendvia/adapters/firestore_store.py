@@ -1,0 +1,63 @@
+"""The Store port on Firestore (the emulator when FIRESTORE_EMULATOR_HOST is set)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sendvia.adapters import paths
+from sendvia.domain.mailbox import MailboxState, MailboxSummary, Provider
+from sendvia.domain.principal import Principal
+from sendvia.domain.tenant import Tenant
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+MAX_MEMBERS = 1000
+
+
+class FirestoreStore:
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def get_tenant(self, tenant_id: str) -> Mapping[str, Any] | None:
+        snapshot = self._db.document(paths.tenant(tenant_id)).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def save_tenant(self, tenant: Tenant) -> None:
+        self._db.document(paths.tenant(tenant.id)).set(
+            tenant.model_dump(mode="json", exclude={"id"})
+        )
+
+    def record_member(self, principal: Principal, seen_at: str) -> None:
+        self._db.document(paths.member(principal.tenant_id, principal.uid)).set(
+            {
+                "email": principal.email,
+                "name": principal.name,
+                "role": principal.role.value,
+                "last_seen": seen_at,
+            },
+            merge=True,
+        )
+
+    def list_members(self, tenant_id: str) -> list[Mapping[str, Any]]:
+        query = self._db.collection(paths.members(tenant_id)).order_by("email").limit(MAX_MEMBERS)
+        return [{"uid": doc.id, **(doc.to_dict() or {})} for doc in query.stream()]
+
+    def get_mailboxes(self, tenant_id: str, mailbox_ids: list[str]) -> dict[str, MailboxSummary]:
+        if not mailbox_ids:
+            return {}
+        refs = [self._db.document(paths.mailbox(tenant_id, m)) for m in mailbox_ids]
+        found: dict[str, MailboxSummary] = {}
+        for snapshot in self._db.get_all(refs):
+            data = snapshot.to_dict() if snapshot.exists else None
+            if data:
+                found[snapshot.id] = MailboxSummary(
+                    id=snapshot.id,
+                    provider=Provider(data["provider"]),
+                    state=MailboxState(data["state"]),
+                    address=data.get("address", ""),
+                    display_name=data.get("display_name", ""),
+                    last_synced_at=data.get("last_synced_at"),
+                )
+        return found

@@ -1,0 +1,25 @@
+"""Every Firestore path of sendvia, in one place. Tenant data lives under `tenants/{tenant_id}/`."""
+
+from __future__ import annotations
+
+TENANTS = "tenants"
+
+
+def tenant(tenant_id: str) -> str:
+    return f"{TENANTS}/{tenant_id}"
+
+
+def members(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/members"
+
+
+def member(tenant_id: str, uid: str) -> str:
+    return f"{members(tenant_id)}/{uid}"
+
+
+def mailboxes(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/mailboxes"
+
+
+def mailbox(tenant_id: str, mailbox_id: str) -> str:
+    return f"{mailboxes(tenant_id)}/{mailbox_id}"

@@ -1,0 +1,29 @@
+"""The HTTP face of each function: one module per function, each with a `router`.
+
+`FUNCTIONS` maps every entry point of functions/main.py to its module; the tenancy test walks
+every route of every public function through it, so a new function must be registered here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import flask
+
+    from sendvia.web import Router
+
+FUNCTIONS = {
+    "settings": "sendvia.api.settings",
+}
+
+
+def router(function: str) -> Router:
+    module = importlib.import_module(FUNCTIONS[function])
+    found: Router = module.router
+    return found
+
+
+def handle(function: str, request: flask.Request) -> flask.Response:
+    return router(function).handle(request)

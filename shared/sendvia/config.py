@@ -1,0 +1,106 @@
+"""Settings of a sendvia deployment, read once from the environment and validated at cold start.
+
+Production and local runs differ only in these values: the emulator hosts are set by the local
+stack (`.stack/env`) and absent in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sendvia.errors import ConfigError
+
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    platform_domain: str
+    default_product_name: str
+    cors_origins: tuple[str, ...]
+    firestore_emulator_host: str | None
+    auth_emulator_host: str | None
+    secret_manager_emulator_host: str | None
+    cloud_tasks_emulator_host: str | None
+
+    @property
+    def default_sender_address(self) -> str:
+        return f"noreply@{self.platform_domain}"
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; every problem is named with its variable."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    project = env.get("GOOGLE_CLOUD_PROJECT", "").strip()
+    if not project:
+        problems.append("GOOGLE_CLOUD_PROJECT is not set: the Google Cloud project id.")
+    elif not _PROJECT.match(project):
+        problems.append(f"GOOGLE_CLOUD_PROJECT={project!r} is not a valid project id.")
+
+    domain = env.get("SENDVIA_PLATFORM_DOMAIN", "").strip().lower()
+    if not domain:
+        problems.append(
+            "SENDVIA_PLATFORM_DOMAIN is not set: the domain of the platform's own sender "
+            "(emails without a mailbox come from noreply@ that domain)."
+        )
+    elif not _DOMAIN.match(domain):
+        problems.append(f"SENDVIA_PLATFORM_DOMAIN={domain!r} is not a domain name.")
+
+    origins = tuple(o.strip().rstrip("/") for o in env.get("SENDVIA_CORS_ORIGINS", "").split(","))
+    origins = tuple(o for o in origins if o)
+    for origin in origins:
+        if not is_origin(origin):
+            problems.append(
+                f"SENDVIA_CORS_ORIGINS contains {origin!r}, which is not an origin "
+                "(scheme://host[:port], e.g. https://app.example.com)."
+            )
+
+    hosts: dict[str, str | None] = {}
+    for name in (
+        "FIRESTORE_EMULATOR_HOST",
+        "FIREBASE_AUTH_EMULATOR_HOST",
+        "SECRET_MANAGER_EMULATOR_HOST",
+        "CLOUD_TASKS_EMULATOR_HOST",
+    ):
+        value = env.get(name, "").strip() or None
+        if value is not None and not _HOST_PORT.match(value):
+            problems.append(f"{name}={value!r} must be HOST:PORT, e.g. 127.0.0.1:8080.")
+        hosts[name] = value
+
+    if problems:
+        raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
+    return Settings(
+        project=project,
+        platform_domain=domain,
+        default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
+        cors_origins=origins,
+        firestore_emulator_host=hosts["FIRESTORE_EMULATOR_HOST"],
+        auth_emulator_host=hosts["FIREBASE_AUTH_EMULATOR_HOST"],
+        secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
+        cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
+    )
+
+
+def is_origin(value: str) -> bool:
+    """`https://host[:port]` (http only for localhost), with no path, query or credentials."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return False
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        return False
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):
+        return False
+    return port is None or 0 < port < 65536

@@ -1,0 +1,90 @@
+"""Developer tools for the local stack: users with claims and ID tokens from the Auth emulator.
+
+These talk only to the Firebase Auth emulator; they refuse to run without
+FIREBASE_AUTH_EMULATOR_HOST, so they cannot touch a real project.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from sendvia.domain.principal import Role
+
+
+class DevToolError(Exception):
+    """A problem the developer can fix; the message says how."""
+
+
+def load_stack_env(start: Path | None = None) -> None:
+    """Fill unset variables from the nearest `.stack/env` (written by `make up`)."""
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        env_file = candidate / ".stack" / "env"
+        if env_file.is_file():
+            for line in env_file.read_text().splitlines():
+                key, _, value = line.removeprefix("export ").partition("=")
+                if key and value:
+                    os.environ.setdefault(key.strip(), value.strip())
+            return
+
+
+def _firebase_app(project: str) -> Any:
+    import firebase_admin
+
+    try:
+        return firebase_admin.get_app("sendvia-dev")
+    except ValueError:
+        return firebase_admin.initialize_app(options={"projectId": project}, name="sendvia-dev")
+
+
+def id_token(
+    *,
+    tenant: str,
+    uid: str,
+    role: str,
+    email: str | None = None,
+    name: str | None = None,
+    extra_claims: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Create or update `uid` in the Auth emulator with tenant/role claims; return an ID token."""
+    env = os.environ if environ is None else environ
+    host = env.get("FIREBASE_AUTH_EMULATOR_HOST")
+    project = env.get("GOOGLE_CLOUD_PROJECT")
+    if not host or not project:
+        raise DevToolError(
+            "The Auth emulator is not configured (FIREBASE_AUTH_EMULATOR_HOST or "
+            "GOOGLE_CLOUD_PROJECT unset). Run `make up`, then `source .stack/env`."
+        )
+    if role not in {r.value for r in Role}:
+        raise DevToolError(f"--role must be admin or member, not {role!r}.")
+    from firebase_admin import auth
+
+    app = _firebase_app(project)
+    email = email or f"{uid}@{tenant}.example.com"
+    try:
+        auth.update_user(uid, email=email, display_name=name or None, app=app)
+    except auth.UserNotFoundError:
+        auth.create_user(uid=uid, email=email, display_name=name or None, app=app)
+    auth.set_custom_user_claims(
+        uid, {"tenant_id": tenant, "role": role, **(extra_claims or {})}, app=app
+    )
+    custom = auth.create_custom_token(uid, app=app).decode()
+    try:
+        response = requests.post(
+            f"http://{host}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken"
+            "?key=local-dev",
+            json={"token": custom, "returnSecureToken": True},
+            timeout=10,
+        )
+    except requests.RequestException as exc:
+        raise DevToolError(f"The Auth emulator at {host} did not answer; is the stack up?") from exc
+    if response.status_code != 200:
+        raise DevToolError(f"The Auth emulator refused the sign-in: {response.text[:200]}")
+    token: str = response.json()["idToken"]
+    return token

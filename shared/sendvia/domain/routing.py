@@ -1,0 +1,97 @@
+"""Which way an email from a given sender goes today (a pure function, table-tested).
+
+DESIGN.md §6: the sender's own mailbox (per-user policy) or the tenant mailbox, if its integration
+is switched on and the mailbox is active; a broken one fails the send, or falls back to the
+platform's sender when the tenant chose so; anything else goes through the platform's sender,
+`noreply@<platform domain>` with the user's or tenant's name, so nothing waits on a setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import formataddr
+from enum import StrEnum
+
+from sendvia.domain.mailbox import MailboxState, MailboxSummary, Provider
+from sendvia.domain.tenant import MailboxPolicy, OnBroken, Tenant
+
+
+class Via(StrEnum):
+    MAILBOX = "mailbox"
+    DEFAULT = "default"
+
+
+class RouteReason(StrEnum):
+    MAILBOX_ACTIVE = "mailbox_active"
+    NO_MAILBOX = "no_mailbox"
+    INTEGRATION_OFF = "integration_off"
+    MAILBOX_PENDING = "mailbox_pending_confirmation"
+    MAILBOX_REVERTED = "mailbox_reverted"
+    MAILBOX_BROKEN = "mailbox_broken"  # the send fails until the mailbox is re-authorized
+    MAILBOX_BROKEN_FALLBACK = "mailbox_broken_fallback"
+
+
+@dataclass(frozen=True)
+class Route:
+    via: Via
+    mailbox: str | None
+    sender: str  # the From header: "Name <address>"
+    reason: RouteReason
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "via": self.via.value,
+            "mailbox": self.mailbox,
+            "from": self.sender,
+            "reason": self.reason.value,
+        }
+
+
+def _integration_on(tenant: Tenant, provider: Provider) -> bool:
+    switches = tenant.integrations
+    return {
+        Provider.GMAIL: switches.gmail,
+        Provider.SMTP: switches.smtp_imap,
+        Provider.MICROSOFT: switches.microsoft,
+    }[provider]
+
+
+def relevant_mailbox(
+    tenant: Tenant, tenant_mailbox: MailboxSummary | None, own_mailbox: MailboxSummary | None
+) -> MailboxSummary | None:
+    """The mailbox the tenant's policy sends a user's email through."""
+    return own_mailbox if tenant.mailbox_policy is MailboxPolicy.PER_USER else tenant_mailbox
+
+
+def resolve_route(
+    tenant: Tenant,
+    mailbox: MailboxSummary | None,
+    *,
+    sender_name: str,
+    platform_address: str,
+) -> Route:
+    """The route of an email whose policy-relevant mailbox is `mailbox` (None: not set up)."""
+    default_name = sender_name or tenant.product_name
+
+    def default(reason: RouteReason) -> Route:
+        return Route(Via.DEFAULT, None, formataddr((default_name, platform_address)), reason)
+
+    if mailbox is None:
+        return default(RouteReason.NO_MAILBOX)
+    if not _integration_on(tenant, mailbox.provider):
+        return default(RouteReason.INTEGRATION_OFF)
+    own = Route(
+        Via.MAILBOX,
+        mailbox.id,
+        formataddr((mailbox.display_name or default_name, mailbox.address)),
+        RouteReason.MAILBOX_ACTIVE,
+    )
+    if mailbox.state is MailboxState.ACTIVE:
+        return own
+    if mailbox.state is MailboxState.BROKEN:
+        if tenant.on_broken is OnBroken.DEFAULT:
+            return default(RouteReason.MAILBOX_BROKEN_FALLBACK)
+        return Route(own.via, own.mailbox, own.sender, RouteReason.MAILBOX_BROKEN)
+    if mailbox.state is MailboxState.REVERTED:
+        return default(RouteReason.MAILBOX_REVERTED)
+    return default(RouteReason.MAILBOX_PENDING)

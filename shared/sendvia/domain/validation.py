@@ -1,0 +1,53 @@
+"""Validation of request bodies at the boundary: every problem is a 400 naming its field."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from sendvia.errors import BadRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], body: Any) -> M:
+    """Validate a JSON body into `model`; the first problem becomes a 400 naming its field."""
+    if not isinstance(body, dict):
+        raise BadRequest(
+            "The request body must be a JSON object.",
+            code="invalid_body",
+            hint='Send an object such as {"product_name": "My Clinic"}.',
+        )
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def validation_error(exc: ValidationError) -> BadRequest:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return BadRequest(
+            f"Unknown field {field!r}.",
+            code="unknown_field",
+            field=field,
+            hint="Remove it; see the API reference for the fields you can change.",
+        )
+    if kind == "enum":
+        allowed = first.get("ctx", {}).get("expected", "")
+        return BadRequest(
+            f"{field} must be one of {allowed}.",
+            code="invalid_value",
+            field=field,
+            hint=f"Use one of {allowed}.",
+        )
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return BadRequest(
+        f"{field}: {message}.",
+        code="invalid_value",
+        field=field,
+        hint="Correct this field and send the request again.",
+    )

@@ -1,0 +1,1 @@
+"""One module per capability; services orchestrate ports and know nothing of HTTP."""
