@@ -33,26 +33,7 @@ def load_stack_env(start: Path | None = None) -> None:
             return
 
 
-def _firebase_app(project: str) -> Any:
-    import firebase_admin
-
-    try:
-        return firebase_admin.get_app("sendvia-dev")
-    except ValueError:
-        return firebase_admin.initialize_app(options={"projectId": project}, name="sendvia-dev")
-
-
-def id_token(
-    *,
-    tenant: str,
-    uid: str,
-    role: str,
-    email: str | None = None,
-    name: str | None = None,
-    extra_claims: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> str:
-    """Create or update `uid` in the Auth emulator with tenant/role claims; return an ID token."""
+def _emulator(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
     env = os.environ if environ is None else environ
     host = env.get("FIREBASE_AUTH_EMULATOR_HOST")
     project = env.get("GOOGLE_CLOUD_PROJECT")
@@ -61,20 +42,38 @@ def id_token(
             "The Auth emulator is not configured (FIREBASE_AUTH_EMULATOR_HOST or "
             "GOOGLE_CLOUD_PROJECT unset). Run `make up`, then `source .stack/env`."
         )
-    if role not in {r.value for r in Role}:
-        raise DevToolError(f"--role must be admin or member, not {role!r}.")
+    return host, project
+
+
+def firebase_app() -> Any:
+    """firebase-admin bound to the Auth emulator of the stack."""
+    import firebase_admin
+
+    _, project = _emulator()
+    try:
+        return firebase_admin.get_app("sendvia-dev")
+    except ValueError:
+        return firebase_admin.initialize_app(options={"projectId": project}, name="sendvia-dev")
+
+
+def ensure_user(uid: str, *, email: str, name: str | None, claims: Mapping[str, Any]) -> None:
+    """Create or update a user of the Auth emulator and set exactly these custom claims."""
     from firebase_admin import auth
 
-    app = _firebase_app(project)
-    email = email or f"{uid}@{tenant}.example.com"
+    app = firebase_app()
     try:
         auth.update_user(uid, email=email, display_name=name or None, app=app)
     except auth.UserNotFoundError:
         auth.create_user(uid=uid, email=email, display_name=name or None, app=app)
-    auth.set_custom_user_claims(
-        uid, {"tenant_id": tenant, "role": role, **(extra_claims or {})}, app=app
-    )
-    custom = auth.create_custom_token(uid, app=app).decode()
+    auth.set_custom_user_claims(uid, dict(claims), app=app)
+
+
+def sign_in(uid: str) -> str:
+    """An ID token for `uid`, as the user's browser would get one (custom-token sign-in)."""
+    from firebase_admin import auth
+
+    host, _ = _emulator()
+    custom = auth.create_custom_token(uid, app=firebase_app()).decode()
     try:
         response = requests.post(
             f"http://{host}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken"
@@ -88,3 +87,19 @@ def id_token(
         raise DevToolError(f"The Auth emulator refused the sign-in: {response.text[:200]}")
     token: str = response.json()["idToken"]
     return token
+
+
+def id_token(
+    *, tenant: str, uid: str, role: str, email: str | None = None, name: str | None = None
+) -> str:
+    """Create or update `uid` with tenant/role claims in the Auth emulator; return an ID token."""
+    _emulator()
+    if role not in {r.value for r in Role}:
+        raise DevToolError(f"--role must be admin or member, not {role!r}.")
+    ensure_user(
+        uid,
+        email=email or f"{uid}@{tenant}.example.com",
+        name=name,
+        claims={"tenant_id": tenant, "role": role},
+    )
+    return sign_in(uid)

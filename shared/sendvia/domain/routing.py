@@ -31,6 +31,14 @@ class RouteReason(StrEnum):
     MAILBOX_BROKEN_FALLBACK = "mailbox_broken_fallback"
 
 
+# Why an existing, switched-on mailbox that is not active leaves the email to the platform sender.
+_DEFAULT_BECAUSE = {
+    MailboxState.BROKEN: RouteReason.MAILBOX_BROKEN_FALLBACK,  # the tenant chose on_broken=default
+    MailboxState.REVERTED: RouteReason.MAILBOX_REVERTED,
+    MailboxState.PENDING_CONFIRMATION: RouteReason.MAILBOX_PENDING,
+}
+
+
 @dataclass(frozen=True)
 class Route:
     via: Via
@@ -88,10 +96,6 @@ def resolve_route(
     )
     if mailbox.state is MailboxState.ACTIVE:
         return own
-    if mailbox.state is MailboxState.BROKEN:
-        if tenant.on_broken is OnBroken.DEFAULT:
-            return default(RouteReason.MAILBOX_BROKEN_FALLBACK)
+    if mailbox.state is MailboxState.BROKEN and tenant.on_broken is OnBroken.FAIL:
         return Route(own.via, own.mailbox, own.sender, RouteReason.MAILBOX_BROKEN)
-    if mailbox.state is MailboxState.REVERTED:
-        return default(RouteReason.MAILBOX_REVERTED)
-    return default(RouteReason.MAILBOX_PENDING)
+    return default(_DEFAULT_BECAUSE[mailbox.state])

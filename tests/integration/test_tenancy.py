@@ -1,0 +1,112 @@
+"""Tenant isolation: every route of every public function, called by another tenant's admin with
+our tenant's ids, answers 403/404 (or acts on the caller's own tenant) and never shows our data.
+
+The walk reads the entry points of functions/main.py and the routers registered in sendvia.api,
+so a function or route added later is walked without changing this test.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from google.cloud import firestore
+from sendvia import api
+
+from emulators.functions_host import DEFAULT_SOURCE, entry_points
+from tests.integration.api import call, token
+
+PARAM = re.compile(r"\{(\w+)\}")
+
+
+@pytest.fixture(scope="module")
+def victim(project: str) -> dict[str, str]:
+    """Tenant A, with settings, a member and a mailbox whose values are easy to spot."""
+    import uuid
+
+    suffix = uuid.uuid4().hex[:8]
+    tenant, uid = f"victim-{suffix}", f"victim-user-{suffix}"
+    marker = f"VICTIM-{suffix}"
+    admin = token(tenant, uid, "admin", email=f"{marker.lower()}@victim.example", name=marker)
+    call(
+        "PATCH",
+        "settings",
+        bearer=admin,
+        body={"product_name": f"{marker} Clinic", "return_origins": ["https://victim.example"]},
+    )
+    db = firestore.Client(project=project)
+    for mailbox_id in ("tenant", f"user-{uid}"):
+        db.document(f"tenants/{tenant}/mailboxes/{mailbox_id}").set(
+            {
+                "provider": "gmail",
+                "state": "active",
+                "address": f"{marker.lower()}@victim.example",
+                "display_name": marker,
+            }
+        )
+    return {"tenant": tenant, "uid": uid, "marker": marker}
+
+
+@pytest.fixture(scope="module")
+def intruder() -> str:
+    import uuid
+
+    return token(f"intruder-{uuid.uuid4().hex[:8]}", "intruder-admin", "admin")
+
+
+def _foreign_value(param: str, victim: dict[str, str]) -> str:
+    """The victim's id for a path parameter; unknown parameters get a value carrying its marker."""
+    known = {
+        "mailbox_id": f"user-{victim['uid']}",
+        "uid": victim["uid"],
+        "tenant_id": victim["tenant"],
+    }
+    return known.get(param, f"{victim['marker']}-{param}")
+
+
+def public_routes() -> list[tuple[str, str, str]]:
+    walked = []
+    for function in entry_points(DEFAULT_SOURCE):
+        assert function in api.FUNCTIONS, (
+            f"functions/main.py has an entry point {function!r} that sendvia.api.FUNCTIONS does "
+            "not register: register its router so this tenancy walk covers it"
+        )
+        router = api.router(function)
+        if router.public:
+            walked += [(function, spec.method, spec.template) for spec in router.routes]
+    return walked
+
+
+def test_every_entry_point_is_registered_and_walked():
+    functions = {function for function, _, _ in public_routes()}
+    assert "settings" in functions
+
+
+@pytest.mark.parametrize(("function", "method", "template"), public_routes())
+def test_another_tenant_never_sees_or_changes_our_data(
+    function, method, template, victim, intruder, project
+):
+    db = firestore.Client(project=project)
+    before = {
+        d.id: d.to_dict() for d in db.collection(f"tenants/{victim['tenant']}/mailboxes").stream()
+    }
+    before_tenant = db.document(f"tenants/{victim['tenant']}").get().to_dict()
+    path = PARAM.sub(lambda m: _foreign_value(m.group(1), victim), template)
+    bait = {"tenant_id": victim["tenant"], "mailbox": f"user-{victim['uid']}", "uid": victim["uid"]}
+    body = bait if method in {"POST", "PUT", "PATCH"} else None
+    response = call(method, function, path if path != "/" else "", bearer=intruder, body=body)
+
+    assert response.status_code != 500, response.text
+    if PARAM.search(template):
+        # A path naming the victim's ids: refused or not found, never a success.
+        assert response.status_code in {400, 403, 404, 405, 409, 422}, response.text
+    assert victim["marker"] not in response.text
+    assert victim["marker"].lower() not in response.text
+    assert victim["tenant"] not in response.text
+    assert victim["uid"] not in response.text
+    # And nothing of the victim's changed.
+    after = {
+        d.id: d.to_dict() for d in db.collection(f"tenants/{victim['tenant']}/mailboxes").stream()
+    }
+    assert after == before
+    assert db.document(f"tenants/{victim['tenant']}").get().to_dict() == before_tenant
