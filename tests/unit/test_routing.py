@@ -16,7 +16,7 @@ def tenant(**changes: object) -> Tenant:
         product_name="Clinic",
         integrations=Integrations(gmail=True, smtp_imap=True, microsoft=False),
     )
-    return base.model_copy(update=changes)
+    return base.replace(**changes)
 
 
 def mailbox(state: MailboxState, provider: Provider = Provider.GMAIL) -> MailboxSummary:

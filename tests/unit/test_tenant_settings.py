@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from sendvia import config
-from sendvia.domain.tenant import MailboxPolicy, Tenant, TenantPatch
+from sendvia.domain.tenant import MailboxPolicy, Tenant
+from sendvia.domain.tenant_patch import TenantPatch
 from sendvia.domain.validation import parse_model
 from sendvia.errors import BadRequest, ConfigError
 
 
 def test_a_new_tenant_gets_safe_defaults():
     tenant = Tenant.defaults("t1", "WriteUpp")
-    assert tenant.model_dump(mode="json") == {
+    assert tenant.to_json() == {
         "id": "t1",
         "product_name": "WriteUpp",
         "integrations": {"gmail": False, "smtp_imap": False, "microsoft": False},
@@ -36,7 +37,7 @@ def test_patch_changes_only_what_it_names():
     assert updated.integrations.gmail is True
     assert updated.integrations.smtp_imap is False
     assert updated.mailbox_policy is MailboxPolicy.PER_USER
-    assert updated.return_origins == ["https://app.example.com"]
+    assert updated.return_origins == ("https://app.example.com",)
     assert updated.product_name == "WriteUpp"
 
 
@@ -128,3 +129,18 @@ def test_every_problem_is_reported_at_once():
     assert "GOOGLE_CLOUD_PROJECT" in message
     assert "SENDVIA_PLATFORM_DOMAIN" in message
     assert "SENDVIA_CORS_ORIGINS" in message
+
+
+def test_a_stored_document_missing_fields_takes_the_defaults():
+    tenant = Tenant.from_stored("t1", {"integrations": {"gmail": True}}, "WriteUpp")
+    assert tenant.product_name == "WriteUpp"
+    assert tenant.integrations.gmail is True
+    assert tenant.integrations.smtp_imap is False
+    assert tenant.mailbox_policy is MailboxPolicy.TENANT
+
+
+def test_stored_and_shown_forms_round_trip():
+    tenant = Tenant.defaults("t1", "WriteUpp").replace(
+        mailbox_policy=MailboxPolicy.PER_USER, return_origins=("https://a.example",)
+    )
+    assert Tenant.from_stored("t1", tenant.to_json(), "other") == tenant

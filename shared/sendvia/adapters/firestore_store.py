@@ -25,9 +25,9 @@ class FirestoreStore:
         return snapshot.to_dict() if snapshot.exists else None
 
     def save_tenant(self, tenant: Tenant) -> None:
-        self._db.document(paths.tenant(tenant.id)).set(
-            tenant.model_dump(mode="json", exclude={"id"})
-        )
+        stored = tenant.to_json()
+        del stored["id"]  # the document id
+        self._db.document(paths.tenant(tenant.id)).set(stored)
 
     def record_member(self, principal: Principal, seen_at: str) -> None:
         self._db.document(paths.member(principal.tenant_id, principal.uid)).set(

@@ -1,26 +1,16 @@
 """A tenant's settings: the admin's switches, with defaults for a tenant nobody has set up yet.
 
-`TenantPatch` is the only way in: strict types, no unknown fields, every error names its field.
+Plain data, cheap to import: reading settings must not pay for the validation library, which only
+a change (`sendvia.domain.tenant_patch`) needs.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictStr,
-)
-
-from sendvia.config import is_origin
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from typing import Any
 
 
 class MailboxPolicy(StrEnum):
@@ -33,80 +23,57 @@ class OnBroken(StrEnum):
     DEFAULT = "default"  # fall back to the platform's sender
 
 
-class Integrations(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    gmail: StrictBool = False
-    smtp_imap: StrictBool = False
-    microsoft: StrictBool = False
-
-
-def _product_name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    if _CONTROL.search(value) or "=?" in value:
-        raise ValueError("must not contain control characters or encoded words")
-    return value
+@dataclass(frozen=True)
+class Integrations:
+    gmail: bool = False
+    smtp_imap: bool = False
+    microsoft: bool = False
 
 
-def _origins(values: list[str]) -> list[str]:
-    cleaned = [v.strip().rstrip("/") for v in values]
-    for value in cleaned:
-        if not is_origin(value):
-            raise ValueError(
-                f"{value!r} is not an origin: use scheme://host[:port], e.g. https://app.example.com"
-            )
-    return list(dict.fromkeys(cleaned))
-
-
-ProductName = Annotated[StrictStr, Field(max_length=100), AfterValidator(_product_name)]
-Origins = Annotated[list[StrictStr], Field(max_length=20), AfterValidator(_origins)]
-
-
-class Tenant(BaseModel):
-    """The stored settings of a tenant (`tenants/{id}`), as the API shows them."""
-
-    model_config = ConfigDict(extra="ignore")
+@dataclass(frozen=True)
+class Tenant:
+    """The settings of a tenant (`tenants/{id}`), as the API shows them."""
 
     id: str
     product_name: str
-    integrations: Integrations = Field(default_factory=Integrations)
+    integrations: Integrations = field(default_factory=Integrations)
     mailbox_policy: MailboxPolicy = MailboxPolicy.TENANT
     on_broken: OnBroken = OnBroken.FAIL
     members_may_send: bool = True
-    return_origins: list[str] = Field(default_factory=list)
+    return_origins: tuple[str, ...] = ()
 
     @classmethod
     def defaults(cls, tenant_id: str, product_name: str) -> Tenant:
         """What a tenant with no document gets: everything off, the platform sender in use."""
         return cls(id=tenant_id, product_name=product_name)
 
+    @classmethod
+    def from_stored(cls, tenant_id: str, stored: Mapping[str, Any], product_name: str) -> Tenant:
+        """From the stored document; a field that is missing takes its default."""
+        switches = stored.get("integrations") or {}
+        return cls(
+            id=tenant_id,
+            product_name=str(stored.get("product_name") or product_name),
+            integrations=Integrations(
+                **{k: bool(switches.get(k, False)) for k in ("gmail", "smtp_imap", "microsoft")}
+            ),
+            mailbox_policy=MailboxPolicy(stored.get("mailbox_policy", MailboxPolicy.TENANT)),
+            on_broken=OnBroken(stored.get("on_broken", OnBroken.FAIL)),
+            members_may_send=bool(stored.get("members_may_send", True)),
+            return_origins=tuple(stored.get("return_origins") or ()),
+        )
 
-class IntegrationsPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    def replace(self, **changes: Any) -> Tenant:
+        return dataclasses.replace(self, **changes)
 
-    gmail: StrictBool | None = None
-    smtp_imap: StrictBool | None = None
-    microsoft: StrictBool | None = None
-
-
-class TenantPatch(BaseModel):
-    """A PATCH of the tenant settings: only the fields given change."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    product_name: ProductName | None = None
-    integrations: IntegrationsPatch | None = None
-    mailbox_policy: MailboxPolicy | None = None
-    on_broken: OnBroken | None = None
-    members_may_send: StrictBool | None = None
-    return_origins: Origins | None = None
-
-    def apply(self, tenant: Tenant) -> Tenant:
-        changes = self.model_dump(exclude_none=True)
-        integrations = changes.pop("integrations", None)
-        updated = tenant.model_copy(update=changes)
-        if integrations:
-            updated.integrations = tenant.integrations.model_copy(update=integrations)
-        return updated
+    def to_json(self) -> dict[str, Any]:
+        """The API's Tenant object (and the stored document, with `id`)."""
+        return {
+            "id": self.id,
+            "product_name": self.product_name,
+            "integrations": dataclasses.asdict(self.integrations),
+            "mailbox_policy": self.mailbox_policy.value,
+            "on_broken": self.on_broken.value,
+            "members_may_send": self.members_may_send,
+            "return_origins": list(self.return_origins),
+        }

@@ -8,8 +8,7 @@ from typing import Any
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxSummary
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, relevant_mailbox, resolve_route
-from sendvia.domain.tenant import Tenant, TenantPatch
-from sendvia.domain.validation import parse_model
+from sendvia.domain.tenant import Tenant
 from sendvia.errors import Forbidden
 from sendvia.runtime import Runtime
 
@@ -19,7 +18,7 @@ def load_tenant(rt: Runtime, tenant_id: str) -> Tenant:
     stored = rt.store.get_tenant(tenant_id)
     if stored is None:
         return Tenant.defaults(tenant_id, rt.settings.default_product_name)
-    return Tenant.model_validate({**stored, "id": tenant_id})
+    return Tenant.from_stored(tenant_id, stored, rt.settings.default_product_name)
 
 
 def require_admin(principal: Principal, action: str) -> None:
@@ -41,7 +40,7 @@ def overview(rt: Runtime, principal: Principal) -> dict[str, Any]:
     own_mailbox = mailboxes.get(principal.own_mailbox_id)
     route = route_for(rt, tenant, principal, tenant_mailbox, own_mailbox)
     return {
-        "tenant": tenant.model_dump(mode="json"),
+        "tenant": tenant.to_json(),
         "mailboxes": {"tenant": _mailbox_json(tenant_mailbox), "me": _mailbox_json(own_mailbox)},
         "route": route.to_json(),
         "may_send": principal.is_admin or tenant.members_may_send,
@@ -70,10 +69,13 @@ def update_tenant(rt: Runtime, principal: Principal, body: Callable[[], Any]) ->
     `body` is read only once the caller is known to be an admin: a member gets 403 whatever
     they sent."""
     require_admin(principal, "change the practice's email settings")
+    from sendvia.domain.tenant_patch import TenantPatch
+    from sendvia.domain.validation import parse_model
+
     patch = parse_model(TenantPatch, body())
     tenant = patch.apply(load_tenant(rt, principal.tenant_id))
     rt.store.save_tenant(tenant)
-    return tenant.model_dump(mode="json")
+    return tenant.to_json()
 
 
 def members(rt: Runtime, principal: Principal) -> dict[str, Any]:

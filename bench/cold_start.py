@@ -1,0 +1,74 @@
+"""Cold start of each entry point, as a ratio to the floor, measured side by side in one run.
+
+For every entry point of functions/main.py: the wall time of a fresh Python process that imports
+it through functions-framework (`create_app`, as a deployment does) and serves its first request
+(an authenticated GET against the local stack). The floor: a fresh process that imports only
+functions-framework and google-cloud-firestore. Runs alternate subject and floor, so drift on the
+machine hits both alike; medians are reported.
+
+    make bench                      (starts a stack of its own)
+    python bench/cold_start.py -n 9 (against a running stack: source .stack/env first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from emulators.functions_host import DEFAULT_SOURCE, entry_points  # noqa: E402
+from sendvia import devtools  # noqa: E402
+
+FLOOR = "import functions_framework\nimport google.cloud.firestore\n"
+
+SUBJECT = """
+import functions_framework
+app = functions_framework.create_app({target!r}, {source!r})
+response = app.test_client().get("/", headers={{"Authorization": "Bearer " + {token!r}}})
+if response.status_code >= 500:
+    raise SystemExit(f"first request failed: {{response.status_code}} {{response.get_data()}}")
+"""
+
+
+def timed(code: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--runs", type=int, default=7)
+    args = parser.parse_args()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'shared'}"}
+    token = devtools.id_token(tenant="bench-tenant", uid="bench-admin", role="admin")
+    functions = entry_points(DEFAULT_SOURCE)
+
+    timed(FLOOR, env)  # warm the OS file cache once, for every process alike
+    floors: list[float] = []
+    subjects: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(args.runs):
+        floors.append(timed(FLOOR, env))
+        for name in functions:
+            code = SUBJECT.format(target=name, source=str(DEFAULT_SOURCE), token=token)
+            subjects[name].append(timed(code, env))
+
+    floor = statistics.median(floors)
+    print(f"cold start, median of {args.runs} fresh processes each")
+    print(f"  {'floor (functions-framework + firestore)':<42} {floor * 1000:7.0f} ms   1.00x")
+    for name, runs in subjects.items():
+        median = statistics.median(runs)
+        print(f"  {name + ' (import + first request)':<42} {median * 1000:7.0f} ms   "
+              f"{median / floor:4.2f}x")
+
+
+if __name__ == "__main__":
+    main()
