@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from emulators.functions_host import DEFAULT_SOURCE, entry_points  # noqa: E402
 from sendvia import devtools  # noqa: E402
+
+from emulators.functions_host import DEFAULT_SOURCE, entry_points  # noqa: E402
 
 FLOOR = "import functions_framework\nimport google.cloud.firestore\n"
 
@@ -44,8 +45,9 @@ def timed(code: str, env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", "--runs", type=int, default=7)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'shared'}"}
@@ -66,8 +68,10 @@ def main() -> None:
     print(f"  {'floor (functions-framework + firestore)':<42} {floor * 1000:7.0f} ms   1.00x")
     for name, runs in subjects.items():
         median = statistics.median(runs)
-        print(f"  {name + ' (import + first request)':<42} {median * 1000:7.0f} ms   "
-              f"{median / floor:4.2f}x")
+        print(
+            f"  {name + ' (import + first request)':<42} {median * 1000:7.0f} ms   "
+            f"{median / floor:4.2f}x"
+        )
 
 
 if __name__ == "__main__":
