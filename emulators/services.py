@@ -33,9 +33,17 @@ DEFAULT_PORTS = {
     "secretmanager": 8090,
     "cloudtasks": 8123,
     "cloudtasks_http": 8124,
+    "fake_google": 8200,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
+
+
+GOOGLE_CLIENT_ID = "sendvia-local.apps.googleusercontent.com"
+GOOGLE_CLIENT_SECRET_ID = "sendvia-google-oauth-client"
+GOOGLE_CLIENT_SECRET_VERSION = (
+    f"projects/{PROJECT}/secrets/{GOOGLE_CLIENT_SECRET_ID}/versions/latest"
+)
 
 
 class StackError(Exception):
@@ -132,11 +140,19 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "CLOUD_TASKS_EMULATOR_HOST": f"{host}:{ports['cloudtasks']}",
         "CLOUD_TASKS_OIDC_CERTS_URL": f"http://{host}:{ports['cloudtasks_http']}/jwks",
         "SENDVIA_FUNCTIONS_URL": f"http://{host}:{ports['functions']}",
+        "FAKE_GOOGLE_URL": f"http://{host}:{ports['fake_google']}",
         # sendvia's own settings, for a local run; values already in the environment win.
         "SENDVIA_PLATFORM_DOMAIN": os.environ.get("SENDVIA_PLATFORM_DOMAIN", "platform.test"),
         "SENDVIA_CORS_ORIGINS": os.environ.get(
             "SENDVIA_CORS_ORIGINS", "http://localhost:3000,http://localhost:5173"
         ),
+        # "Sign in with Google" against the fake: same code path, other endpoints.
+        "SENDVIA_GOOGLE_BASE_URL": f"http://{host}:{ports['fake_google']}",
+        "SENDVIA_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
+        "SENDVIA_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET_VERSION,
+        "SENDVIA_OAUTH_CALLBACK_URL": f"http://{host}:{ports['functions']}/oauth_callback",
+        # The fake speaks plain http on loopback; oauthlib refuses that unless told.
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
     }
 
 
@@ -203,6 +219,23 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ("secretmanager",),
         ),
         Service(
+            "fake_google",
+            "fake Google (sendvia: OAuth consent, token, userinfo, Gmail)",
+            [
+                python,
+                "-m",
+                "emulators.fake_google.server",
+                "--port",
+                str(ports["fake_google"]),
+                "--client-id",
+                GOOGLE_CLIENT_ID,
+                "--client-secret-file",
+                str(client_secret_file(state_dir)),
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['fake_google']}/_fake/accounts"),
+            ("fake_google",),
+        ),
+        Service(
             "cloudtasks",
             "Cloud Tasks emulator (sendvia, gRPC + JWKS)",
             [
@@ -218,6 +251,34 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ("cloudtasks", "cloudtasks_http"),
         ),
     ]
+
+
+def client_secret_file(state_dir: Path) -> Path:
+    """The fake Google's OAuth client secret, made once per stack, readable by its owner only."""
+    path = state_dir / "google-client-secret"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text("GOCSPX-" + secrets.token_urlsafe(24))
+    return path
+
+
+def seed(state_dir: Path, env: dict[str, str]) -> None:
+    """Put the deployment's secrets where production keeps them: Secret Manager."""
+    os.environ.update({k: v for k, v in env.items() if k.endswith("_EMULATOR_HOST")})
+    from google.api_core import exceptions
+    from google.cloud import secretmanager_v1
+
+    from emulators import google_seed
+
+    google_seed.store_secret(
+        GOOGLE_CLIENT_SECRET_ID,
+        client_secret_file(state_dir).read_bytes(),
+        project=PROJECT,
+        errors=exceptions,
+        sm=secretmanager_v1,
+    )
 
 
 def functions_service(ports: dict[str, int]) -> Service:

@@ -168,6 +168,7 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
             started[service.name] = _start(service, folder, child_env)
         _save(folder, profile, ports, env_vars, started)
         ready = _wait_ready(started, first)
+        services.seed(folder, env_vars)
         functions = services.functions_service(ports)
         started[functions.name] = _start(functions, folder, child_env)
         _save(folder, profile, ports, env_vars, started)
@@ -249,10 +250,11 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
             f"{env['CLOUD_TASKS_EMULATOR_HOST']} (JWKS "
             f"http://127.0.0.1:{ports['cloudtasks_http']}/jwks)",
         ),
+        ("fake_google", f"{env['FAKE_GOOGLE_URL']} (sent mail: {env['FAKE_GOOGLE_URL']}/)"),
     ]
     for name, where in rows:
         took = f"ready in {ready[name]:5.1f} s" if name in ready else ""
-        print(f"  {name:<14} {where:<60} {took}")
+        print(f"  {name:<14} {where:<64} {took}")
     folder = state_dir(state["profile"])
     print(f"  logs: {folder / 'logs'}/   environment: source {folder / 'env'}")
 
