@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 from werkzeug.wrappers import Request, Response
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "main.py"
@@ -81,6 +81,15 @@ def build_app(source: Path) -> Any:
     return DispatcherMiddleware(index, mounts)
 
 
+class PathOnlyRequestHandler(WSGIRequestHandler):
+    """Log requests without their query strings: the OAuth callback's carries a code and a state,
+    which do not belong in a log file."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log("info", '"%s %s" %s', self.command, path, code)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve functions/main.py locally")
     parser.add_argument("--host", default="127.0.0.1")
@@ -91,7 +100,14 @@ def main() -> None:
     app = build_app(args.source)
     for name in entry_points(args.source):
         logging.info("serving %s at http://%s:%d/%s", name, args.host, args.port, name)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    run_simple(
+        args.host,
+        args.port,
+        app,
+        threaded=True,
+        use_reloader=False,
+        request_handler=PathOnlyRequestHandler,
+    )
 
 
 if __name__ == "__main__":

@@ -24,4 +24,6 @@ def store_secret(secret_id: str, data: bytes, *, project: str, errors: Any, sm: 
         )
     except errors.AlreadyExists:
         pass
-    client.add_secret_version(parent=f"{parent}/secrets/{secret_id}", payload={"data": data})
+    client.add_secret_version(
+        parent=f"{parent}/secrets/{secret_id}", payload=sm.SecretPayload(data=data)
+    )

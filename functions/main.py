@@ -17,3 +17,27 @@ logs.configure()
 def settings(request: flask.Request) -> flask.Response:
     """Tenant email settings, mailboxes and the members list (API.md § settings)."""
     return api.handle("settings", request)
+
+
+@functions_framework.http
+def oauth_start(request: flask.Request) -> flask.Response:
+    """Begin "Sign in with Google" for a mailbox (API.md § oauth_start)."""
+    return api.handle("oauth_start", request)
+
+
+@functions_framework.http
+def oauth_callback(request: flask.Request) -> flask.Response:
+    """The browser's return from Google's consent screen (API.md § oauth_callback)."""
+    return api.handle("oauth_callback", request)
+
+
+@functions_framework.http
+def test_connection(request: flask.Request) -> flask.Response:
+    """Test a mailbox and send the test email (API.md § test_connection)."""
+    return api.handle("test_connection", request)
+
+
+@functions_framework.http
+def activity(request: flask.Request) -> flask.Response:
+    """Notifications and, later, the delivery log (API.md § activity)."""
+    return api.handle("activity", request)

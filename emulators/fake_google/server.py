@@ -194,7 +194,7 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
         grant, problem = _gmail_auth(state, user_id, READ_SCOPES)
         if problem:
             return problem
-        account = state.account(grant.email)  # type: ignore[union-attr]
+        account = state.account(grant.email)
         return {
             "emailAddress": account.email,
             "messagesTotal": len(account.sent),
@@ -230,7 +230,7 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
             )
         if len(recipients) > MAX_RECIPIENTS:
             return _gmail_error(400, "Too many recipients", "invalidArgument", "INVALID_ARGUMENT")
-        account = state.account(grant.email)  # type: ignore[union-attr]
+        account = state.account(grant.email)
         message_id = f"{int(time.time() * 1000):x}{len(account.sent):04x}"
         record = {
             "id": message_id,
@@ -389,7 +389,7 @@ def _quota_error(exc: QuotaExceeded) -> Any:
     return response
 
 
-def _redirect(uri: str, **params: str | None) -> flask.Response:
+def _redirect(uri: str, **params: str | None) -> Any:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     return flask.redirect(f"{uri}{'&' if '?' in uri else '?'}{query}", code=302)
 

@@ -20,6 +20,33 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 
 
 @dataclass(frozen=True)
+class GoogleSettings:
+    """ "Sign in with Google" and the Gmail API. Locally every endpoint points at the fake Google
+    (SENDVIA_GOOGLE_BASE_URL); in production they are Google's own."""
+
+    client_id: str
+    client_secret_version: str  # Secret Manager version holding the OAuth client secret
+    callback_url: str  # the oauth_callback function's URL, registered as redirect URI
+    auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    revoke_uri: str = "https://oauth2.googleapis.com/revoke"
+    userinfo_uri: str = "https://www.googleapis.com/oauth2/v3/userinfo"
+    gmail_endpoint: str = "https://gmail.googleapis.com/"
+
+    @classmethod
+    def at(cls, base_url: str, **values: str) -> GoogleSettings:
+        base = base_url.rstrip("/")
+        return cls(
+            auth_uri=f"{base}/o/oauth2/v2/auth",
+            token_uri=f"{base}/token",
+            revoke_uri=f"{base}/revoke",
+            userinfo_uri=f"{base}/oauth2/v3/userinfo",
+            gmail_endpoint=f"{base}/",
+            **values,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     platform_domain: str
@@ -29,6 +56,7 @@ class Settings:
     auth_emulator_host: str | None
     secret_manager_emulator_host: str | None
     cloud_tasks_emulator_host: str | None
+    google: GoogleSettings | None = None  # None: Gmail connections are not configured
 
     @property
     def default_sender_address(self) -> str:
@@ -76,9 +104,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append(f"{name}={value!r} must be HOST:PORT, e.g. 127.0.0.1:8080.")
         hosts[name] = value
 
+    google = _google_settings(env, problems)
     if problems:
         raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
     return Settings(
+        google=google,
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
@@ -88,6 +118,36 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+_SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]+/versions/(latest|\d+)$")
+
+
+def _google_settings(env: Mapping[str, str], problems: list[str]) -> GoogleSettings | None:
+    client_id = env.get("SENDVIA_GOOGLE_CLIENT_ID", "").strip()
+    secret = env.get("SENDVIA_GOOGLE_CLIENT_SECRET", "").strip()
+    callback = env.get("SENDVIA_OAUTH_CALLBACK_URL", "").strip()
+    base = env.get("SENDVIA_GOOGLE_BASE_URL", "").strip()
+    if not (client_id or secret or callback):
+        return None
+    if not client_id:
+        problems.append("SENDVIA_GOOGLE_CLIENT_ID is not set: the OAuth client id for Gmail.")
+    if not _SECRET_VERSION.match(secret):
+        problems.append(
+            "SENDVIA_GOOGLE_CLIENT_SECRET must name the Secret Manager version holding the OAuth "
+            "client secret (projects/P/secrets/NAME/versions/latest), never the secret itself."
+        )
+    if not callback.startswith(("https://", "http://")):
+        problems.append(
+            "SENDVIA_OAUTH_CALLBACK_URL must be the oauth_callback function's URL "
+            "(the redirect URI registered for the OAuth client)."
+        )
+    if base and not base.startswith(("https://", "http://")):
+        problems.append(f"SENDVIA_GOOGLE_BASE_URL={base!r} must be an http(s) URL.")
+    if problems:
+        return None
+    values = {"client_id": client_id, "client_secret_version": secret, "callback_url": callback}
+    return GoogleSettings.at(base, **values) if base else GoogleSettings(**values)
 
 
 def is_origin(value: str) -> bool:

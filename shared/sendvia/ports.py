@@ -16,6 +16,18 @@ class Identity(Protocol):
         ...
 
 
+class Secrets(Protocol):
+    """Credentials in Secret Manager; values only ever in memory."""
+
+    def add_version(self, secret_id: str, data: bytes, labels: Mapping[str, str]) -> str: ...
+
+    def access(self, version_name: str) -> bytes: ...
+
+    def destroy_older(self, secret_id: str, keep_version: str) -> None: ...
+
+    def delete(self, secret_id: str) -> None: ...
+
+
 class Store(Protocol):
     """Tenant-scoped persistence: every method takes the tenant id."""
 

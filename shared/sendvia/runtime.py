@@ -10,11 +10,17 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sendvia import config
 from sendvia.config import Settings
-from sendvia.ports import Identity, Store
+from sendvia.ports import Identity, Secrets, Store
 from sendvia.services.members import MemberTracker
+
+if TYPE_CHECKING:
+    from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
+    from sendvia.adapters.gmail import Gmail
+    from sendvia.adapters.google_oauth import GoogleOAuth
 
 
 def utc_now() -> dt.datetime:
@@ -27,20 +33,37 @@ class Runtime:
     identity: Identity
     store: Store
     members: MemberTracker
+    mailboxes: FirestoreMailboxes
+    activity: FirestoreActivity
+    secrets: Secrets
+    google: GoogleOAuth | None  # None when Sign in with Google is not configured
+    gmail: Gmail | None
     clock: Callable[[], dt.datetime] = utc_now
 
 
 def build(settings: Settings) -> Runtime:
     from sendvia.adapters.firebase_identity import FirebaseIdentity
+    from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
     from sendvia.adapters.firestore_store import FirestoreStore
-    from sendvia.adapters.google_clients import firestore_client
+    from sendvia.adapters.gmail import Gmail
+    from sendvia.adapters.google_clients import firestore_client, secret_manager_client
+    from sendvia.adapters.google_oauth import GoogleOAuth
+    from sendvia.adapters.secret_manager import SecretManagerSecrets
 
-    store = FirestoreStore(firestore_client(settings.project))
+    db = firestore_client(settings.project)
+    store = FirestoreStore(db)
+    secrets = SecretManagerSecrets(settings.project, secret_manager_client)
+    google = GoogleOAuth(settings.google, secrets) if settings.google else None
     return Runtime(
         settings=settings,
         identity=FirebaseIdentity(settings.project),
         store=store,
         members=MemberTracker(store, utc_now),
+        mailboxes=FirestoreMailboxes(db),
+        activity=FirestoreActivity(db),
+        secrets=secrets,
+        google=google,
+        gmail=Gmail(google, settings.google.gmail_endpoint) if google and settings.google else None,
     )
 
 

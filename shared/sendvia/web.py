@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sendvia import logs
@@ -33,17 +34,51 @@ _PARAM = re.compile(r"\{(\w+)\}")
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: Any = None
+    body: Any = None  # JSON, or the page itself when content_type is HTML
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+    @classmethod
+    def redirect(cls, location: str, **headers: str) -> Reply:
+        return cls(
+            302,
+            None,
+            {
+                "Location": location,
+                "Cache-Control": "no-store",
+                "Referrer-Policy": "no-referrer",
+                **headers,
+            },
+        )
+
+    @classmethod
+    def page(cls, status: int, title: str, text: str) -> Reply:
+        """A plain page for a person in a browser (the OAuth callback)."""
+        body = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}"
+            f"</title></head><body><h1>{escape(title)}</h1><p>{escape(text)}</p></body>"
+            "</html>"
+        )
+        return cls(status, body, {"Cache-Control": "no-store"}, "text/html; charset=utf-8")
 
 
 @dataclass(frozen=True)
 class Call:
     """What a handler gets: who calls, the request, and the instance's adapters."""
 
-    principal: Principal
+    principal: Principal | None  # None only on routers that do not authenticate
     request: flask.Request
     runtime: Runtime
+
+    @property
+    def user(self) -> Principal:
+        if self.principal is None:
+            raise Unauthenticated(
+                "Sign in first.",
+                code="missing_token",
+                hint="Send Authorization: Bearer <Firebase ID token>.",
+            )
+        return self.principal
 
     def json(self) -> Any:
         raw = self.request.get_data(cache=True)
@@ -77,13 +112,15 @@ class RouteSpec:
 class Router:
     """The sub-paths of one function."""
 
-    def __init__(self, function: str, *, public: bool = True) -> None:
+    def __init__(self, function: str, *, public: bool = True, authenticate: bool = True) -> None:
         self.function = function
         self.public = public
+        # A browser redirect (the OAuth callback) carries no ID token: its state authenticates it.
+        self.authenticate = authenticate
         self.routes: list[RouteSpec] = []
 
     def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
-        regex = "^" + _PARAM.sub(r"(?P<\1>[^/]+)", template.rstrip("/")) + "/?$"
+        regex = "^" + _PARAM.sub(r"(?P<\1>[^/:]+)", template.rstrip("/")) + "/?$"
 
         def register(handler: Handler) -> Handler:
             self.routes.append(RouteSpec(method, template, re.compile(regex), handler))
@@ -122,9 +159,10 @@ class Router:
             )
         context = logs.bind(function=self.function, **_trace(request, rt.settings.project))
         try:
-            principal = rt.identity.verify(_bearer(request))
-            logs.bind(tenant_id=principal.tenant_id, uid=principal.uid)
-            rt.members.touch(principal)
+            principal = rt.identity.verify(_bearer(request)) if self.authenticate else None
+            if principal is not None:
+                logs.bind(tenant_id=principal.tenant_id, uid=principal.uid)
+                rt.members.touch(principal)
             handler, params = self.match(request.method, request.path or "/")
             reply = handler(Call(principal, request, rt), **params)
         except AppError as exc:
@@ -145,7 +183,9 @@ class Router:
             )
         finally:
             logs.reset(context)
-        return _response(Reply(reply.status, reply.body, {**reply.headers, **cors}))
+        return _response(
+            Reply(reply.status, reply.body, {**reply.headers, **cors}, reply.content_type)
+        )
 
 
 def _bearer(request: flask.Request) -> str:

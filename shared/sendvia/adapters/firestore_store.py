@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sendvia.adapters import paths
-from sendvia.domain.mailbox import MailboxState, MailboxSummary, Provider
+from sendvia.domain.mailbox import MailboxSummary
 from sendvia.domain.principal import Principal
 from sendvia.domain.tenant import Tenant
 
@@ -52,12 +52,5 @@ class FirestoreStore:
         for snapshot in self._db.get_all(refs):
             data = snapshot.to_dict() if snapshot.exists else None
             if data:
-                found[snapshot.id] = MailboxSummary(
-                    id=snapshot.id,
-                    provider=Provider(data["provider"]),
-                    state=MailboxState(data["state"]),
-                    address=data.get("address", ""),
-                    display_name=data.get("display_name", ""),
-                    last_synced_at=data.get("last_synced_at"),
-                )
+                found[snapshot.id] = MailboxSummary.from_doc(snapshot.id, data)
         return found

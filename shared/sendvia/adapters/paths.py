@@ -23,3 +23,19 @@ def mailboxes(tenant_id: str) -> str:
 
 def mailbox(tenant_id: str, mailbox_id: str) -> str:
     return f"{mailboxes(tenant_id)}/{mailbox_id}"
+
+
+def deliveries(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/deliveries"
+
+
+def notifications(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/notifications"
+
+
+# One-time OAuth states are looked up by the hash of the state, before the tenant is known.
+OAUTH_STATES = "oauth_states"
+
+
+def oauth_state(state_hash: str) -> str:
+    return f"{OAUTH_STATES}/{state_hash}"

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 FUNCTIONS = {
     "settings": "sendvia.api.settings",
+    "oauth_start": "sendvia.api.oauth_start",
+    "oauth_callback": "sendvia.api.oauth_callback",
+    "test_connection": "sendvia.api.test_connection",
+    "activity": "sendvia.api.activity",
 }
 
 

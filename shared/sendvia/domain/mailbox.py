@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class MailboxState(StrEnum):
@@ -30,3 +33,15 @@ class MailboxSummary:
     address: str
     display_name: str = ""
     last_synced_at: str | None = None
+
+    @classmethod
+    def from_doc(cls, mailbox_id: str, doc: Mapping[str, Any]) -> MailboxSummary:
+        synced = doc.get("last_synced_at")
+        return cls(
+            id=mailbox_id,
+            provider=Provider(doc["provider"]),
+            state=MailboxState(doc["state"]),
+            address=doc.get("address", ""),
+            display_name=doc.get("display_name", ""),
+            last_synced_at=synced.isoformat() if isinstance(synced, dt.datetime) else synced,
+        )

@@ -33,15 +33,24 @@ def require_admin(principal: Principal, action: str) -> None:
 def overview(rt: Runtime, principal: Principal) -> dict[str, Any]:
     """GET settings: the tenant, its mailbox and the caller's, and the route of their email."""
     tenant = load_tenant(rt, principal.tenant_id)
-    mailboxes = rt.store.get_mailboxes(
-        principal.tenant_id, [TENANT_MAILBOX, principal.own_mailbox_id]
+    docs = {
+        m: rt.mailboxes.get(principal.tenant_id, m)
+        for m in (TENANT_MAILBOX, principal.own_mailbox_id)
+    }
+    summaries = {m: MailboxSummary.from_doc(m, d) for m, d in docs.items() if d}
+    route = route_for(
+        rt,
+        tenant,
+        principal,
+        summaries.get(TENANT_MAILBOX),
+        summaries.get(principal.own_mailbox_id),
     )
-    tenant_mailbox = mailboxes.get(TENANT_MAILBOX)
-    own_mailbox = mailboxes.get(principal.own_mailbox_id)
-    route = route_for(rt, tenant, principal, tenant_mailbox, own_mailbox)
     return {
         "tenant": tenant.to_json(),
-        "mailboxes": {"tenant": _mailbox_json(tenant_mailbox), "me": _mailbox_json(own_mailbox)},
+        "mailboxes": {
+            "tenant": _shown(TENANT_MAILBOX, docs[TENANT_MAILBOX]),
+            "me": _shown(principal.own_mailbox_id, docs[principal.own_mailbox_id]),
+        },
         "route": route.to_json(),
         "may_send": principal.is_admin or tenant.members_may_send,
     }
@@ -107,14 +116,7 @@ def members(rt: Runtime, principal: Principal) -> dict[str, Any]:
     return {"members": listed}
 
 
-def _mailbox_json(mailbox: MailboxSummary | None) -> dict[str, Any] | None:
-    if mailbox is None:
-        return None
-    return {
-        "id": mailbox.id,
-        "provider": mailbox.provider.value,
-        "address": mailbox.address,
-        "display_name": mailbox.display_name,
-        "state": mailbox.state.value,
-        "last_synced_at": mailbox.last_synced_at,
-    }
+def _shown(mailbox_id: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    from sendvia.services.mailboxes import to_json
+
+    return to_json(mailbox_id, doc) if doc else None

@@ -1,0 +1,168 @@
+"""Mailboxes, one-time OAuth states, deliveries and notifications in Firestore.
+
+Mailbox documents hold the secret's resource name, never a credential. State changes that must
+happen once — a mailbox turning broken and its admins being told, an OAuth state being used — run
+in transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sendvia.adapters import paths
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+
+class FirestoreMailboxes:
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def get(self, tenant_id: str, mailbox_id: str) -> dict[str, Any] | None:
+        snapshot = self._db.document(paths.mailbox(tenant_id, mailbox_id)).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def put(self, tenant_id: str, mailbox_id: str, data: Mapping[str, Any]) -> None:
+        self._db.document(paths.mailbox(tenant_id, mailbox_id)).set(dict(data))
+
+    def update(self, tenant_id: str, mailbox_id: str, changes: Mapping[str, Any]) -> None:
+        self._db.document(paths.mailbox(tenant_id, mailbox_id)).update(dict(changes))
+
+    def delete(self, tenant_id: str, mailbox_id: str) -> None:
+        self._db.document(paths.mailbox(tenant_id, mailbox_id)).delete()
+
+    def mark_broken(
+        self,
+        tenant_id: str,
+        mailbox_id: str,
+        error: Mapping[str, Any],
+        notification: Mapping[str, Any],
+        now: dt.datetime,
+    ) -> bool:
+        """Turn the mailbox broken and notify its admins, once per breakage.
+
+        Returns True when this call broke it (and created the notification); False when it was
+        already broken, so a hundred failed sends make one notification (sBizzl)."""
+        from google.cloud import firestore
+
+        ref = self._db.document(paths.mailbox(tenant_id, mailbox_id))
+        notice = self._db.collection(paths.notifications(tenant_id)).document()
+
+        @firestore.transactional
+        def apply(transaction: firestore.Transaction) -> bool:
+            snapshot = ref.get(transaction=transaction)
+            current = snapshot.to_dict() if snapshot.exists else None
+            if current is None:
+                return False
+            if current.get("state") == "broken":
+                transaction.update(ref, {"last_error": dict(error)})
+                return False
+            transaction.update(
+                ref,
+                {
+                    "state": "broken",
+                    "last_error": dict(error),
+                    "broken_since": now,
+                    "broken_notification": notice.id,
+                },
+            )
+            transaction.set(notice, {**notification, "created_at": now, "read_by": []})
+            return True
+
+        result: bool = apply(self._db.transaction())
+        return result
+
+    def resolve_notification(self, tenant_id: str, notification_id: str, now: dt.datetime) -> None:
+        from google.api_core import exceptions
+
+        try:
+            self._db.document(f"{paths.notifications(tenant_id)}/{notification_id}").update(
+                {"resolved_at": now}
+            )
+        except exceptions.NotFound:
+            return
+
+    # -- one-time OAuth states -----------------------------------------------------------------
+
+    def create_state(self, state_hash: str, record: Mapping[str, Any]) -> None:
+        self._db.document(paths.oauth_state(state_hash)).create(dict(record))
+
+    def claim_state(
+        self, state_hash: str, browser_hash: str, now: dt.datetime
+    ) -> dict[str, Any] | None:
+        """Bind a state to the first browser that opens its link; None if unusable."""
+        from google.cloud import firestore
+
+        ref = self._db.document(paths.oauth_state(state_hash))
+
+        @firestore.transactional
+        def apply(transaction: firestore.Transaction) -> dict[str, Any] | None:
+            snapshot = ref.get(transaction=transaction)
+            record = snapshot.to_dict() if snapshot.exists else None
+            if record is None or record["expires_at"] <= now:
+                return None
+            if record.get("browser_hash") not in (None, browser_hash):
+                return None
+            transaction.update(ref, {"browser_hash": browser_hash})
+            return record
+
+        claimed: dict[str, Any] | None = apply(self._db.transaction())
+        return claimed
+
+    def consume_state(self, state_hash: str, now: dt.datetime) -> dict[str, Any] | None:
+        """Read and delete a state in one transaction: it can be used once, before it expires."""
+        from google.cloud import firestore
+
+        ref = self._db.document(paths.oauth_state(state_hash))
+
+        @firestore.transactional
+        def apply(transaction: firestore.Transaction) -> dict[str, Any] | None:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            transaction.delete(ref)
+            record = snapshot.to_dict() or {}
+            return record if record.get("expires_at") and record["expires_at"] > now else None
+
+        consumed: dict[str, Any] | None = apply(self._db.transaction())
+        return consumed
+
+
+class FirestoreActivity:
+    """Deliveries and in-app notifications."""
+
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def add_delivery(self, tenant_id: str, data: Mapping[str, Any]) -> str:
+        ref = self._db.collection(paths.deliveries(tenant_id)).document()
+        ref.set(dict(data))
+        delivery_id: str = ref.id
+        return delivery_id
+
+    def notifications(
+        self, tenant_id: str, audiences: list[str], limit: int = 100
+    ) -> list[dict[str, Any]]:
+        from google.cloud import firestore
+
+        query = (
+            self._db.collection(paths.notifications(tenant_id))
+            .where(filter=firestore.FieldFilter("audience", "in", audiences))
+            .order_by("created_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        return [{"id": doc.id, **(doc.to_dict() or {})} for doc in query.stream()]
+
+    def notification(self, tenant_id: str, notification_id: str) -> dict[str, Any] | None:
+        snapshot = self._db.document(f"{paths.notifications(tenant_id)}/{notification_id}").get()
+        return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+
+    def mark_read(self, tenant_id: str, notification_id: str, uid: str) -> None:
+        from google.cloud import firestore
+
+        self._db.document(f"{paths.notifications(tenant_id)}/{notification_id}").update(
+            {"read_by": firestore.ArrayUnion([uid])}
+        )

@@ -1,0 +1,108 @@
+"""Send through the Gmail API (users.messages.send) with google-api-python-client.
+
+The raw RFC 822 message goes base64url-encoded in the JSON body (not a media upload, which would
+force https whatever the endpoint: FACTS.md). Gmail files the message in the account's Sent
+folder itself. Errors are classified with Google's reasons (developers.google.com/gmail/api/
+guides/handle-errors): 401/invalid_grant → auth, 429 and the usageLimits reasons → quota, 5xx →
+transient, other 4xx → permanent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any
+
+from sendvia.adapters.google_oauth import GoogleOAuth, classify_refresh_error
+from sendvia.domain.failures import FailureKind, ProviderFailure
+
+QUOTA_REASONS = {
+    "rateLimitExceeded",
+    "userRateLimitExceeded",
+    "dailyLimitExceeded",
+    "quotaExceeded",
+}
+
+
+class Gmail:
+    def __init__(self, oauth: GoogleOAuth, endpoint: str) -> None:
+        self._oauth = oauth
+        self._endpoint = endpoint
+        self._services: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _service(self, key: str, credentials: Any) -> Any:
+        """One API client per mailbox credentials, reused within the instance."""
+        with self._lock:
+            service = self._services.get(key)
+        if service is None:
+            from googleapiclient.discovery import build
+
+            service = build(
+                "gmail",
+                "v1",
+                credentials=credentials,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": self._endpoint},
+            )
+            with self._lock:
+                self._services[key] = service
+        return service
+
+    def send(self, key: str, credentials: Any, raw: bytes) -> str:
+        """Send one message; returns Gmail's message id."""
+        from google.auth.exceptions import RefreshError
+        from googleapiclient.errors import HttpError
+
+        body = {"raw": base64.urlsafe_b64encode(raw).decode()}
+        try:
+            result = (
+                self._service(key, credentials)
+                .users()
+                .messages()
+                .send(userId="me", body=body)
+                .execute(num_retries=0)
+            )
+        except RefreshError as exc:
+            raise classify_refresh_error(exc) from exc
+        except HttpError as exc:
+            raise classify_http_error(exc) from exc
+        except (TimeoutError, OSError) as exc:
+            raise ProviderFailure(
+                FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be reached."
+            ) from exc
+        message_id: str = result["id"]
+        return message_id
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._services.pop(key, None)
+        self._oauth.forget(key)
+
+
+def classify_http_error(exc: Any) -> ProviderFailure:
+    status = int(exc.resp.status)
+    reason, message = "", ""
+    try:
+        error = json.loads(exc.content.decode("utf-8"))["error"]
+        message = str(error.get("message", ""))
+        reason = str((error.get("errors") or [{}])[0].get("reason", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        message = str(getattr(exc, "reason", ""))
+    retry_after = exc.resp.get("retry-after")
+    if status == 429 or reason in QUOTA_REASONS:
+        return ProviderFailure(
+            FailureKind.QUOTA,
+            reason or "rate_limited",
+            message,
+            retry_after_s=int(retry_after) if str(retry_after).isdigit() else None,
+        )
+    if status == 401:
+        return ProviderFailure(FailureKind.AUTH, "unauthorized", message)
+    if status == 403 and reason == "insufficientPermissions":
+        return ProviderFailure(FailureKind.AUTH, "scope_missing", message)
+    if status >= 500:
+        return ProviderFailure(FailureKind.TRANSIENT, reason or f"http_{status}", message)
+    return ProviderFailure(FailureKind.PERMANENT, reason or f"http_{status}", message)

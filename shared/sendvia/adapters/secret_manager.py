@@ -1,0 +1,116 @@
+"""The Secrets port on Secret Manager: one secret per mailbox, a new version per credential.
+
+Values stay in memory only. A version is immutable, so a value read once is cached by its full
+version name for the life of the instance: the refresh token of a mailbox is read at most once per
+instance until the mailbox points at a new version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_SECRET_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def mailbox_secret_id(tenant_id: str, mailbox_id: str) -> str:
+    """`sendvia-{tenant}-{mailbox}` as a valid secret id (other characters: hashed)."""
+    raw = f"sendvia-{tenant_id}-{mailbox_id}"
+    if _SECRET_ID.search(raw) or len(raw) > 255:
+        digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:32]
+        return f"sendvia-{digest}"
+    return raw
+
+
+def _label(value: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9_-]", "-", value.lower())[:63]
+    return cleaned
+
+
+class SecretManagerSecrets:
+    def __init__(self, project: str, client_factory: Callable[[], Any]) -> None:
+        self._project = project
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._values: dict[str, bytes] = {}
+        self.reads = 0  # Secret Manager accesses made by this instance (for tests and metrics)
+
+    def _sm(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
+
+    def add_version(self, secret_id: str, data: bytes, labels: Mapping[str, str]) -> str:
+        """Store `data` as the newest version of `secret_id` (created if missing)."""
+        from google.api_core import exceptions
+
+        client = self._sm()
+        parent = f"projects/{self._project}"
+        name = f"{parent}/secrets/{secret_id}"
+        with contextlib.suppress(exceptions.AlreadyExists):
+            client.create_secret(
+                parent=parent,
+                secret_id=secret_id,
+                secret={
+                    "replication": {"automatic": {}},
+                    "labels": {k: _label(v) for k, v in labels.items()},
+                },
+            )
+        import google_crc32c
+
+        version = client.add_secret_version(
+            parent=name, payload={"data": data, "data_crc32c": int(google_crc32c.value(data))}
+        )
+        version_name: str = version.name
+        with self._lock:
+            self._values[version_name] = data
+        return version_name
+
+    def access(self, version_name: str) -> bytes:
+        with self._lock:
+            cached = self._values.get(version_name)
+        if cached is not None:
+            return cached
+        response = self._sm().access_secret_version(name=version_name)
+        data: bytes = response.payload.data
+        with self._lock:
+            self.reads += 1
+            if not version_name.endswith("/latest"):
+                self._values[version_name] = data
+        return data
+
+    def destroy_older(self, secret_id: str, keep_version: str) -> None:
+        """Destroy every version but `keep_version` (an old refresh token must not linger)."""
+        client = self._sm()
+        name = f"projects/{self._project}/secrets/{secret_id}"
+        for version in client.list_secret_versions(
+            request={"parent": name, "filter": "state:ENABLED"}
+        ):
+            if version.name != keep_version:
+                client.destroy_secret_version(name=version.name)
+                self._forget(version.name)
+
+    def delete(self, secret_id: str) -> None:
+        """Destroy every version and delete the secret; a missing secret is fine."""
+        from google.api_core import exceptions
+
+        client = self._sm()
+        name = f"projects/{self._project}/secrets/{secret_id}"
+        try:
+            for version in client.list_secret_versions(parent=name):
+                if version.state != version.State.DESTROYED:
+                    client.destroy_secret_version(name=version.name)
+                self._forget(version.name)
+            client.delete_secret(name=name)
+        except exceptions.NotFound:
+            return
+
+    def _forget(self, version_name: str) -> None:
+        with self._lock:
+            self._values.pop(version_name, None)

@@ -1,0 +1,23 @@
+"""`test_connection`: run a mailbox's connection test and send the test email."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from sendvia.domain.validation import parse_model
+from sendvia.services import test_connection
+from sendvia.web import Call, Reply, Router
+
+router = Router("test_connection")
+
+
+class TestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mailbox: StrictStr = Field(min_length=1, max_length=200)
+
+
+@router.route("POST", "/")
+def run(call: Call) -> Reply:
+    request = parse_model(TestRequest, call.json())
+    return Reply(200, test_connection.run(call.runtime, call.user, request.mailbox))

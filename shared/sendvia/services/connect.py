@@ -1,0 +1,268 @@
+"""Connect a Gmail mailbox with "Sign in with Google" (seeds 000, 004; DESIGN.md §4–5).
+
+1. `start` (oauth_start, signed-in user): checks who may connect which mailbox, keeps a one-time
+   state (10 minutes; stored by its hash with the tenant, user, mailbox, PKCE verifier and
+   return_to) and answers with our `begin` link.
+2. `begin` (oauth_callback/begin, the user's browser): binds the state to that browser with an
+   HttpOnly cookie, then sends it to Google's consent screen. RFC 6749 §10.12 asks the client to
+   bind the flow to the user-agent; without it, anybody's consent could complete somebody else's
+   state and put their Gmail behind another tenant's mailbox.
+3. `finish` (oauth_callback, Google redirects back): uses the state once, checks the browser,
+   exchanges the code, requires gmail.send, reads the address, stores the refresh token as a new
+   secret version and only then replaces the mailbox, and redirects to return_to with the outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sendvia.adapters.google_oauth import GMAIL_READ, GMAIL_SEND, scopes_for
+from sendvia.adapters.secret_manager import mailbox_secret_id
+from sendvia.domain.failures import ProviderFailure
+from sendvia.domain.message import clean_display_name
+from sendvia.domain.principal import Principal
+from sendvia.domain.tenant import MailboxPolicy
+from sendvia.errors import BadRequest, Forbidden, Refused, Unavailable
+from sendvia.runtime import Runtime
+from sendvia.services.settings import load_tenant
+
+log = logging.getLogger("sendvia.connect")
+
+STATE_LIFETIME = dt.timedelta(minutes=10)
+BROWSER_COOKIE = "sendvia_oauth_browser"
+
+
+@dataclass(frozen=True)
+class Redirect:
+    location: str
+    cookie: str | None = None  # a Set-Cookie value
+
+
+class FlowRefused(Exception):
+    """The callback cannot be trusted (unknown, reused, expired or foreign state): show a page,
+    redirect nowhere, store nothing."""
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
+    if rt.google is None:
+        raise Unavailable(
+            "Sign in with Google is not configured for this deployment.",
+            code="google_not_configured",
+            hint="The platform's operator must set the Google OAuth client.",
+        )
+    if request["provider"] != "google":
+        raise Refused(
+            "Only Google is available for now.",
+            code="provider_unavailable",
+            hint="Use 'google', or set up SMTP/IMAP.",
+        )
+    tenant = load_tenant(rt, principal.tenant_id)
+    if not tenant.integrations.gmail:
+        raise Refused(
+            "Gmail is switched off for your practice.",
+            code="integration_off",
+            hint="An administrator can switch on Gmail in the email settings.",
+        )
+    if request["mailbox"] == "tenant":
+        if not principal.is_admin:
+            raise Forbidden(
+                "Only an administrator can connect the practice's mailbox.",
+                code="admin_only",
+                hint="Ask an administrator of your practice.",
+            )
+        mailbox_id = "tenant"
+    else:
+        if tenant.mailbox_policy is not MailboxPolicy.PER_USER:
+            raise Refused(
+                "Your practice sends from one shared mailbox, not from each user's.",
+                code="policy_tenant_mailbox",
+                hint="An administrator connects the practice's mailbox instead.",
+            )
+        mailbox_id = principal.own_mailbox_id
+    return_to = request["return_to"]
+    parts = urlsplit(return_to)
+    if f"{parts.scheme}://{parts.netloc}" not in tenant.return_origins:
+        raise BadRequest(
+            "return_to is not one of your practice's allowed addresses.",
+            code="return_to_not_allowed",
+            field="return_to",
+            hint="An administrator adds the app's origin to return_origins.",
+        )
+    state = secrets.token_urlsafe(32)
+    scopes = scopes_for(request["receive"])
+    google_url, verifier = rt.google.authorization_url(scopes, state)
+    now = rt.clock()
+    rt.mailboxes.create_state(
+        _hash(state),
+        {
+            "tenant_id": principal.tenant_id,
+            "uid": principal.uid,
+            "mailbox_id": mailbox_id,
+            "provider": "gmail",
+            "scopes": scopes,
+            "receive": request["receive"],
+            "code_verifier": verifier,
+            "return_to": return_to,
+            "google_url": google_url,
+            "browser_hash": None,
+            "created_at": now,
+            "expires_at": now + STATE_LIFETIME,
+        },
+    )
+    begin_url = f"{rt.settings.google.callback_url}/begin?{urlencode({'state': state})}"  # type: ignore[union-attr]
+    return {
+        "authorization_url": begin_url,
+        "mailbox": request["mailbox"],
+        "expires_at": (now + STATE_LIFETIME).isoformat(),
+    }
+
+
+def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
+    browser = (
+        browser_cookie
+        if browser_cookie and len(browser_cookie) >= 32
+        else (secrets.token_urlsafe(32))
+    )
+    record = rt.mailboxes.claim_state(_hash(state), _hash(browser), rt.clock()) if state else None
+    if record is None:
+        raise FlowRefused(
+            "This sign-in link has expired, was already used, or was opened in another browser."
+        )
+    secure = (
+        "; Secure"
+        if rt.settings.google and rt.settings.google.callback_url.startswith("https://")
+        else ""
+    )
+    cookie = (
+        f"{BROWSER_COOKIE}={browser}; Max-Age={int(STATE_LIFETIME.total_seconds())}; "
+        f"Path=/; HttpOnly; SameSite=Lax{secure}"
+    )
+    return Redirect(record["google_url"], cookie)
+
+
+def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Redirect:
+    state = args.get("state", "")
+    record = rt.mailboxes.consume_state(_hash(state), rt.clock()) if state else None
+    if record is None:
+        raise FlowRefused("This sign-in has expired or was already completed.")
+    if not browser_cookie or record.get("browser_hash") != _hash(browser_cookie):
+        raise FlowRefused("This sign-in was started in another browser or by another user.")
+
+    def outcome(result: str, error: str | None = None) -> Redirect:
+        query = {"sendvia_result": result, "mailbox": record["mailbox_id"]}
+        if error:
+            query["sendvia_error"] = error
+        separator = "&" if "?" in record["return_to"] else "?"
+        return Redirect(f"{record['return_to']}{separator}{urlencode(query)}")
+
+    if args.get("error"):
+        return outcome(
+            "denied" if args["error"] == "access_denied" else "error",
+            None if args["error"] == "access_denied" else "google_error",
+        )
+    try:
+        return _connect(rt, record, state, args.get("code", ""), outcome)
+    except ProviderFailure as failure:
+        log.warning("connecting %s failed: %s", record["mailbox_id"], failure.code)
+        return outcome("error", failure.code)
+
+
+def _connect(
+    rt: Runtime, record: dict[str, Any], state: str, code: str, outcome: Callable[..., Redirect]
+) -> Redirect:
+    tenant_id, mailbox_id = record["tenant_id"], record["mailbox_id"]
+    google = rt.google
+    if google is None or not load_tenant(rt, tenant_id).integrations.gmail:
+        return outcome("error", "integration_off")
+    grant = google.exchange(code, record["scopes"], state, record["code_verifier"])
+    if GMAIL_SEND not in grant.granted_scopes:
+        # The user unticked "Send email on your behalf": nothing can be sent with this grant.
+        if grant.refresh_token:
+            google.revoke(grant.refresh_token)
+        return outcome("error", "scope_not_granted")
+    if not grant.refresh_token:
+        return outcome("error", "no_refresh_token")
+    profile = google.profile(grant.credentials)
+    receive = bool(record.get("receive")) and GMAIL_READ in grant.granted_scopes
+    warnings = []
+    if record.get("receive") and not receive:
+        warnings.append(
+            {
+                "code": "receive_not_granted",
+                "message": "Reading mail was not allowed, so replies will not be "
+                "synced; sending works.",
+            }
+        )
+
+    previous = rt.mailboxes.get(tenant_id, mailbox_id)
+    secret_id = mailbox_secret_id(tenant_id, mailbox_id)
+    version = rt.secrets.add_version(
+        secret_id, grant.refresh_token.encode(), {"tenant": tenant_id, "mailbox": mailbox_id}
+    )
+    now = rt.clock()
+    rt.mailboxes.put(
+        tenant_id,
+        mailbox_id,
+        {
+            "provider": "gmail",
+            "state": "active",
+            "address": profile.email,
+            "display_name": clean_display_name(profile.name),
+            "scopes": list(grant.granted_scopes),
+            "receive": receive,
+            "secret_version": version,
+            "connected_at": now,
+            "connected_by": record["uid"],
+            "last_error": None,
+            "broken_since": None,
+            "broken_notification": None,
+            "warnings": warnings,
+            "last_synced_at": (previous or {}).get("last_synced_at"),
+        },
+    )
+    if previous:
+        _retire(
+            rt,
+            tenant_id,
+            secret_id=secret_id,
+            version=version,
+            previous=previous,
+            address=profile.email,
+        )
+    return outcome("connected")
+
+
+def _retire(
+    rt: Runtime,
+    tenant_id: str,
+    *,
+    secret_id: str,
+    version: str,
+    previous: dict[str, Any],
+    address: str,
+) -> None:
+    """The new connection is in place: retire the old one (its token, cache, notification)."""
+    old_version = previous.get("secret_version")
+    if old_version and old_version != version:
+        if previous.get("address") != address and rt.google is not None:
+            # Another Google account replaced this one: its access is no longer ours to keep.
+            try:
+                rt.google.revoke(rt.secrets.access(old_version).decode())
+            except Exception:
+                log.warning("could not revoke the replaced account's token")
+        if rt.gmail is not None:
+            rt.gmail.forget(old_version)
+        rt.secrets.destroy_older(secret_id, version)
+    if previous.get("broken_notification"):
+        rt.mailboxes.resolve_notification(tenant_id, previous["broken_notification"], rt.clock())
