@@ -230,9 +230,11 @@ def _response(reply: Reply) -> flask.Response:
 
     if reply.body is None:
         response = flask.Response(status=reply.status)
-    else:
+    elif reply.content_type == "application/json":
         response = flask.Response(
-            json.dumps(reply.body), status=reply.status, content_type="application/json"
+            json.dumps(reply.body), status=reply.status, content_type=reply.content_type
         )
+    else:
+        response = flask.Response(reply.body, status=reply.status, content_type=reply.content_type)
     response.headers.update(reply.headers)
     return response
