@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,12 @@ def store_secret(secret_id: str, data: bytes, *, project: str, errors: Any, sm: 
 
     client = secret_manager_client()
     parent = f"projects/{project}"
-    try:
+    with contextlib.suppress(errors.AlreadyExists):
         client.create_secret(
             parent=parent,
             secret_id=secret_id,
             secret=sm.Secret(replication={"automatic": {}}, labels={"kind": "oauth-client"}),
         )
-    except errors.AlreadyExists:
-        pass
     client.add_secret_version(
         parent=f"{parent}/secrets/{secret_id}", payload=sm.SecretPayload(data=data)
     )

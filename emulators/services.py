@@ -40,7 +40,7 @@ PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
 
 
 GOOGLE_CLIENT_ID = "sendvia-local.apps.googleusercontent.com"
-GOOGLE_CLIENT_SECRET_ID = "sendvia-google-oauth-client"
+GOOGLE_CLIENT_SECRET_ID = "sendvia-google-oauth-client"  # noqa: S105 - a secret's name
 GOOGLE_CLIENT_SECRET_VERSION = (
     f"projects/{PROJECT}/secrets/{GOOGLE_CLIENT_SECRET_ID}/versions/latest"
 )

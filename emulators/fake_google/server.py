@@ -56,7 +56,15 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
     app = flask.Flask("fake_google")
     state = FakeGoogleState()
     app.config["STATE"] = state
+    _register_oauth(app, state, client_id, client_secret)
+    _register_gmail(app, state)
+    _register_test_api(app, state)
+    return app
 
+
+def _register_oauth(
+    app: flask.Flask, state: FakeGoogleState, client_id: str, client_secret: str
+) -> None:
     # -- OAuth 2.0 -----------------------------------------------------------------------------
 
     @app.get("/o/oauth2/v2/auth")
@@ -108,12 +116,12 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
             return _page("Sign in with Google (fake)", "<p>Enter a valid email address.</p>"), 400
         granted = tuple(dict.fromkeys(form.getlist("scope")))
         code = state.issue_code(
-            email,
-            form["client_id"],
-            granted,
-            redirect_uri,
-            form["code_challenge"],
-            form.get("access_type") == "offline",
+            email=email,
+            client_id=form["client_id"],
+            scopes=granted,
+            redirect_uri=redirect_uri,
+            challenge=form["code_challenge"],
+            offline=form.get("access_type") == "offline",
         )
         return _redirect(
             redirect_uri,
@@ -187,6 +195,8 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
             "given_name": account.name.split(" ")[0],
         }
 
+
+def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
     # -- Gmail API -----------------------------------------------------------------------------
 
     @app.get("/gmail/v1/users/<user_id>/profile")
@@ -249,6 +259,8 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
             return _quota_error(exc)
         return {"id": message_id, "threadId": message_id, "labelIds": ["SENT"]}
 
+
+def _register_test_api(app: flask.Flask, state: FakeGoogleState) -> None:
     # -- the fake's own test API ---------------------------------------------------------------
 
     @app.get("/_fake/accounts")
@@ -304,8 +316,6 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
                 for a in state.accounts.values()
             )
         return _page("Fake Google", f"<p>Accounts:</p><ul>{rows or '<li>none yet</li>'}</ul>")
-
-    return app
 
 
 def _check_authorization_request(

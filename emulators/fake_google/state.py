@@ -49,7 +49,7 @@ class Code:
     used: bool = False
 
 
-class QuotaExceeded(Exception):
+class QuotaExceeded(Exception):  # noqa: N818 - Google's words
     def __init__(self, kind: str, retry_after_s: int) -> None:
         super().__init__(kind)
         self.kind = kind
@@ -77,6 +77,7 @@ class FakeGoogleState:
 
     def issue_code(
         self,
+        *,
         email: str,
         client_id: str,
         scopes: tuple[str, ...],
@@ -166,5 +167,5 @@ class FakeGoogleState:
                 raise QuotaExceeded("daily", int(day_ago[0] + 86400 - now) + 1)
             if len(minute_ago) >= account.per_minute:
                 raise QuotaExceeded("rate", int(minute_ago[0] + 60 - now) + 1)
-            account.send_times = deque(day_ago + [now])
+            account.send_times = deque([*day_ago, now])
             account.sent.append(message)

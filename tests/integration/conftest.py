@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.integration.clinic import Clinic, make_clinic
+
 REQUIRED = (
     "GOOGLE_CLOUD_PROJECT",
     "FIRESTORE_EMULATOR_HOST",
@@ -32,3 +34,9 @@ def stack_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def project() -> str:
     return os.environ["GOOGLE_CLOUD_PROJECT"]
+
+
+@pytest.fixture
+def clinic(unique_id: str) -> Clinic:
+    """A tenant with Gmail on and https://app.clinic.example allowed, with an admin and a member."""
+    return make_clinic(unique_id)

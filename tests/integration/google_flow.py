@@ -46,18 +46,23 @@ class Browser:
         assert response.status_code == 302, response.text
         return response.headers["Location"]
 
-    def consent(self, google_url: str, email: str, *, allow: bool = True,
-                untick: tuple[str, ...] = ()) -> str:
+    def consent(
+        self, google_url: str, email: str, *, allow: bool = True, untick: tuple[str, ...] = ()
+    ) -> str:
         """Fill in the consent page; returns where Google sends the browser (the callback)."""
         page = self.session.get(google_url, timeout=30)
         assert page.status_code == 200, page.text
         fields = [(k, html.unescape(v)) for k, v in _HIDDEN.findall(page.text)]
-        fields += [("scope", html.unescape(s)) for s in _BOX.findall(page.text)
-                   if html.unescape(s) not in untick]
+        fields += [
+            ("scope", html.unescape(s))
+            for s in _BOX.findall(page.text)
+            if html.unescape(s) not in untick
+        ]
         fields += [("email", email), ("decision", "allow" if allow else "cancel")]
         base = os.environ["FAKE_GOOGLE_URL"]
-        answer = self.session.post(f"{base}/o/oauth2/v2/auth", data=fields,
-                                   allow_redirects=False, timeout=30)
+        answer = self.session.post(
+            f"{base}/o/oauth2/v2/auth", data=fields, allow_redirects=False, timeout=30
+        )
         assert answer.status_code == 302, answer.text
         return answer.headers["Location"]
 
@@ -70,15 +75,22 @@ class Browser:
         return self.land(callback)
 
 
-def start(token: str, mailbox: str = "tenant", *, receive: bool = False,
-          return_to: str = "https://app.clinic.example/settings/email") -> str:
-    response = call("POST", "oauth_start", bearer=token,
-                    body={"provider": "google", "mailbox": mailbox, "receive": receive,
-                          "return_to": return_to})
+def start(
+    token: str,
+    mailbox: str = "tenant",
+    *,
+    receive: bool = False,
+    return_to: str = "https://app.clinic.example/settings/email",
+) -> str:
+    response = call(
+        "POST",
+        "oauth_start",
+        bearer=token,
+        body={"provider": "google", "mailbox": mailbox, "receive": receive, "return_to": return_to},
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["authorization_url"])
 
 
 def fake(path: str, method: str = "GET", **kwargs: object) -> requests.Response:
-    return requests.request(method, f"{os.environ['FAKE_GOOGLE_URL']}{path}", timeout=30,
-                            **kwargs)  # type: ignore[arg-type]
+    return requests.request(method, f"{os.environ['FAKE_GOOGLE_URL']}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]

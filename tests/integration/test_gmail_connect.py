@@ -5,57 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from google.api_core import exceptions
 from google.cloud import firestore
-
 from sendvia.adapters.google_clients import secret_manager_client
 from sendvia.adapters.secret_manager import mailbox_secret_id
+
 from tests.integration.api import call, token
+from tests.integration.clinic import RETURN_TO, connect, settings_of
 from tests.integration.google_flow import GMAIL_READ, GMAIL_SEND, Browser, fake, start
-
-RETURN_TO = "https://app.clinic.example/settings/email"
-
-
-@dataclass
-class Clinic:
-    tenant: str
-    admin: str
-    member: str
-    admin_email: str
-    member_uid: str
-    suffix: str
-
-    def google(self, name: str) -> str:
-        """A Google account address no other test uses."""
-        return f"{name}-{self.suffix}@gmail.example"
-
-
-@pytest.fixture
-def clinic(unique_id: str) -> Clinic:
-    tenant = f"clinic-{unique_id}"
-    admin_email = f"admin-{unique_id}@clinic.example"
-    admin = token(tenant, f"admin-{unique_id}", "admin", email=admin_email, name="Ann Admin")
-    member = token(tenant, f"member-{unique_id}", "member", email=f"m-{unique_id}@clinic.example")
-    response = call("PATCH", "settings", bearer=admin, body={
-        "product_name": "Riverside Clinic", "integrations": {"gmail": True},
-        "return_origins": ["https://app.clinic.example"]})
-    assert response.status_code == 200, response.text
-    return Clinic(tenant, admin, member, admin_email, f"member-{unique_id}", unique_id)
-
-
-def settings_of(bearer: str) -> dict:
-    return call("GET", "settings", bearer=bearer).json()
-
-
-def connect(clinic: Clinic, account: str, mailbox: str = "tenant", bearer: str | None = None,
-            browser: Browser | None = None, **consent: object):
-    url = start(bearer or clinic.admin, mailbox)
-    return (browser or Browser()).connect(url, account, **consent)
-
 
 # -- the authorization URL ---------------------------------------------------------------------
 
@@ -96,7 +56,10 @@ def test_admin_connects_the_tenant_mailbox_and_the_test_email_arrives(clinic, pr
     seen = settings_of(clinic.member)
     mailbox = seen["mailboxes"]["tenant"]
     assert (mailbox["state"], mailbox["provider"], mailbox["address"]) == (
-        "active", "gmail", account)
+        "active",
+        "gmail",
+        account,
+    )
     assert mailbox["display_name"]
     assert GMAIL_SEND in mailbox["scopes"]
     assert seen["route"]["via"] == "mailbox"
@@ -111,22 +74,34 @@ def test_admin_connects_the_tenant_mailbox_and_the_test_email_arrives(clinic, pr
     assert len(sent) == 1
     assert sent[0]["subject"] == "Gmail Test Connection from Riverside Clinic"
     assert sent[0]["to"] == [clinic.admin_email]
-    delivery = firestore.Client(project=project).document(
-        f"tenants/{clinic.tenant}/deliveries/{result['delivery_id']}").get().to_dict()
+    delivery = (
+        firestore.Client(project=project)
+        .document(f"tenants/{clinic.tenant}/deliveries/{result['delivery_id']}")
+        .get()
+        .to_dict()
+    )
     assert (delivery["kind"], delivery["state"]) == ("test", "sent")
     assert delivery["provider_message_id"] == sent[0]["id"]
 
 
 def test_a_member_connects_their_own_mailbox_under_the_per_user_policy(clinic):
-    assert call("PATCH", "settings", bearer=clinic.admin,
-                body={"mailbox_policy": "per_user"}).status_code == 200
+    assert (
+        call(
+            "PATCH", "settings", bearer=clinic.admin, body={"mailbox_policy": "per_user"}
+        ).status_code
+        == 200
+    )
     account = clinic.google("bob")
     outcome = connect(clinic, account, mailbox="me", bearer=clinic.member)
     assert outcome.query == {"sendvia_result": "connected", "mailbox": f"user-{clinic.member_uid}"}
     mine = settings_of(clinic.member)
     assert mine["mailboxes"]["me"]["address"] == account
-    assert mine["route"] == {"via": "mailbox", "mailbox": f"user-{clinic.member_uid}",
-                             "from": mine["route"]["from"], "reason": "mailbox_active"}
+    assert mine["route"] == {
+        "via": "mailbox",
+        "mailbox": f"user-{clinic.member_uid}",
+        "from": mine["route"]["from"],
+        "reason": "mailbox_active",
+    }
     # The admin's own mail does not go through the member's mailbox.
     assert settings_of(clinic.admin)["route"]["via"] == "default"
     members = call("GET", "settings", "/members", bearer=clinic.admin).json()["members"]
@@ -136,36 +111,50 @@ def test_a_member_connects_their_own_mailbox_under_the_per_user_policy(clinic):
 
 def test_who_may_connect_what(clinic):
     def attempt(bearer, mailbox):
-        return call("POST", "oauth_start", bearer=bearer,
-                    body={"mailbox": mailbox, "return_to": RETURN_TO})
+        return call(
+            "POST", "oauth_start", bearer=bearer, body={"mailbox": mailbox, "return_to": RETURN_TO}
+        )
 
     assert attempt(clinic.member, "tenant").status_code == 403
     refused = attempt(clinic.member, "me")  # the tenant uses one shared mailbox
-    assert (refused.status_code, refused.json()["error"]["code"]) == (422,
-                                                                     "policy_tenant_mailbox")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "policy_tenant_mailbox")
     call("PATCH", "settings", bearer=clinic.admin, body={"integrations": {"gmail": False}})
     off = attempt(clinic.admin, "tenant")
     assert (off.status_code, off.json()["error"]["code"]) == (422, "integration_off")
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"mailbox": "everyone", "return_to": RETURN_TO}, "mailbox"),
-    ({"mailbox": "tenant"}, "return_to"),
-    ({"mailbox": "tenant", "return_to": RETURN_TO, "receive": "yes"}, "receive"),
-    ({"mailbox": "tenant", "return_to": RETURN_TO, "provider": "yahoo"}, "provider"),
-    ({"mailbox": "tenant", "return_to": RETURN_TO, "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mailbox": "everyone", "return_to": RETURN_TO}, "mailbox"),
+        ({"mailbox": "tenant"}, "return_to"),
+        ({"mailbox": "tenant", "return_to": RETURN_TO, "receive": "yes"}, "receive"),
+        ({"mailbox": "tenant", "return_to": RETURN_TO, "provider": "yahoo"}, "provider"),
+        ({"mailbox": "tenant", "return_to": RETURN_TO, "extra": 1}, "extra"),
+    ],
+)
 def test_bad_start_requests_name_the_field(clinic, body, field):
     response = call("POST", "oauth_start", bearer=clinic.admin, body=body)
     assert response.status_code == 400
     assert response.json()["error"]["field"] == field
 
 
-@pytest.mark.parametrize("return_to", ["https://evil.example/steal", "http://app.clinic.example/x",
-                                       "javascript:alert(1)", "/relative"])
+@pytest.mark.parametrize(
+    "return_to",
+    [
+        "https://evil.example/steal",
+        "http://app.clinic.example/x",
+        "javascript:alert(1)",
+        "/relative",
+    ],
+)
 def test_return_to_must_be_on_the_allow_list(clinic, return_to):
-    response = call("POST", "oauth_start", bearer=clinic.admin,
-                    body={"mailbox": "tenant", "return_to": return_to})
+    response = call(
+        "POST",
+        "oauth_start",
+        bearer=clinic.admin,
+        body={"mailbox": "tenant", "return_to": return_to},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "return_to_not_allowed"
     assert response.json()["error"]["field"] == "return_to"
@@ -183,12 +172,16 @@ def test_cancel_at_consent_stores_nothing(clinic):
 def test_unticking_send_gives_a_clear_outcome_and_stores_nothing(clinic, project):
     account = clinic.google("untick")
     outcome = connect(clinic, account, untick=(GMAIL_SEND,))
-    assert outcome.query == {"sendvia_result": "error", "mailbox": "tenant",
-                             "sendvia_error": "scope_not_granted"}
+    assert outcome.query == {
+        "sendvia_result": "error",
+        "mailbox": "tenant",
+        "sendvia_error": "scope_not_granted",
+    }
     assert settings_of(clinic.admin)["mailboxes"]["tenant"] is None
     with pytest.raises(exceptions.NotFound):
         secret_manager_client().get_secret(
-            name=f"projects/{project}/secrets/{mailbox_secret_id(clinic.tenant, 'tenant')}")
+            name=f"projects/{project}/secrets/{mailbox_secret_id(clinic.tenant, 'tenant')}"
+        )
 
 
 def test_a_callback_cannot_be_replayed(clinic):
@@ -234,14 +227,15 @@ def test_an_expired_state_is_refused_at_the_callback(clinic, project):
     callback = browser.consent(browser.google_url(url), clinic.google("late"))
     state = parse_qs(urlsplit(url).query)["state"][0]
     firestore.Client(project=project).document(
-        f"oauth_states/{hashlib.sha256(state.encode()).hexdigest()}").update(
-        {"expires_at": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)})
+        f"oauth_states/{hashlib.sha256(state.encode()).hexdigest()}"
+    ).update({"expires_at": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)})
     assert browser.land(callback).status == 400
     assert settings_of(clinic.admin)["mailboxes"]["tenant"] is None
 
 
-@pytest.mark.parametrize("mangle", [lambda s: s[:-1] + ("A" if s[-1] != "A" else "B"),
-                                    lambda s: "", lambda s: s + "x"])
+@pytest.mark.parametrize(
+    "mangle", [lambda s: s[:-1] + ("A" if s[-1] != "A" else "B"), lambda s: "", lambda s: s + "x"]
+)
 def test_a_tampered_or_missing_state_is_refused(clinic, mangle):
     browser = Browser()
     url = start(clinic.admin)
@@ -250,7 +244,8 @@ def test_a_tampered_or_missing_state_is_refused(clinic, mangle):
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     query["state"] = mangle(query["state"])
     forged = f"{parts.scheme}://{parts.netloc}{parts.path}?" + "&".join(
-        f"{k}={v}" for k, v in query.items())
+        f"{k}={v}" for k, v in query.items()
+    )
     assert browser.land(forged).status == 400
     assert settings_of(clinic.admin)["mailboxes"]["tenant"] is None
 

@@ -30,12 +30,18 @@ def runtime() -> Runtime:
         {"GOOGLE_CLOUD_PROJECT": "demo-sendvia", "SENDVIA_PLATFORM_DOMAIN": "platform.test"}
     )
     store = NullStore()
+    unused = None  # this router touches no mailbox, secret or provider
     return Runtime(
         settings=settings,
         identity=AcceptingIdentity(),
         store=store,  # type: ignore[arg-type]
-        members=MemberTracker(store, lambda: dt.datetime.now(dt.UTC)),
-    )  # type: ignore[arg-type]
+        members=MemberTracker(store, lambda: dt.datetime.now(dt.UTC)),  # type: ignore[arg-type]
+        mailboxes=unused,  # type: ignore[arg-type]
+        activity=unused,  # type: ignore[arg-type]
+        secrets=unused,  # type: ignore[arg-type]
+        google=None,
+        gmail=None,
+    )
 
 
 router = Router("demo")

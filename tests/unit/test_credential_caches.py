@@ -1,0 +1,58 @@
+"""Credentials are cached per instance: a secret version is read once, Credentials are reused."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sendvia.adapters.google_oauth import GoogleOAuth
+from sendvia.adapters.secret_manager import SecretManagerSecrets, mailbox_secret_id
+from sendvia.config import GoogleSettings
+
+
+class CountingSecretManager:
+    """Stands in for SecretManagerServiceClient, counting accesses."""
+
+    def __init__(self) -> None:
+        self.accesses: list[str] = []
+
+    def access_secret_version(self, name: str) -> SimpleNamespace:
+        self.accesses.append(name)
+        return SimpleNamespace(payload=SimpleNamespace(data=f"value of {name}".encode()))
+
+
+def test_a_secret_version_is_read_once_per_instance():
+    client = CountingSecretManager()
+    secrets = SecretManagerSecrets("p", lambda: client)
+    v3 = "projects/p/secrets/s/versions/3"
+    assert secrets.access(v3) == secrets.access(v3) == b"value of " + v3.encode()
+    assert client.accesses == [v3]
+    v4 = "projects/p/secrets/s/versions/4"  # the mailbox was re-authorized: a new version
+    secrets.access(v4)
+    assert client.accesses == [v3, v4]
+
+
+def test_latest_is_never_cached():
+    client = CountingSecretManager()
+    secrets = SecretManagerSecrets("p", lambda: client)
+    latest = "projects/p/secrets/s/versions/latest"
+    secrets.access(latest)
+    secrets.access(latest)
+    assert client.accesses == [latest, latest]
+
+
+def test_credentials_are_reused_per_secret_version():
+    client = CountingSecretManager()
+    oauth = GoogleOAuth(
+        GoogleSettings("id", "projects/p/secrets/c/versions/latest", "http://cb"),
+        SecretManagerSecrets("p", lambda: client),
+    )
+    first = oauth.credentials("v3", "1//token", ["scope"])
+    assert oauth.credentials("v3", "1//token", ["scope"]) is first
+    assert oauth.credentials("v4", "1//other", ["scope"]) is not first
+
+
+def test_secret_ids_are_valid_for_any_tenant_id():
+    assert mailbox_secret_id("acme", "user-u1") == "sendvia-acme-user-u1"
+    odd = mailbox_secret_id("tenant/with spaces", "tenant")
+    assert odd.startswith("sendvia-")
+    assert all(c.isalnum() or c in "-_" for c in odd)
