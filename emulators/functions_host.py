@@ -12,6 +12,7 @@ import argparse
 import ast
 import json
 import logging
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,18 @@ def _root_path_as_slash(app: Any) -> Any:
     return wsgi
 
 
+def _return_page(args: Any) -> str:
+    """Where `sendvia dev connect-gmail` sends the browser back: shows the outcome, like the host
+    product's settings page would."""
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in args.items())
+    result = args.get("sendvia_result", "")
+    return (
+        f"<!doctype html><title>sendvia: {escape(result)}</title>"
+        f"<h1>sendvia_result={escape(result)}</h1><table>{rows}</table>"
+        "<p>This page stands in for the host product's email settings page.</p>"
+    )
+
+
 def build_app(source: Path) -> Any:
     import functions_framework
 
@@ -65,6 +78,8 @@ def build_app(source: Path) -> Any:
 
     @Request.application
     def index(request: Request) -> Response:
+        if request.path == "/_dev/return":
+            return Response(_return_page(request.args), content_type="text/html; charset=utf-8")
         if request.path == "/_health":
             return Response(
                 json.dumps({"ok": True, "functions": names}), content_type="application/json"

@@ -1,6 +1,7 @@
 """The `sendvia` command line (developer tools for the local stack).
 
 sendvia dev token --tenant T --uid U --role admin|member [--email E] [--name N]
+sendvia dev connect-gmail --tenant T --uid U [--mailbox tenant|me] [--receive]
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import sys
 from sendvia import devtools
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sendvia", description="sendvia developer tools")
     commands = parser.add_subparsers(dest="group", required=True)
     dev = commands.add_parser("dev", help="tools for the local stack (make up)")
     dev_commands = dev.add_subparsers(dest="command", required=True)
+
     token = dev_commands.add_parser(
         "token",
         help="create a user with tenant/role claims in the Auth emulator; print an ID token",
@@ -25,15 +27,41 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=["admin", "member"])
     token.add_argument("--email")
     token.add_argument("--name")
-    args = parser.parse_args(argv)
 
+    gmail = dev_commands.add_parser(
+        "connect-gmail",
+        help="switch Gmail on for a tenant and print the Sign in with Google link to open",
+    )
+    gmail.add_argument("--tenant", required=True)
+    gmail.add_argument("--uid", required=True, help="an admin of the tenant (created if new)")
+    gmail.add_argument("--mailbox", choices=["tenant", "me"], default="tenant")
+    gmail.add_argument("--receive", action="store_true", help="also ask to read mail")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     devtools.load_stack_env()
     try:
-        print(
-            devtools.id_token(
-                tenant=args.tenant, uid=args.uid, role=args.role, email=args.email, name=args.name
+        if args.command == "token":
+            print(
+                devtools.id_token(
+                    tenant=args.tenant,
+                    uid=args.uid,
+                    role=args.role,
+                    email=args.email,
+                    name=args.name,
+                )
             )
-        )
+        else:
+            url = devtools.gmail_link(
+                tenant=args.tenant, uid=args.uid, mailbox=args.mailbox, receive=args.receive
+            )
+            print(
+                "Open this link in a browser (within 10 minutes), enter any email address on "
+                "the consent page and press Allow:\n"
+            )
+            print(url)
     except devtools.DevToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

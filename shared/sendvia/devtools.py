@@ -103,3 +103,39 @@ def id_token(
         claims={"tenant_id": tenant, "role": role},
     )
     return sign_in(uid)
+
+
+def gmail_link(*, tenant: str, uid: str, mailbox: str, receive: bool) -> str:
+    """As an admin of `tenant`: switch Gmail on, allow the local return page, start the flow."""
+    functions = os.environ.get("SENDVIA_FUNCTIONS_URL")
+    if not functions:
+        raise DevToolError("SENDVIA_FUNCTIONS_URL is unset: run `make up` first.")
+    headers = {"Authorization": f"Bearer {id_token(tenant=tenant, uid=uid, role='admin')}"}
+    current = requests.get(f"{functions}/settings", headers=headers, timeout=30)
+    if current.status_code != 200:
+        raise DevToolError(f"settings answered {current.status_code}: {current.text[:300]}")
+    origins = current.json()["tenant"]["return_origins"]
+    changes: dict[str, Any] = {
+        "integrations": {"gmail": True},
+        "return_origins": sorted({*origins, functions}),
+    }
+    if mailbox == "me":
+        changes["mailbox_policy"] = "per_user"
+    patched = requests.patch(f"{functions}/settings", headers=headers, json=changes, timeout=30)
+    if patched.status_code != 200:
+        raise DevToolError(f"settings answered {patched.status_code}: {patched.text[:300]}")
+    started = requests.post(
+        f"{functions}/oauth_start",
+        headers=headers,
+        timeout=30,
+        json={
+            "provider": "google",
+            "mailbox": mailbox,
+            "receive": receive,
+            "return_to": f"{functions}/_dev/return",
+        },
+    )
+    if started.status_code != 200:
+        raise DevToolError(f"oauth_start answered {started.status_code}: {started.text[:300]}")
+    url: str = started.json()["authorization_url"]
+    return url
