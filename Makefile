@@ -31,9 +31,14 @@ $(NPM_STAMP): emulators/package.json emulators/package-lock.json
 	cd emulators && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian packages: Java runs the Firestore emulator (its jar comes with the Google Cloud CLI).
+# Debian packages: Java runs the Firestore emulator (its jar comes with the Google Cloud CLI);
+# Chromium and its driver run the browser tests (tests/e2e).
 $(SYSTEM_STAMP):
-	@command -v java >/dev/null || { apt-get update -q && apt-get install -y -q openjdk-17-jre-headless; }
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 	@mkdir -p .stack && touch $@
 
 up: setup

@@ -25,6 +25,11 @@ class FirestoreMailboxes:
         snapshot = self._db.document(paths.mailbox(tenant_id, mailbox_id)).get()
         return snapshot.to_dict() if snapshot.exists else None
 
+    def get_many(self, tenant_id: str, mailbox_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Several mailboxes in one round trip; missing ones are left out."""
+        refs = [self._db.document(paths.mailbox(tenant_id, m)) for m in mailbox_ids]
+        return {s.id: s.to_dict() or {} for s in self._db.get_all(refs) if s.exists}
+
     def put(self, tenant_id: str, mailbox_id: str, data: Mapping[str, Any]) -> None:
         self._db.document(paths.mailbox(tenant_id, mailbox_id)).set(dict(data))
 

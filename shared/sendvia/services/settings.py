@@ -33,10 +33,8 @@ def require_admin(principal: Principal, action: str) -> None:
 def overview(rt: Runtime, principal: Principal) -> dict[str, Any]:
     """GET settings: the tenant, its mailbox and the caller's, and the route of their email."""
     tenant = load_tenant(rt, principal.tenant_id)
-    docs = {
-        m: rt.mailboxes.get(principal.tenant_id, m)
-        for m in (TENANT_MAILBOX, principal.own_mailbox_id)
-    }
+    found = rt.mailboxes.get_many(principal.tenant_id, [TENANT_MAILBOX, principal.own_mailbox_id])
+    docs = {m: found.get(m) for m in (TENANT_MAILBOX, principal.own_mailbox_id)}
     summaries = {m: MailboxSummary.from_doc(m, d) for m, d in docs.items() if d}
     route = route_for(
         rt,

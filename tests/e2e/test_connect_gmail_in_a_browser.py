@@ -1,0 +1,76 @@
+"""A person connects Gmail in a real browser: the link from `sendvia dev connect-gmail`, the fake
+consent page, Allow, and back to the settings page with `connected`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from selenium.webdriver.common.by import By
+
+from tests.integration.api import call, token
+from tests.integration.google_flow import fake
+
+
+def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
+    tenant, admin = f"person-{unique_id}", f"admin-{unique_id}"
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sendvia.cli",
+            "dev",
+            "connect-gmail",
+            "--tenant",
+            tenant,
+            "--uid",
+            admin,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    link = printed.strip().splitlines()[-1]
+    assert "/oauth_callback/begin?state=" in link
+
+    browser.get(link)
+    assert "Sign in with Google" in browser.title
+    account = f"front.desk-{unique_id}@riverside.example"
+    browser.find_element(By.NAME, "email").send_keys(account)
+    browser.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+
+    assert "sendvia_result=connected" in browser.current_url
+    assert browser.find_element(By.TAG_NAME, "h1").text == "sendvia_result=connected"
+    bearer = token(tenant, admin, "admin")
+    assert call("GET", "settings", bearer=bearer).json()["mailboxes"]["tenant"]["address"] == (
+        account
+    )
+    assert (
+        call("POST", "test_connection", bearer=bearer, body={"mailbox": "tenant"}).json()["ok"]
+        is True
+    )
+    assert len(fake(f"/_fake/accounts/{account}/sent").json()["messages"]) == 1
+
+
+def test_cancel_in_the_browser_lands_back_denied(browser, unique_id):
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sendvia.cli",
+            "dev",
+            "connect-gmail",
+            "--tenant",
+            f"cancel-{unique_id}",
+            "--uid",
+            f"admin-{unique_id}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    browser.get(printed.strip().splitlines()[-1])
+    browser.find_element(By.CSS_SELECTOR, "button[value=cancel]").click()
+    assert "sendvia_result=denied" in browser.current_url
