@@ -18,10 +18,10 @@ from google_auth_oauthlib.flow import Flow
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from oauthlib.oauth2 import InvalidGrantError
-
 from sendvia.adapters.gmail import classify_http_error
 from sendvia.adapters.google_clients import secret_manager_client
 from sendvia.domain.failures import FailureKind
+
 from tests.integration.google_flow import GMAIL_READ, GMAIL_SEND, Browser, fake
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never visited: the test reads the redirect itself
