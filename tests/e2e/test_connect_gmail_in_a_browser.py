@@ -12,8 +12,8 @@ from tests.integration.api import call, token
 from tests.integration.google_flow import fake
 
 
-def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
-    tenant, admin = f"person-{unique_id}", f"admin-{unique_id}"
+def link_from_the_cli(tenant: str, uid: str) -> str:
+    """What a developer gets from `sendvia dev connect-gmail`: its last line is the link."""
     printed = subprocess.run(
         [
             sys.executable,
@@ -24,7 +24,7 @@ def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
             "--tenant",
             tenant,
             "--uid",
-            admin,
+            uid,
         ],
         capture_output=True,
         text=True,
@@ -33,8 +33,12 @@ def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
     ).stdout
     link = printed.strip().splitlines()[-1]
     assert "/oauth_callback/begin?state=" in link
+    return link
 
-    browser.get(link)
+
+def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
+    tenant, admin = f"person-{unique_id}", f"admin-{unique_id}"
+    browser.get(link_from_the_cli(tenant, admin))
     assert "Sign in with Google" in browser.title
     account = f"front.desk-{unique_id}@riverside.example"
     browser.find_element(By.NAME, "email").send_keys(account)
@@ -54,23 +58,6 @@ def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
 
 
 def test_cancel_in_the_browser_lands_back_denied(browser, unique_id):
-    printed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sendvia.cli",
-            "dev",
-            "connect-gmail",
-            "--tenant",
-            f"cancel-{unique_id}",
-            "--uid",
-            f"admin-{unique_id}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    browser.get(printed.strip().splitlines()[-1])
+    browser.get(link_from_the_cli(f"cancel-{unique_id}", f"admin-{unique_id}"))
     browser.find_element(By.CSS_SELECTOR, "button[value=cancel]").click()
     assert "sendvia_result=denied" in browser.current_url

@@ -177,39 +177,33 @@ def test_more_than_100_recipients_is_refused(client_config, account):
     assert error.value.resp.status == 400
 
 
-def test_the_daily_sending_limit_answers_like_gmail(client_config, account):
+def second_send_over(client_config: dict, account: str, limits: dict[str, int]) -> HttpError:
+    """Set the account's quotas, send once, and return the error of the second send."""
     scopes = [*PROFILE, GMAIL_SEND]
     service = gmail(client_config, connected(client_config, account, scopes), scopes)
-    fake(f"/_fake/accounts/{account}:limits", "POST", json={"daily_limit": 1})
-    service.users().messages().send(
-        userId="me", body=raw_message(account, ["a@x.example"])
-    ).execute()
+    fake(f"/_fake/accounts/{account}:limits", "POST", json=limits)
+    message = raw_message(account, ["a@x.example"])
+    service.users().messages().send(userId="me", body=message).execute()
     with pytest.raises(HttpError) as error:
-        service.users().messages().send(
-            userId="me", body=raw_message(account, ["a@x.example"])
-        ).execute(num_retries=0)
-    assert error.value.resp.status == 429
-    assert error.value.error_details[0]["reason"] == "rateLimitExceeded"
-    assert "(Mail sending)" in str(error.value)
-    failure = classify_http_error(error.value)
+        service.users().messages().send(userId="me", body=message).execute(num_retries=0)
+    return error.value
+
+
+def test_the_daily_sending_limit_answers_like_gmail(client_config, account):
+    error = second_send_over(client_config, account, {"daily_limit": 1})
+    assert error.resp.status == 429
+    assert error.error_details[0]["reason"] == "rateLimitExceeded"
+    assert "(Mail sending)" in str(error)
+    failure = classify_http_error(error)
     assert failure.kind is FailureKind.QUOTA
     assert failure.retry_after_s and failure.retry_after_s > 3600
 
 
 def test_the_per_minute_rate_answers_user_rate_limit_exceeded(client_config, account):
-    scopes = [*PROFILE, GMAIL_SEND]
-    service = gmail(client_config, connected(client_config, account, scopes), scopes)
-    fake(f"/_fake/accounts/{account}:limits", "POST", json={"per_minute": 1})
-    service.users().messages().send(
-        userId="me", body=raw_message(account, ["a@x.example"])
-    ).execute()
-    with pytest.raises(HttpError) as error:
-        service.users().messages().send(
-            userId="me", body=raw_message(account, ["a@x.example"])
-        ).execute(num_retries=0)
-    assert error.value.resp.status == 403
-    assert error.value.error_details[0]["reason"] == "userRateLimitExceeded"
-    assert classify_http_error(error.value).kind is FailureKind.QUOTA
+    error = second_send_over(client_config, account, {"per_minute": 1})
+    assert error.resp.status == 403
+    assert error.error_details[0]["reason"] == "userRateLimitExceeded"
+    assert classify_http_error(error).kind is FailureKind.QUOTA
 
 
 def test_bad_limits_are_refused(account):
