@@ -65,13 +65,15 @@ def test_a_token_for_a_user_that_does_not_exist_is_401(admin):
 
 def test_a_demoted_admins_old_token_stops_working_at_once(admin, unique_id):
     assert call("GET", "settings", bearer=admin).status_code == 200
-    devtools.ensure_user(
+    auth.set_custom_user_claims(
         f"admin-{unique_id}",
-        email=f"admin-{unique_id}@example.com",
-        name=None,
-        claims={"tenant_id": f"t-{unique_id}", "role": "member"},
+        {"tenant_id": f"t-{unique_id}", "role": "member"},
+        app=devtools.firebase_app(),
     )
-    expect(call("GET", "settings", bearer=admin), 401, "invalid_token")
+    response = call("GET", "settings", bearer=admin)
+    assert response.status_code == 401
+    # Claims that no longer match; the emulator may also have moved the account's validSince.
+    assert response.json()["error"]["code"] in {"invalid_token", "token_revoked"}
 
 
 def test_a_disabled_user_is_401(admin, unique_id):
