@@ -34,6 +34,12 @@ DEFAULT_PORTS = {
     "cloudtasks": 8123,
     "cloudtasks_http": 8124,
     "fake_google": 8200,
+    "imap": 8143,
+    "imaps": 8993,
+    "submission": 8587,
+    "submissions": 8465,
+    "mail_sink": 8025,
+    "mail_sink_http": 8026,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
@@ -125,6 +131,11 @@ def check_prerequisites() -> None:
             "Java is missing: the Firestore emulator needs it "
             "(apt-get install openjdk-17-jre-headless)."
         )
+    if shutil.which("dovecot") is None:
+        raise StackError(
+            "Dovecot is missing: run `make setup` "
+            "(apt-get install dovecot-imapd dovecot-submissiond)."
+        )
     if not FIREBASE_BIN.exists():
         raise StackError(f"firebase-tools is missing ({FIREBASE_BIN}): run `make setup`.")
 
@@ -153,6 +164,15 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_OAUTH_CALLBACK_URL": f"http://{host}:{ports['functions']}/oauth_callback",
         # The fake speaks plain http on loopback; oauthlib refuses that unless told.
         "OAUTHLIB_INSECURE_TRANSPORT": "1",
+        # Mail servers: Dovecot (IMAP, submission) relaying to the sink; TLS from the local CA.
+        "MAIL_HOST": host,
+        "MAIL_IMAP_PORT": str(ports["imap"]),
+        "MAIL_IMAPS_PORT": str(ports["imaps"]),
+        "MAIL_SUBMISSION_PORT": str(ports["submission"]),
+        "MAIL_SUBMISSIONS_PORT": str(ports["submissions"]),
+        "MAIL_SINK_URL": f"http://{host}:{ports['mail_sink_http']}",
+        # The stack's mail servers live on loopback, which production refuses (SSRF guard).
+        "SENDVIA_MAIL_HOSTS_ALLOW": "loopback",
     }
 
 
@@ -171,8 +191,40 @@ def write_firebase_config(state_dir: Path, ports: dict[str, int]) -> Path:
     return path
 
 
+def mail_environment(state_dir: Path) -> dict[str, str]:
+    """The local CA and the demo user (made on the first `up`, kept afterwards)."""
+    from emulators.mail import dovecot, tls
+
+    certs = tls.ensure(state_dir / "tls")
+    folder = state_dir / "dovecot"
+    folder.mkdir(parents=True, exist_ok=True)
+    users = dovecot.users_file(folder)
+    known = users.read_text() if users.exists() else ""
+    password = next(
+        (
+            line.split("{PLAIN}", 1)[1].split(":", 1)[0]
+            for line in known.splitlines()
+            if line.startswith(f"{dovecot.DEMO_USER}:")
+        ),
+        None,
+    )
+    if password is None:
+        password = dovecot.add_user(folder, dovecot.DEMO_USER)
+    return {
+        "SENDVIA_TLS_CA_FILE": str(certs.ca),
+        "MAIL_DEMO_USER": dovecot.DEMO_USER,
+        "MAIL_DEMO_PASSWORD": password,
+        "MAIL_DOVECOT_DIR": str(folder),
+    }
+
+
 def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
-    """The Google emulators, started together before the functions."""
+    """The emulators and mail servers, started together before the functions."""
+    from emulators.mail import dovecot, tls
+
+    dovecot_config = dovecot.write_config(
+        state_dir / "dovecot", tls.ensure(state_dir / "tls"), ports
+    )
     python = sys.executable
     jar = os.environ.get("FIRESTORE_EMULATOR_JAR", str(FIRESTORE_JAR))
     firebase_config = write_firebase_config(state_dir, ports)
@@ -217,6 +269,28 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             [python, "-m", "emulators.secretmanager", "--port", str(ports["secretmanager"])],
             _tcp_open(ports["secretmanager"]),
             ("secretmanager",),
+        ),
+        Service(
+            "mail_sink",
+            "mail sink (aiosmtpd): what the mail servers send out",
+            [
+                python,
+                "-m",
+                "emulators.mail.sink",
+                "--smtp-port",
+                str(ports["mail_sink"]),
+                "--http-port",
+                str(ports["mail_sink_http"]),
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['mail_sink_http']}/healthz"),
+            ("mail_sink", "mail_sink_http"),
+        ),
+        Service(
+            "dovecot",
+            "Dovecot (IMAP + submission, app passwords)",
+            ["dovecot", "-F", "-c", str(dovecot_config)],
+            _tcp_open(ports["submission"]),
+            ("imap", "imaps", "submission", "submissions"),
         ),
         Service(
             "fake_google",

@@ -152,7 +152,7 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     refuse_busy_ports(profile, ports)
     services.check_prerequisites()
     (folder / "logs").mkdir(parents=True, exist_ok=True)
-    env_vars = services.environment(ports)
+    env_vars = {**services.environment(ports), **services.mail_environment(folder)}
     child_env = {
         **os.environ,
         **env_vars,
@@ -251,6 +251,13 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
             f"http://127.0.0.1:{ports['cloudtasks_http']}/jwks)",
         ),
         ("fake_google", f"{env['FAKE_GOOGLE_URL']} (sent mail: {env['FAKE_GOOGLE_URL']}/)"),
+        (
+            "dovecot",
+            f"IMAP {ports['imap']}/{ports['imaps']} (TLS), submission "
+            f"{ports['submission']}/{ports['submissions']} (TLS); "
+            f"user {env['MAIL_DEMO_USER']}",
+        ),
+        ("mail_sink", f"{env['MAIL_SINK_URL']}/messages"),
     ]
     for name, where in rows:
         took = f"ready in {ready[name]:5.1f} s" if name in ready else ""

@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     gmail.add_argument("--uid", required=True, help="an admin of the tenant (created if new)")
     gmail.add_argument("--mailbox", choices=["tenant", "me"], default="tenant")
     gmail.add_argument("--receive", action="store_true", help="also ask to read mail")
+
+    mail_user = dev_commands.add_parser(
+        "mail-user", help="users of the stack's mail server (Dovecot)"
+    )
+    mail_user.add_argument("action", choices=["add"])
+    mail_user.add_argument("address")
     return parser
 
 
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                     name=args.name,
                 )
             )
+        elif args.command == "mail-user":
+            print(devtools.add_mail_user(args.address))
         else:
             url = devtools.gmail_link(
                 tenant=args.tenant, uid=args.uid, mailbox=args.mailbox, receive=args.receive

@@ -139,3 +139,26 @@ def gmail_link(*, tenant: str, uid: str, mailbox: str, receive: bool) -> str:
         raise DevToolError(f"oauth_start answered {started.status_code}: {started.text[:300]}")
     url: str = started.json()["authorization_url"]
     return url
+
+
+def add_mail_user(address: str) -> str:
+    """A new user of the stack's Dovecot, with a fresh app password (returned)."""
+    import subprocess
+    import sys
+
+    folder = os.environ.get("MAIL_DOVECOT_DIR")
+    if not folder:
+        raise DevToolError("MAIL_DOVECOT_DIR is unset: run `make up` first.")
+    root = next((p for p in Path(folder).parents if (p / "emulators" / "mail").is_dir()), None)
+    if root is None:
+        raise DevToolError(f"Cannot find the sendvia checkout above {folder}.")
+    result = subprocess.run(  # noqa: S603 - our own module, arguments from the developer
+        [sys.executable, "-m", "emulators.mail.dovecot", "add-user", address, "--folder", folder],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DevToolError(result.stderr.strip() or "could not add the mail user")
+    return result.stdout.strip()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.integration.api import call, token
 from tests.integration.google_flow import fake
@@ -36,6 +37,14 @@ def link_from_the_cli(tenant: str, uid: str) -> str:
     return link
 
 
+def landed(browser: object, result: str) -> str:
+    """Wait for the redirects after a click to end on the return page; its URL."""
+    WebDriverWait(browser, 20).until(lambda b: "sendvia_result=" in b.current_url)
+    url: str = browser.current_url  # type: ignore[attr-defined]
+    assert f"sendvia_result={result}" in url
+    return url
+
+
 def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
     tenant, admin = f"person-{unique_id}", f"admin-{unique_id}"
     browser.get(link_from_the_cli(tenant, admin))
@@ -44,7 +53,7 @@ def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
     browser.find_element(By.NAME, "email").send_keys(account)
     browser.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
 
-    assert "sendvia_result=connected" in browser.current_url
+    landed(browser, "connected")
     assert browser.find_element(By.TAG_NAME, "h1").text == "sendvia_result=connected"
     bearer = token(tenant, admin, "admin")
     assert call("GET", "settings", bearer=bearer).json()["mailboxes"]["tenant"]["address"] == (
@@ -60,4 +69,4 @@ def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
 def test_cancel_in_the_browser_lands_back_denied(browser, unique_id):
     browser.get(link_from_the_cli(f"cancel-{unique_id}", f"admin-{unique_id}"))
     browser.find_element(By.CSS_SELECTOR, "button[value=cancel]").click()
-    assert "sendvia_result=denied" in browser.current_url
+    landed(browser, "denied")

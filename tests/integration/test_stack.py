@@ -54,6 +54,8 @@ def test_up_then_down_stops_exactly_what_up_started():
             "secretmanager",
             "fake_google",
             "cloudtasks",
+            "dovecot",
+            "mail_sink",
             "functions",
         }
         assert all(Path(f"/proc/{pid}").exists() for pid in pids)

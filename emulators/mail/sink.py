@@ -1,0 +1,104 @@
+"""The mail sink: "the internet" behind the stack's mail servers. It accepts every message over
+SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw source.
+
+    GET  /messages                 every message, oldest first
+    GET  /messages?to=ADDRESS      those for one recipient
+    DELETE /messages               forget them all
+
+    python -m emulators.mail.sink --smtp-port 8025 --http-port 8026
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiosmtpd.controller import Controller
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[dict[str, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        raw = envelope.original_content or envelope.content
+        parsed = message_from_bytes(raw, policy=policy.default)
+        with self.lock:
+            self.messages.append(
+                {
+                    "id": len(self.messages) + 1,
+                    "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "mail_from": envelope.mail_from,
+                    "rcpt_to": list(envelope.rcpt_tos),
+                    "headers": {k: str(v) for k, v in parsed.items()},
+                    "subject": str(parsed.get("Subject", "")),
+                    "raw": raw.decode("utf-8", errors="replace"),
+                }
+            )
+        return "250 2.0.0 Ok: queued"
+
+
+def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/healthz":
+                self._json(200, {"ok": True})
+                return
+            if url.path != "/messages":
+                self._json(404, {"error": "use /messages"})
+                return
+            wanted = parse_qs(url.query).get("to", [None])[0]
+            with inbox.lock:
+                found = [
+                    m
+                    for m in inbox.messages
+                    if wanted is None or wanted.lower() in (r.lower() for r in m["rcpt_to"])
+                ]
+            self._json(200, {"messages": found})
+
+        def do_DELETE(self) -> None:
+            with inbox.lock:
+                inbox.messages.clear()
+            self._json(200, {"messages": []})
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="SMTP sink with an HTTP listing")
+    parser.add_argument("--smtp-port", type=int, required=True)
+    parser.add_argument("--http-port", type=int, required=True)
+    args = parser.parse_args()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=args.smtp_port)
+    controller.start()
+    serve_http(inbox, args.http_port)
+    try:
+        threading.Event().wait()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
