@@ -1,0 +1,173 @@
+"""A scriptable misbehaving SMTP provider for tests, built on aiosmtpd.
+
+Each `Behaviour` makes one kind of trouble real providers make:
+- `wrong_password`: AUTH answers 535 5.7.8;
+- `app_password_required`: Google with 2-Step Verification: 534-5.7.9 Application-specific
+  password required (support.google.com/mail/?p=InvalidSecondFactor);
+- `basic_auth_disabled`: Microsoft 365 with SMTP AUTH off: 535 5.7.139;
+- `busy_greeting`: 421 4.3.2 at connect; `temporary_failure`: 451 4.3.0 at MAIL FROM;
+- `drop_in_data`: the connection closes in the middle of DATA;
+- `stall`: the TCP connection is accepted and nothing is ever said;
+- `untrusted_certificate`: STARTTLS with a certificate nobody trusts.
+Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult
+
+from emulators.mail.tls import Certificates
+
+
+class Behaviour(StrEnum):
+    WRONG_PASSWORD = "wrong_password"
+    APP_PASSWORD_REQUIRED = "app_password_required"
+    BASIC_AUTH_DISABLED = "basic_auth_disabled"
+    BUSY_GREETING = "busy_greeting"
+    TEMPORARY_FAILURE = "temporary_failure"
+    DROP_IN_DATA = "drop_in_data"
+    STALL = "stall"
+    UNTRUSTED_CERTIFICATE = "untrusted_certificate"
+    WELL_BEHAVED = "well_behaved"
+
+
+AUTH_REPLIES = {
+    Behaviour.WRONG_PASSWORD: "535 5.7.8 Username and Password not accepted.",
+    Behaviour.APP_PASSWORD_REQUIRED: "534 5.7.9 Application-specific password required. "
+    "For more information, go to support.google.com/mail/"
+    "?p=InvalidSecondFactor",
+    Behaviour.BASIC_AUTH_DISABLED: "535 5.7.139 Authentication unsuccessful, "
+    "SmtpClientAuthentication is disabled for the Tenant. Visit "
+    "https://aka.ms/smtp_auth_disabled for more information.",
+}
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append(envelope.content)
+        return "250 2.0.0 OK"
+
+
+class _ScriptedSMTP(SMTP):
+    behaviour: Behaviour = Behaviour.WELL_BEHAVED
+
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's verb hook
+        reply = AUTH_REPLIES.get(self.behaviour)
+        if reply is None:
+            await super().smtp_AUTH(arg)
+            return
+        await self.push(reply)
+
+    async def smtp_MAIL(self, arg: str) -> None:  # noqa: N802
+        if self.behaviour is Behaviour.TEMPORARY_FAILURE:
+            await self.push("451 4.3.0 Temporary system problem. Try again later.")
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
+        if self.behaviour is Behaviour.DROP_IN_DATA:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super().smtp_DATA(arg)
+
+
+def _accept_any(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    return AuthResult(success=True)
+
+
+class _Controller(Controller):
+    def __init__(self, behaviour: Behaviour, tls: ssl.SSLContext, **kwargs: Any) -> None:
+        self.behaviour = behaviour
+        self._tls = tls
+        super().__init__(_Handler(), hostname="127.0.0.1", port=_free_port(), **kwargs)
+
+    def factory(self) -> SMTP:
+        smtp = _ScriptedSMTP(
+            self.handler,
+            tls_context=self._tls,
+            require_starttls=True,
+            authenticator=_accept_any,
+            auth_required=True,
+        )
+        smtp.behaviour = self.behaviour
+        return smtp
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def _raw_server(greeting: bytes | None) -> Iterator[int]:
+    """A TCP server that greets with `greeting` and closes, or (None) says nothing at all."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            if greeting is None:
+                held.append(conn)  # stall: keep it open and silent
+            else:
+                conn.sendall(greeting)
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@contextmanager
+def misbehaving(behaviour: Behaviour, certs: Certificates) -> Iterator[int]:
+    """Serve on a free loopback port (yielded) with the given behaviour."""
+    if behaviour is Behaviour.STALL:
+        with _raw_server(None) as port:
+            yield port
+        return
+    if behaviour is Behaviour.BUSY_GREETING:
+        with _raw_server(
+            b"421 4.3.2 Service not available, closing transmission channel\r\n"
+        ) as port:
+            yield port
+        return
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if behaviour is Behaviour.UNTRUSTED_CERTIFICATE:
+        context.load_cert_chain(certs.untrusted_cert, certs.untrusted_key)
+    else:
+        context.load_cert_chain(certs.cert, certs.key)
+    controller = _Controller(behaviour, context)
+    controller.start()
+    try:
+        yield controller.port
+    finally:
+        controller.stop()

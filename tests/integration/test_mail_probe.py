@@ -1,0 +1,150 @@
+"""The SMTP/IMAP adapter's stepwise test against Dovecot and the misbehaving provider: each
+failure becomes the right cause, and a stalled server cannot hang it."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from sendvia.adapters.smtp_imap import Endpoint, MailServers, Steps
+
+from emulators.mail.misbehaving import Behaviour, misbehaving
+from emulators.mail.tls import Certificates
+
+MESSAGE = b"From: reception@clinic.test\r\nTo: ann@example.com\r\nSubject: t\r\n\r\nhi\r\n"
+
+
+@pytest.fixture(scope="module")
+def certs() -> Certificates:
+    folder = Path(os.environ["SENDVIA_TLS_CA_FILE"]).parent
+    return Certificates(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "untrusted.pem",
+        folder / "untrusted.key",
+    )
+
+
+@pytest.fixture
+def servers() -> MailServers:
+    return MailServers(
+        ca_file=os.environ["SENDVIA_TLS_CA_FILE"],
+        allow_loopback=True,
+        step_limit_s=3,
+        greeting_limit_s=2,
+    )
+
+
+def demo(port_name: str, security: str) -> Endpoint:
+    return Endpoint(
+        "127.0.0.1",
+        int(os.environ[f"MAIL_{port_name}_PORT"]),
+        security,
+        os.environ["MAIL_DEMO_USER"],
+    )
+
+
+def smtp_steps(servers: MailServers, endpoint: Endpoint, password: str) -> Steps:
+    steps = Steps()
+    client = servers.open_smtp(endpoint, password, steps)
+    if client is not None:
+        steps.run(
+            "send", lambda: servers.send(client, endpoint.username, ["ann@example.com"], MESSAGE)
+        )
+        client.close()
+    return steps
+
+
+def last(steps: Steps) -> dict:
+    return steps.results[-1]
+
+
+@pytest.mark.parametrize(("port", "security"), [("SUBMISSION", "starttls"), ("SUBMISSIONS", "tls")])
+def test_dovecot_passes_every_step(servers, port, security):
+    steps = smtp_steps(servers, demo(port, security), os.environ["MAIL_DEMO_PASSWORD"])
+    assert steps.ok, steps.results
+    assert [s["name"] for s in steps.results] == ["resolve", "connect", "tls", "auth", "send"]
+    assert "TLSv1.3" in steps.results[2]["reply"]
+
+
+def test_wrong_password_at_dovecot(servers):
+    steps = smtp_steps(servers, demo("SUBMISSION", "starttls"), "not-the-password")
+    assert (last(steps)["name"], last(steps)["cause"]) == ("auth", "wrong_password")
+    assert "535" in last(steps)["reply"]
+    assert "app password" in last(steps)["hint"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "step", "cause", "words"),
+    [
+        (Behaviour.WRONG_PASSWORD, "auth", "wrong_password", "535 5.7.8"),
+        (Behaviour.APP_PASSWORD_REQUIRED, "auth", "app_password_required", "534 5.7.9"),
+        (Behaviour.BASIC_AUTH_DISABLED, "auth", "basic_auth_disabled", "5.7.139"),
+        (Behaviour.BUSY_GREETING, "tls", "server_unavailable", "421"),
+        (Behaviour.TEMPORARY_FAILURE, "send", "temporary_failure", "451"),
+        (Behaviour.DROP_IN_DATA, "send", "connection_dropped", ""),
+        (Behaviour.UNTRUSTED_CERTIFICATE, "tls", "certificate_untrusted", "certificate"),
+    ],
+)
+def test_misbehaving_providers_are_classified(servers, certs, behaviour, step, cause, words):
+    with misbehaving(behaviour, certs) as port:
+        steps = smtp_steps(servers, Endpoint("127.0.0.1", port, "starttls", "u@x.example"), "pw")
+    failed = last(steps)
+    assert (failed["name"], failed["ok"], failed["cause"]) == (step, False, cause)
+    assert words in failed["reply"]
+    assert failed["hint"]
+
+
+def test_a_stalled_server_times_out_naming_the_step(servers, certs):
+    started = time.monotonic()
+    with misbehaving(Behaviour.STALL, certs) as port:
+        steps = smtp_steps(servers, Endpoint("127.0.0.1", port, "starttls", "u@x.example"), "pw")
+    assert time.monotonic() - started < 3 + 2 + 2  # the step's limit, not forever
+    assert (last(steps)["name"], last(steps)["cause"]) == ("tls", "timeout")
+    assert "tls" in last(steps)["reply"]
+
+
+def test_tls_on_a_starttls_port_is_a_mismatch(servers):
+    steps = smtp_steps(servers, demo("SUBMISSION", "tls"), os.environ["MAIL_DEMO_PASSWORD"])
+    assert (last(steps)["name"], last(steps)["cause"]) == ("tls", "tls_mismatch")
+
+
+def test_starttls_on_a_tls_port_is_a_mismatch(servers):
+    steps = smtp_steps(servers, demo("SUBMISSIONS", "starttls"), os.environ["MAIL_DEMO_PASSWORD"])
+    assert (last(steps)["name"], last(steps)["cause"]) == ("tls", "tls_mismatch")
+    assert "expects TLS" in last(steps)["reply"]
+
+
+def test_nothing_listening_is_unreachable(servers):
+    steps = smtp_steps(servers, Endpoint("127.0.0.1", 9, "starttls", "u"), "pw")
+    assert (last(steps)["name"], last(steps)["cause"]) == ("connect", "unreachable")
+
+
+def test_an_unknown_host_is_unreachable(servers):
+    steps = smtp_steps(servers, Endpoint("no-such-host.invalid", 587, "starttls", "u"), "pw")
+    assert (last(steps)["name"], last(steps)["cause"]) == ("resolve", "unreachable")
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "10.0.0.8", "169.254.169.254", "192.168.0.1", "[::1]"]
+)
+def test_internal_addresses_are_refused_in_production(host):
+    production = MailServers(ca_file=None, allow_loopback=False, step_limit_s=2)
+    steps = smtp_steps(production, Endpoint(host.strip("[]"), 587, "starttls", "u"), "pw")
+    assert (last(steps)["name"], last(steps)["cause"]) == ("resolve", "host_not_allowed")
+    assert [s["name"] for s in steps.results] == ["resolve"]  # never connected
+
+
+def test_imap_login_folders_and_a_sent_copy(servers):
+    client = servers.open_imap(demo("IMAPS", "tls"), os.environ["MAIL_DEMO_PASSWORD"])
+    folders = servers.folders(client)
+    assert {"name": "Sent", "special_use": "\\Sent"} in folders
+    subject = f"copy-{time.time_ns()}"
+    raw = MESSAGE.replace(b"Subject: t", f"Subject: {subject}".encode())
+    servers.append_sent(client, "Sent", raw)
+    client.select_folder("Sent", readonly=True)
+    assert client.search(["SUBJECT", subject])
+    client.logout()
