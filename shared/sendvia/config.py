@@ -57,6 +57,8 @@ class Settings:
     secret_manager_emulator_host: str | None
     cloud_tasks_emulator_host: str | None
     google: GoogleSettings | None = None  # None: Gmail connections are not configured
+    tls_ca_file: str | None = None  # extra CA trusted for tenants' mail servers (local stack)
+    mail_allow_loopback: bool = False  # the local stack's mail servers live on loopback
 
     @property
     def default_sender_address(self) -> str:
@@ -105,10 +107,20 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         hosts[name] = value
 
     google = _google_settings(env, problems)
+    ca_file = env.get("SENDVIA_TLS_CA_FILE", "").strip() or None
+    if ca_file and not os.path.isfile(ca_file):
+        problems.append(f"SENDVIA_TLS_CA_FILE={ca_file!r} is not a readable file.")
+    allow = env.get("SENDVIA_MAIL_HOSTS_ALLOW", "").strip()
+    if allow not in ("", "loopback"):
+        problems.append(
+            f"SENDVIA_MAIL_HOSTS_ALLOW={allow!r}: only 'loopback' (local stacks) may be allowed."
+        )
     if problems:
         raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
     return Settings(
         google=google,
+        tls_ca_file=ca_file,
+        mail_allow_loopback=allow == "loopback",
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",

@@ -70,6 +70,13 @@ class Refused(AppError):
     code = "refused"
 
 
+class BadGateway(AppError):
+    """A server we depend on (a tenant's mail server, a provider) failed."""
+
+    status = 502
+    code = "bad_gateway"
+
+
 class Unavailable(AppError):
     status = 503
     code = "unavailable"

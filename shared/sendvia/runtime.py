@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
     from sendvia.adapters.gmail import Gmail
     from sendvia.adapters.google_oauth import GoogleOAuth
+    from sendvia.adapters.smtp_imap import MailServers
 
 
 def utc_now() -> dt.datetime:
@@ -38,6 +39,7 @@ class Runtime:
     secrets: Secrets
     google: GoogleOAuth | None  # None when Sign in with Google is not configured
     gmail: Gmail | None
+    mail: MailServers
     clock: Callable[[], dt.datetime] = utc_now
 
 
@@ -49,6 +51,7 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.google_clients import firestore_client, secret_manager_client
     from sendvia.adapters.google_oauth import GoogleOAuth
     from sendvia.adapters.secret_manager import SecretManagerSecrets
+    from sendvia.adapters.smtp_imap import MailServers
 
     db = firestore_client(settings.project)
     store = FirestoreStore(db)
@@ -64,6 +67,7 @@ def build(settings: Settings) -> Runtime:
         secrets=secrets,
         google=google,
         gmail=Gmail(google, settings.google.gmail_endpoint) if google and settings.google else None,
+        mail=MailServers(ca_file=settings.tls_ca_file, allow_loopback=settings.mail_allow_loopback),
     )
 
 

@@ -51,3 +51,17 @@ def revoke_mailbox(call: Call, mailbox_id: str) -> Reply:
 def forget_mailbox(call: Call, mailbox_id: str) -> Reply:
     mailboxes.forget(call.runtime, call.user, mailbox_id)
     return Reply(204)
+
+
+@router.route("PUT", "/mailboxes/{mailbox_id}")
+def save_mailbox(call: Call, mailbox_id: str) -> Reply:
+    from sendvia.services import smtp_mailboxes
+
+    return Reply(200, smtp_mailboxes.save(call.runtime, call.user, mailbox_id, call.json()))
+
+
+@router.route("GET", "/mailboxes/{mailbox_id}/folders")
+def mailbox_folders(call: Call, mailbox_id: str) -> Reply:
+    from sendvia.services import smtp_mailboxes
+
+    return Reply(200, smtp_mailboxes.folders(call.runtime, call.user, mailbox_id))

@@ -21,3 +21,20 @@ class TestRequest(BaseModel):
 def run(call: Call) -> Reply:
     request = parse_model(TestRequest, call.json())
     return Reply(200, test_connection.run(call.runtime, call.user, request.mailbox))
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mailbox: StrictStr = Field(min_length=1, max_length=200)
+    code: StrictStr = Field(min_length=1, max_length=20)
+
+
+@router.route("POST", "/confirm")
+def confirm(call: Call) -> Reply:
+    from sendvia.services import smtp_mailboxes
+
+    request = parse_model(ConfirmRequest, call.json())
+    return Reply(
+        200, smtp_mailboxes.confirm(call.runtime, call.user, request.mailbox, request.code)
+    )

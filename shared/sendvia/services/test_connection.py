@@ -26,11 +26,15 @@ _CAUSES = {
 def run(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
     doc = mailboxes.load(rt, principal, mailbox_id)
+    if doc.get("provider") == "smtp":
+        from sendvia.services import smtp_mailboxes
+
+        return smtp_mailboxes.test(rt, principal, mailbox_id, doc)
     if doc.get("provider") != "gmail":
         raise Refused(
             "Testing this kind of mailbox is not available yet.",
             code="provider_unavailable",
-            hint="Connect a Gmail mailbox.",
+            hint="Connect a Gmail or SMTP mailbox.",
         )
     tenant = load_tenant(rt, principal.tenant_id)
     steps: list[dict[str, Any]] = []
