@@ -1,4 +1,5 @@
-"""No refresh token, access token or OAuth client secret leaves Secret Manager and memory.
+"""No refresh token, access token, OAuth client secret or mail password leaves Secret Manager
+and memory.
 
 The test drives every Gmail path (connect, test, revert, resume, a revoked token breaking the
 mailbox, re-authorize, revoke, forget) while recording every response of sendvia's functions,
@@ -8,6 +9,7 @@ secret — and scans Firestore, the recorded responses and the stack's log files
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -113,3 +115,75 @@ def test_credentials_never_reach_firestore_responses_or_logs(clinic: Clinic, rec
             assert canary not in text, f"a credential is in {name}"
 
     act("DELETE", "settings", "/mailboxes/tenant")
+
+
+def test_mail_passwords_never_reach_firestore_responses_or_logs(
+    clinic: Clinic, recorded, project, unique_id
+):
+    import re
+    import time
+
+    from sendvia import devtools
+
+    address = f"canary-{unique_id}@clinic.test"
+    password = devtools.add_mail_user(address)  # the canary: a real, working app password
+    typo = f"wrong-{uuid_like(unique_id)}"  # a second canary: a password the person mistyped
+    admin = clinic.admin
+    call("PATCH", "settings", bearer=admin, body={"integrations": {"smtp_imap": True}})
+    host = os.environ["MAIL_HOST"]
+    body = {
+        "address": address,
+        "smtp": {
+            "host": host,
+            "port": int(os.environ["MAIL_SUBMISSION_PORT"]),
+            "security": "starttls",
+            "password": typo,
+        },
+        "imap": {"host": host, "port": int(os.environ["MAIL_IMAPS_PORT"]), "security": "tls"},
+    }
+    call("PUT", "settings", "/mailboxes/tenant", bearer=admin, body=body)
+    call("POST", "test_connection", bearer=admin, body={"mailbox": "tenant"})  # fails: typo
+    body["smtp"]["password"] = password
+    call("PUT", "settings", "/mailboxes/tenant", bearer=admin, body=body)
+    call("GET", "settings", bearer=admin)
+    call("GET", "settings", "/mailboxes/tenant", bearer=admin)
+    call("GET", "settings", "/mailboxes/tenant/folders", bearer=admin)
+    call("POST", "test_connection", bearer=admin, body={"mailbox": "tenant"})
+    time.sleep(0.5)
+    messages = requests.get(
+        f"{os.environ['MAIL_SINK_URL']}/messages", params={"to": clinic.admin_email}, timeout=10
+    ).json()["messages"]
+    code = re.search(r"confirmation code is (\d{6})", messages[-1]["raw"]).group(1)
+    call("POST", "test_connection/confirm", bearer=admin, body={"mailbox": "tenant", "code": code})
+    body["smtp"]["password"] = "\u2022" * 14
+    call("PUT", "settings", "/mailboxes/tenant", bearer=admin, body=body)
+
+    db = firestore.Client(project=project)
+    stored = json.dumps(
+        _documents(
+            db.collection("tenants").where(
+                filter=firestore.FieldFilter(
+                    "__name__", "==", db.document(f"tenants/{clinic.tenant}")
+                )
+            )
+        ),
+        default=str,
+    )
+    assert address in stored
+    assert code not in stored  # only its salted hash was kept, and is gone after confirming
+    responses = "\n".join(recorded)
+    assert "\u2022" * 14 in responses or "\\u2022" * 14 in responses
+    logs = {
+        path.name: path.read_text(errors="replace")
+        for path in stack_logs().iterdir()
+        if path.suffix == ".log" and path.name != "fake_google.log"
+    }
+    for canary in (password, typo):
+        assert canary not in stored, "a password is stored in Firestore"
+        assert canary not in responses, "a password is in a response"
+        for name, text in logs.items():
+            assert canary not in text, f"a password is in {name}"
+
+
+def uuid_like(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]

@@ -41,6 +41,7 @@ def runtime() -> Runtime:
         secrets=unused,  # type: ignore[arg-type]
         google=None,
         gmail=None,
+        mail=unused,  # type: ignore[arg-type]
     )
 
 
