@@ -449,3 +449,12 @@ def test_another_member_cannot_read_a_members_mailbox(smtp_clinic, unique_id):
     other = token(smtp_clinic.tenant, f"other-{unique_id}", "member")
     response = call("GET", "settings", f"/mailboxes/user-{smtp_clinic.member_uid}", bearer=other)
     assert response.status_code == 404
+
+
+def test_a_wrong_imap_password_is_named_at_the_imap_step(smtp_clinic):
+    body = settings_body()
+    body["imap"] = {**body["imap"], "password": "not-the-imap-password"}
+    save(smtp_clinic, body)
+    failed = run_test(smtp_clinic)["steps"][-1]
+    assert (failed["name"], failed["cause"]) == ("imap_login", "wrong_password")
+    assert "AUTHENTICATIONFAILED" in failed["reply"]
