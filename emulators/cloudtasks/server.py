@@ -9,10 +9,9 @@ tokens it sends with `google.oauth2.id_token.verify_token(..., certs_url=http://
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from google.cloud.tasks_v2 import types
@@ -21,6 +20,7 @@ from google.protobuf import empty_pb2, field_mask_pb2
 from emulators.cloudtasks import rules
 from emulators.cloudtasks.engine import Engine, QueueState
 from emulators.grpc_service import Method, invalid_argument, page, serve
+from emulators.http_json import JsonHandler
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
 MAX_PAGE = 1000
@@ -161,25 +161,14 @@ def _state_filter(text: str) -> int:
 def serve_http(engine: Engine, host: str, port: int) -> ThreadingHTTPServer:
     """JWKS for verifying the OIDC tokens, and a readiness probe."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path in ("/jwks", "/certs", "/oauth2/v3/certs"):
-                self._json(200, engine.signer.jwks())
+                self.send_json(200, engine.signer.jwks())
             elif self.path == "/healthz":
-                self._json(200, {"ok": True})
+                self.send_json(200, {"ok": True})
             else:
-                self._json(404, {"error": "not found"})
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+                self.send_json(404, {"error": "not found"})
 
     server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="jwks", daemon=True).start()

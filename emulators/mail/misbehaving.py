@@ -55,7 +55,7 @@ class _Handler:
     def __init__(self) -> None:
         self.received: list[bytes] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(envelope.content)
         return "250 2.0.0 OK"
 
@@ -63,20 +63,20 @@ class _Handler:
 class _ScriptedSMTP(SMTP):
     behaviour: Behaviour = Behaviour.WELL_BEHAVED
 
-    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's verb hook
+    async def smtp_AUTH(self, arg: str) -> None:
         reply = AUTH_REPLIES.get(self.behaviour)
         if reply is None:
             await super().smtp_AUTH(arg)
             return
         await self.push(reply)
 
-    async def smtp_MAIL(self, arg: str) -> None:  # noqa: N802
+    async def smtp_MAIL(self, arg: str) -> None:
         if self.behaviour is Behaviour.TEMPORARY_FAILURE:
             await self.push("451 4.3.0 Temporary system problem. Try again later.")
             return
         await super().smtp_MAIL(arg)
 
-    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
+    async def smtp_DATA(self, arg: str) -> None:
         if self.behaviour is Behaviour.DROP_IN_DATA:
             await self.push("354 End data with <CR><LF>.<CR><LF>")
             if self.transport is not None:

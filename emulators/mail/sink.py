@@ -11,15 +11,16 @@ SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw sourc
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+
+from emulators.http_json import JsonHandler
 
 
 class Inbox:
@@ -27,7 +28,7 @@ class Inbox:
         self.lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         parsed = message_from_bytes(raw, policy=policy.default)
         with self.lock:
@@ -46,14 +47,14 @@ class Inbox:
 
 
 def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/healthz":
-                self._json(200, {"ok": True})
+                self.send_json(200, {"ok": True})
                 return
             if url.path != "/messages":
-                self._json(404, {"error": "use /messages"})
+                self.send_json(404, {"error": "use /messages"})
                 return
             wanted = parse_qs(url.query).get("to", [None])[0]
             with inbox.lock:
@@ -62,23 +63,12 @@ def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
                     for m in inbox.messages
                     if wanted is None or wanted.lower() in (r.lower() for r in m["rcpt_to"])
                 ]
-            self._json(200, {"messages": found})
+            self.send_json(200, {"messages": found})
 
         def do_DELETE(self) -> None:
             with inbox.lock:
                 inbox.messages.clear()
-            self._json(200, {"messages": []})
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            self.send_json(200, {"messages": []})
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+from emulators.mail.tls import Certificates
 from tests.integration.clinic import Clinic, make_clinic
 
 REQUIRED = (
@@ -40,3 +42,16 @@ def project() -> str:
 def clinic(unique_id: str) -> Clinic:
     """A tenant with Gmail on and https://app.clinic.example allowed, with an admin and a member."""
     return make_clinic(unique_id)
+
+
+@pytest.fixture(scope="session")
+def certs() -> Certificates:
+    """The stack's local CA, its server certificate, and one nobody trusts."""
+    folder = Path(os.environ["SENDVIA_TLS_CA_FILE"]).parent
+    return Certificates(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "untrusted.pem",
+        folder / "untrusted.key",
+    )

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 from sendvia.adapters.smtp_imap import Endpoint, MailServers, Steps
 
 from emulators.mail.misbehaving import Behaviour, misbehaving
-from emulators.mail.tls import Certificates
 
 MESSAGE = b"From: reception@clinic.test\r\nTo: ann@example.com\r\nSubject: t\r\n\r\nhi\r\n"
-
-
-@pytest.fixture(scope="module")
-def certs() -> Certificates:
-    folder = Path(os.environ["SENDVIA_TLS_CA_FILE"]).parent
-    return Certificates(
-        folder / "ca.pem",
-        folder / "server.pem",
-        folder / "server.key",
-        folder / "untrusted.pem",
-        folder / "untrusted.key",
-    )
 
 
 @pytest.fixture

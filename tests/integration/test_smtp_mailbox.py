@@ -8,7 +8,6 @@ import os
 import re
 import ssl
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,7 +16,6 @@ from imapclient import IMAPClient
 from sendvia.domain.mailbox_settings import PASSWORD_DOTS
 
 from emulators.mail.misbehaving import Behaviour, misbehaving
-from emulators.mail.tls import Certificates
 from tests.integration.api import call, token
 from tests.integration.clinic import Clinic
 
@@ -36,18 +34,6 @@ def smtp_clinic(clinic: Clinic) -> Clinic:
     )
     assert response.status_code == 200
     return clinic
-
-
-@pytest.fixture(scope="module")
-def certs() -> Certificates:
-    folder = Path(os.environ["SENDVIA_TLS_CA_FILE"]).parent
-    return Certificates(
-        folder / "ca.pem",
-        folder / "server.pem",
-        folder / "server.key",
-        folder / "untrusted.pem",
-        folder / "untrusted.key",
-    )
 
 
 def settings_body(**changes: object) -> dict:

@@ -223,3 +223,36 @@ def check_google_access(rt: Runtime, doc: dict[str, Any]) -> Any:
     credentials = rt.google.credentials(version, refresh_token, list(doc.get("scopes", [])))
     rt.google.refresh(credentials)
     return credentials
+
+
+def record_test_delivery(
+    rt: Runtime,
+    principal: Principal,
+    mailbox_id: str,
+    message: Any,
+    *,
+    provider_message_id: str | None,
+    error: dict[str, Any] | None,
+) -> str:
+    """The test email in the delivery log, like any other email (kind `test`)."""
+    now = rt.clock()
+    return rt.activity.add_delivery(
+        principal.tenant_id,
+        {
+            "kind": "test",
+            "category": "test_connection",
+            "state": "failed" if error else "sent",
+            "route": {"via": "mailbox", "mailbox": mailbox_id, "reason": "test"},
+            "from": message["From"],
+            "to": [principal.email],
+            "cc": [],
+            "subject": message["Subject"],
+            "attempts": 1,
+            "message_id": message["Message-ID"],
+            "provider_message_id": provider_message_id,
+            "error": error,
+            "created_by": principal.uid,
+            "created_at": now,
+            "sent_at": None if error else now,
+        },
+    )

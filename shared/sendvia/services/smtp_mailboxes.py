@@ -213,25 +213,9 @@ def test(rt: Runtime, principal: Principal, mailbox_id: str, doc: dict[str, Any]
             )
             imap.logout()
     now = rt.clock()
-    delivery_id = rt.activity.add_delivery(
-        principal.tenant_id,
-        {
-            "kind": "test",
-            "category": "test_connection",
-            "state": "sent" if sent else "failed",
-            "route": {"via": "mailbox", "mailbox": mailbox_id, "reason": "test"},
-            "from": message["From"],
-            "to": [principal.email],
-            "cc": [],
-            "subject": subject,
-            "attempts": 1,
-            "message_id": message["Message-ID"],
-            "provider_message_id": None,
-            "error": None if sent else {k: steps.results[-1][k] for k in ("cause", "reply")},
-            "created_by": principal.uid,
-            "created_at": now,
-            "sent_at": now if sent else None,
-        },
+    error = None if sent else {k: steps.results[-1][k] for k in ("cause", "reply")}
+    delivery_id = mailboxes.record_test_delivery(
+        rt, principal, mailbox_id, message, provider_message_id=None, error=error
     )
     changes: dict[str, Any] = {"last_tested_at": now}
     if sent:

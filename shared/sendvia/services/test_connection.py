@@ -60,27 +60,9 @@ def run(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
                 doc["secret_version"], credentials, message.as_bytes()
             ),
         )
-        delivery_id = rt.activity.add_delivery(
-            principal.tenant_id,
-            {
-                "kind": "test",
-                "category": "test_connection",
-                "state": "sent" if sent else "failed",
-                "route": {"via": "mailbox", "mailbox": mailbox_id, "reason": "test"},
-                "from": message["From"],
-                "to": [principal.email],
-                "cc": [],
-                "subject": subject,
-                "attempts": 1,
-                "provider_message_id": sent,
-                "message_id": message["Message-ID"],
-                "error": None
-                if sent
-                else {k: steps[-1].get(k) for k in ("cause", "reply", "hint")},
-                "created_by": principal.uid,
-                "created_at": rt.clock(),
-                "sent_at": rt.clock() if sent else None,
-            },
+        error = None if sent else {k: steps[-1].get(k) for k in ("cause", "reply", "hint")}
+        delivery_id = mailboxes.record_test_delivery(
+            rt, principal, mailbox_id, message, provider_message_id=sent, error=error
         )
     ok = all(step["ok"] for step in steps)
     failure = next((s["failure"] for s in steps if "failure" in s), None)
