@@ -40,6 +40,8 @@ DEFAULT_PORTS = {
     "submissions": 8465,
     "mail_sink": 8025,
     "mail_sink_http": 8026,
+    "relay": 8030,
+    "relay_http": 8031,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
@@ -50,6 +52,11 @@ GOOGLE_CLIENT_SECRET_ID = "sendvia-google-oauth-client"  # noqa: S105 - a secret
 GOOGLE_CLIENT_SECRET_VERSION = (
     f"projects/{PROJECT}/secrets/{GOOGLE_CLIENT_SECRET_ID}/versions/latest"
 )
+
+
+RELAY_USER = "apikey"
+RELAY_SECRET_ID = "sendvia-default-relay"  # noqa: S105 - a secret's name
+RELAY_SECRET_VERSION = f"projects/{PROJECT}/secrets/{RELAY_SECRET_ID}/versions/latest"
 
 
 class StackError(Exception):
@@ -173,6 +180,13 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "MAIL_SINK_URL": f"http://{host}:{ports['mail_sink_http']}",
         # The stack's mail servers live on loopback, which production refuses (SSRF guard).
         "SENDVIA_MAIL_HOSTS_ALLOW": "loopback",
+        # The default sender: the platform's relay (an ESP's SMTP endpoint in production).
+        "SENDVIA_RELAY_HOST": host,
+        "SENDVIA_RELAY_PORT": str(ports["relay"]),
+        "SENDVIA_RELAY_SECURITY": "starttls",
+        "SENDVIA_RELAY_USERNAME": RELAY_USER,
+        "SENDVIA_RELAY_PASSWORD": RELAY_SECRET_VERSION,
+        "DEFAULT_RELAY_URL": f"http://{host}:{ports['relay_http']}",
     }
 
 
@@ -286,6 +300,29 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ("mail_sink", "mail_sink_http"),
         ),
         Service(
+            "relay",
+            "default relay (aiosmtpd with STARTTLS and AUTH): the platform's own sender",
+            [
+                python,
+                "-m",
+                "emulators.mail.sink",
+                "--smtp-port",
+                str(ports["relay"]),
+                "--http-port",
+                str(ports["relay_http"]),
+                "--auth-user",
+                RELAY_USER,
+                "--auth-password-file",
+                str(relay_password_file(state_dir)),
+                "--tls-cert",
+                str(tls.ensure(state_dir / "tls").cert),
+                "--tls-key",
+                str(tls.ensure(state_dir / "tls").key),
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['relay_http']}/healthz"),
+            ("relay", "relay_http"),
+        ),
+        Service(
             "dovecot",
             "Dovecot (IMAP + submission, app passwords)",
             ["dovecot", "-F", "-c", str(dovecot_config)],
@@ -338,6 +375,16 @@ def client_secret_file(state_dir: Path) -> Path:
     return path
 
 
+def relay_password_file(state_dir: Path) -> Path:
+    path = state_dir / "relay-password"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text("SG." + secrets.token_urlsafe(32))
+    return path
+
+
 def seed(state_dir: Path, env: dict[str, str]) -> None:
     """Put the deployment's secrets where production keeps them: Secret Manager."""
     os.environ.update({k: v for k, v in env.items() if k.endswith("_EMULATOR_HOST")})
@@ -349,6 +396,13 @@ def seed(state_dir: Path, env: dict[str, str]) -> None:
     google_seed.store_secret(
         GOOGLE_CLIENT_SECRET_ID,
         client_secret_file(state_dir).read_bytes(),
+        project=PROJECT,
+        errors=exceptions,
+        sm=secretmanager_v1,
+    )
+    google_seed.store_secret(
+        RELAY_SECRET_ID,
+        relay_password_file(state_dir).read_bytes(),
         project=PROJECT,
         errors=exceptions,
         sm=secretmanager_v1,

@@ -258,6 +258,11 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
             f"user {env['MAIL_DEMO_USER']}",
         ),
         ("mail_sink", f"{env['MAIL_SINK_URL']}/messages"),
+        (
+            "relay",
+            f"{env['SENDVIA_RELAY_HOST']}:{env['SENDVIA_RELAY_PORT']} "
+            f"(sent: {env['DEFAULT_RELAY_URL']}/messages)",
+        ),
     ]
     for name, where in rows:
         took = f"ready in {ready[name]:5.1f} s" if name in ready else ""

@@ -1,4 +1,5 @@
-"""The mail sink: "the internet" behind the stack's mail servers. It accepts every message over
+"""The mail sink: "the internet" behind the stack's mail servers (and, with --auth-user, the
+platform's own relay, the default sender). It accepts every message over
 SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw source.
 
     GET  /messages                 every message, oldest first
@@ -11,6 +12,8 @@ SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw sourc
 from __future__ import annotations
 
 import argparse
+import hmac
+import ssl
 import threading
 import time
 from email import message_from_bytes, policy
@@ -75,13 +78,45 @@ def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
     return server
 
 
+def _authenticator(username: str, password: str) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == username
+            and hmac.compare_digest(data.password.decode(), password)
+        )
+        # handled=False lets aiosmtpd answer the refusal (535) itself.
+        return AuthResult(success=ok, handled=ok)
+
+    return check
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="SMTP sink with an HTTP listing")
     parser.add_argument("--smtp-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--auth-user", help="require AUTH (after STARTTLS) as this user")
+    parser.add_argument("--auth-password-file", help="the AUTH password, kept off the command line")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=args.smtp_port)
+    options: dict[str, Any] = {}
+    if args.auth_user:
+        # The platform's relay: like an ESP's SMTP endpoint, STARTTLS then AUTH.
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        with open(args.auth_password_file) as handle:
+            password = handle.read().strip()
+        options = {
+            "tls_context": context,
+            "require_starttls": True,
+            "auth_required": True,
+            "authenticator": _authenticator(args.auth_user, password),
+        }
+    controller = Controller(inbox, hostname="127.0.0.1", port=args.smtp_port, **options)
     controller.start()
     serve_http(inbox, args.http_port)
     try:

@@ -56,6 +56,7 @@ def test_up_then_down_stops_exactly_what_up_started():
             "cloudtasks",
             "dovecot",
             "mail_sink",
+            "relay",
             "functions",
         }
         assert all(Path(f"/proc/{pid}").exists() for pid in pids)

@@ -108,3 +108,32 @@ def test_the_cli_adds_a_mail_user_whose_app_password_works(tls):
     assert len(password) == 16
     with IMAPClient(HOST, port=port("IMAPS"), ssl=True, ssl_context=tls, timeout=10) as client:
         client.login(address, password)
+
+
+def test_the_default_relay_needs_starttls_and_its_secret(tls):
+    from sendvia.adapters.google_clients import secret_manager_client
+
+    password = (
+        secret_manager_client()
+        .access_secret_version(name=os.environ["SENDVIA_RELAY_PASSWORD"])
+        .payload.data.decode()
+    )
+    relay_port = int(os.environ["SENDVIA_RELAY_PORT"])
+    recipient = f"bob-{uuid.uuid4().hex[:8]}@example.com"
+    with smtplib.SMTP(HOST, relay_port, timeout=10) as smtp:
+        smtp.ehlo()
+        assert not smtp.has_extn("auth")  # not before TLS
+        smtp.starttls(context=tls)
+        smtp.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login(os.environ["SENDVIA_RELAY_USERNAME"], "wrong")
+        smtp.login(os.environ["SENDVIA_RELAY_USERNAME"], password)
+        smtp.sendmail(
+            "noreply@platform.test",
+            [recipient],
+            b"From: noreply@platform.test\r\nTo: x\r\nSubject: relayed\r\n\r\nhi\r\n",
+        )
+    listed = requests.get(
+        f"{os.environ['DEFAULT_RELAY_URL']}/messages", params={"to": recipient}, timeout=10
+    ).json()["messages"]
+    assert [m["subject"] for m in listed] == ["relayed"]
