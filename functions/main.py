@@ -41,3 +41,9 @@ def test_connection(request: flask.Request) -> flask.Response:
 def activity(request: flask.Request) -> flask.Response:
     """Notifications and, later, the delivery log (API.md § activity)."""
     return api.handle("activity", request)
+
+
+@functions_framework.http
+def send(request: flask.Request) -> flask.Response:
+    """Send an email now through the route the settings give (API.md § send)."""
+    return api.handle("send", request)

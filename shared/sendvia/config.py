@@ -47,6 +47,17 @@ class GoogleSettings:
 
 
 @dataclass(frozen=True)
+class RelaySettings:
+    """The default sender: the platform's relay (an ESP's SMTP endpoint)."""
+
+    host: str
+    port: int
+    security: str  # "starttls" | "tls"
+    username: str
+    password_version: str  # Secret Manager version holding the password
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     platform_domain: str
@@ -59,6 +70,7 @@ class Settings:
     google: GoogleSettings | None = None  # None: Gmail connections are not configured
     tls_ca_file: str | None = None  # extra CA trusted for tenants' mail servers (local stack)
     mail_allow_loopback: bool = False  # the local stack's mail servers live on loopback
+    relay: RelaySettings | None = None  # None: no default sender configured
 
     @property
     def default_sender_address(self) -> str:
@@ -107,6 +119,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         hosts[name] = value
 
     google = _google_settings(env, problems)
+    relay = _relay_settings(env, problems)
     ca_file = env.get("SENDVIA_TLS_CA_FILE", "").strip() or None
     if ca_file and not os.path.isfile(ca_file):
         problems.append(f"SENDVIA_TLS_CA_FILE={ca_file!r} is not a readable file.")
@@ -118,6 +131,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
     return Settings(
+        relay=relay,
         google=google,
         tls_ca_file=ca_file,
         mail_allow_loopback=allow == "loopback",
@@ -160,6 +174,30 @@ def _google_settings(env: Mapping[str, str], problems: list[str]) -> GoogleSetti
         return None
     values = {"client_id": client_id, "client_secret_version": secret, "callback_url": callback}
     return GoogleSettings.at(base, **values) if base else GoogleSettings(**values)
+
+
+def _relay_settings(env: Mapping[str, str], problems: list[str]) -> RelaySettings | None:
+    host = env.get("SENDVIA_RELAY_HOST", "").strip()
+    if not host:
+        return None
+    port = env.get("SENDVIA_RELAY_PORT", "587").strip()
+    security = env.get("SENDVIA_RELAY_SECURITY", "starttls").strip()
+    username = env.get("SENDVIA_RELAY_USERNAME", "").strip()
+    password = env.get("SENDVIA_RELAY_PASSWORD", "").strip()
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(f"SENDVIA_RELAY_PORT={port!r} is not a port number.")
+    if security not in ("starttls", "tls"):
+        problems.append("SENDVIA_RELAY_SECURITY must be 'starttls' or 'tls'.")
+    if not username:
+        problems.append("SENDVIA_RELAY_USERNAME is not set: the relay's SMTP user name.")
+    if not _SECRET_VERSION.match(password):
+        problems.append(
+            "SENDVIA_RELAY_PASSWORD must name the Secret Manager version holding the "
+            "relay's password (projects/P/secrets/NAME/versions/latest)."
+        )
+    if problems:
+        return None
+    return RelaySettings(host, int(port), security, username, password)
 
 
 def is_origin(value: str) -> bool:

@@ -13,11 +13,20 @@ class AppError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, hint: str = "", code: str = "", field: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        code: str = "",
+        field: str = "",
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.field = field
+        self.details = details or {}  # e.g. the id of the delivery that failed
         if code:
             self.code = code
 
@@ -25,6 +34,7 @@ class AppError(Exception):
         error: dict[str, object] = {"code": self.code, "message": self.message, "hint": self.hint}
         if self.field:
             error["field"] = self.field
+        error.update(self.details)
         return {"error": error}
 
 

@@ -148,6 +148,23 @@ class FirestoreActivity:
         delivery_id: str = ref.id
         return delivery_id
 
+    def get_delivery(self, tenant_id: str, delivery_id: str) -> dict[str, Any] | None:
+        snapshot = self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}").get()
+        return {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+
+    def create_delivery(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> bool:
+        """Create it unless it exists (an idempotent retry); False when it already did."""
+        from google.api_core import exceptions
+
+        try:
+            self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}").create(dict(data))
+        except exceptions.Conflict:
+            return False
+        return True
+
+    def update_delivery(self, tenant_id: str, delivery_id: str, changes: Mapping[str, Any]) -> None:
+        self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}").update(dict(changes))
+
     def notifications(
         self, tenant_id: str, audiences: list[str], limit: int = 100
     ) -> list[dict[str, Any]]:

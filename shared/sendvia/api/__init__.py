@@ -20,6 +20,7 @@ FUNCTIONS = {
     "oauth_callback": "sendvia.api.oauth_callback",
     "test_connection": "sendvia.api.test_connection",
     "activity": "sendvia.api.activity",
+    "send": "sendvia.api.send",
 }
 
 

@@ -1,0 +1,360 @@
+"""Send an email now (a manual send: an invoice, a letter), through the route the settings give.
+
+The delivery is written first (keyed by the caller's Idempotency-Key, so a retried request finds
+it instead of sending twice), then sent through the route's provider — the tenant's or the user's
+mailbox (Gmail API, or SMTP with a copy in the Sent folder) or the platform's relay — and the
+outcome recorded. A mailbox whose credentials stopped working turns broken (its admins are told
+once) and the email fails with a message a screen can show, or goes by the platform's sender
+when the tenant chose that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from email.message import EmailMessage
+from typing import Any
+
+from sendvia.adapters.smtp_imap import Endpoint, Steps
+from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxSummary
+from sendvia.domain.message import HeaderError, Mailbox
+from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, SendRequest, addresses, compose, with_bcc
+from sendvia.domain.principal import Principal
+from sendvia.domain.routing import Route, RouteReason, Via
+from sendvia.domain.tenant import OnBroken, Tenant
+from sendvia.domain.validation import parse_model
+from sendvia.errors import AppError, BadRequest, Conflict, Forbidden, PayloadTooLarge, Unavailable
+from sendvia.runtime import Runtime
+from sendvia.services import mailboxes
+from sendvia.services.settings import load_tenant, route_for
+
+OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
+_TRANSIENT_CAUSES = {
+    "timeout",
+    "unreachable",
+    "server_unavailable",
+    "temporary_failure",
+    "connection_dropped",
+    "imap_error",
+}
+_AUTH_CAUSES = {
+    "wrong_password",
+    "app_password_required",
+    "basic_auth_disabled",
+    "auth_not_offered",
+}
+
+
+class SendFailed(AppError):  # noqa: N818 - the outcome of a send
+    """The email could not be sent; the delivery records why (its id is in the error)."""
+
+    status = 422
+    code = "send_failed"
+
+
+def delivery_id_for(key: str | None) -> str:
+    """The caller's Idempotency-Key names the delivery; without one, a fresh id."""
+    if not key:
+        return secrets.token_hex(16)
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def send_now(rt: Runtime, principal: Principal, body: Any, key: str | None) -> dict[str, Any]:
+    try:
+        request = parse_model(SendRequest, body)
+    except HeaderError as exc:  # raised inside a validator
+        raise BadRequest(str(exc), code="invalid_value", field=exc.field) from exc
+    try:
+        size = request.attachment_bytes()
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_value", field="attachments") from exc
+    if size > MAX_ATTACHMENT_BYTES:
+        raise PayloadTooLarge(
+            f"Attachments add up to {size} bytes; at most "
+            f"{MAX_ATTACHMENT_BYTES} bytes (10 MB) can be sent.",
+            field="attachments",
+            hint="Send large files as a link.",
+        )
+    tenant = load_tenant(rt, principal.tenant_id)
+    if not (principal.is_admin or tenant.members_may_send):
+        raise Forbidden(
+            "Your practice does not let members send email.",
+            code="not_allowed",
+            hint="Ask an administrator.",
+        )
+    delivery_id = delivery_id_for(key)
+    existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
+    if existing is not None:
+        return _again(existing, request)
+    route = _route(rt, tenant, principal)
+    record = {
+        "kind": "manual",
+        "category": request.category,
+        "contact_id": request.contact_id,
+        "state": "sending",
+        "route": route.to_json(),
+        "to": request.to,
+        "cc": request.cc,
+        "bcc": request.bcc,
+        "subject": request.subject,
+        "attempts": 1,
+        "fingerprint": request.fingerprint(),
+        "idempotency_key_set": key is not None,
+        "created_by": principal.uid,
+        "created_at": rt.clock(),
+        "error": None,
+    }
+    if not rt.activity.create_delivery(principal.tenant_id, delivery_id, record):
+        existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
+        return _again(existing or record, request)  # a concurrent retry got there first
+    outcome = _deliver(rt, tenant, principal, request, route)
+    rt.activity.update_delivery(principal.tenant_id, delivery_id, outcome)
+    delivery = to_json(delivery_id, {**record, **outcome})
+    if outcome["state"] == "failed":
+        raise _failure_error(outcome["error"], delivery_id)
+    return delivery
+
+
+def _again(existing: dict[str, Any], request: SendRequest) -> dict[str, Any]:
+    if existing.get("fingerprint") != request.fingerprint():
+        raise Conflict(
+            "This Idempotency-Key was used for a different email.",
+            code="idempotency_conflict",
+            hint="Use a new key for a new email; reuse a key only to retry.",
+        )
+    return to_json(existing["id"], existing)
+
+
+def _route(rt: Runtime, tenant: Tenant, principal: Principal) -> Route:
+    found = rt.mailboxes.get_many(principal.tenant_id, [TENANT_MAILBOX, principal.own_mailbox_id])
+    summaries = {m: MailboxSummary.from_doc(m, d) for m, d in found.items()}
+    return route_for(
+        rt,
+        tenant,
+        principal,
+        summaries.get(TENANT_MAILBOX),
+        summaries.get(principal.own_mailbox_id),
+    )
+
+
+def _deliver(
+    rt: Runtime, tenant: Tenant, principal: Principal, request: SendRequest, route: Route
+) -> dict[str, Any]:
+    """Send once through the route; the changes to record on the delivery."""
+    if route.reason is RouteReason.MAILBOX_BROKEN:
+        return _failed(
+            ProviderFailure(
+                FailureKind.AUTH, "mailbox_broken", "The mailbox needs re-authorizing."
+            ),
+            route,
+        )
+    if route.via is Via.DEFAULT:
+        return _by_relay(rt, tenant, principal, request, route)
+    doc = rt.mailboxes.get(principal.tenant_id, route.mailbox or "") or {}
+    try:
+        message = compose(
+            request,
+            sender=Mailbox(doc.get("display_name", ""), doc["address"]),
+            reply_to=None,
+            message_id_domain=doc["address"].rsplit("@", 1)[-1],
+        )
+        provider_id = _by_mailbox(rt, doc, request, message)
+    except ProviderFailure as failure:
+        if failure.kind is not FailureKind.AUTH:
+            return _failed(failure, route)
+        mailboxes.mark_broken(rt, principal.tenant_id, route.mailbox or "", doc, failure)
+        if tenant.on_broken is OnBroken.DEFAULT:
+            fallback = route_for(rt, tenant, principal, None, None)
+            fallback = Route(
+                fallback.via, None, fallback.sender, RouteReason.MAILBOX_BROKEN_FALLBACK
+            )
+            return _by_relay(rt, tenant, principal, request, fallback)
+        return _failed(ProviderFailure(FailureKind.AUTH, "mailbox_broken", failure.reply), route)
+    return {
+        "state": "sent",
+        "sent_at": rt.clock(),
+        "message_id": message["Message-ID"],
+        "provider_message_id": provider_id,
+        "route": route.to_json(),
+        "delivery_note": OWN_MAILBOX_NOTE,
+    }
+
+
+def _by_mailbox(
+    rt: Runtime, doc: dict[str, Any], request: SendRequest, message: EmailMessage
+) -> str | None:
+    if doc.get("provider") == "gmail":
+        credentials = rt.google.credentials(  # type: ignore[union-attr]
+            doc["secret_version"],
+            rt.secrets.access(doc["secret_version"]).decode(),
+            list(doc.get("scopes", [])),
+        )
+        return rt.gmail.send(  # type: ignore[union-attr]
+            doc["secret_version"], credentials, with_bcc(message, request.bcc)
+        )
+    passwords = json.loads(rt.secrets.access(doc["secret_version"]))
+    server = doc["smtp"]
+    _smtp(
+        rt,
+        endpoint=Endpoint(
+            server["host"], int(server["port"]), server["security"], server["username"]
+        ),
+        password=passwords["smtp"],
+        sender=doc["address"],
+        request=request,
+        message=message,
+    )
+    if doc.get("imap"):  # SMTP does not keep a copy: put one in the Sent folder ourselves
+        _append_sent(rt, doc, passwords["imap"], message.as_bytes())
+    return None
+
+
+def _append_sent(rt: Runtime, doc: dict[str, Any], password: str, raw: bytes) -> None:
+    imap_server = doc["imap"]
+    steps = Steps()
+    client = steps.run(
+        "imap_login",
+        lambda: rt.mail.open_imap(
+            Endpoint(
+                imap_server["host"],
+                int(imap_server["port"]),
+                imap_server["security"],
+                imap_server["username"],
+            ),
+            password,
+        ),
+    )
+    if client is not None:
+        steps.run(
+            "sent_folder",
+            lambda: rt.mail.append_sent(client, doc.get("sent_folder") or "Sent", raw),
+        )
+        client.logout()
+
+
+def _smtp(
+    rt: Runtime,
+    *,
+    endpoint: Endpoint,
+    password: str,
+    sender: str,
+    request: SendRequest,
+    message: EmailMessage,
+) -> None:
+    steps = Steps()
+    client = rt.mail.open_smtp(endpoint, password, steps)
+    if client is not None:
+        recipients = addresses(request.to + request.cc + request.bcc)
+        steps.run("send", lambda: rt.mail.send(client, sender, recipients, message.as_bytes()))
+        client.close()
+    failed = next((s for s in steps.results if not s["ok"]), None)
+    if failed is not None:
+        raise ProviderFailure(_kind(failed["cause"]), failed["cause"], failed["reply"])
+
+
+def _kind(cause: str) -> FailureKind:
+    if cause in _AUTH_CAUSES:
+        return FailureKind.AUTH
+    if cause in _TRANSIENT_CAUSES:
+        return FailureKind.TRANSIENT
+    return FailureKind.PERMANENT
+
+
+def _by_relay(
+    rt: Runtime, tenant: Tenant, principal: Principal, request: SendRequest, route: Route
+) -> dict[str, Any]:
+    relay = rt.settings.relay
+    if relay is None:
+        raise Unavailable(
+            "The platform's own sender is not configured.",
+            code="no_relay",
+            hint="The platform's operator must set the SENDVIA_RELAY_* settings.",
+        )
+    name = principal.name or tenant.product_name
+    message = compose(
+        request,
+        sender=Mailbox(name, rt.settings.default_sender_address),
+        reply_to=principal.email or None,  # replies reach the person, not noreply@
+        message_id_domain=rt.settings.platform_domain,
+    )
+    password = rt.secrets.access(relay.password_version).decode()
+    try:
+        _smtp(
+            rt,
+            endpoint=Endpoint(relay.host, relay.port, relay.security, relay.username),
+            password=password,
+            sender=rt.settings.default_sender_address,
+            request=request,
+            message=message,
+        )
+    except ProviderFailure as failure:
+        return _failed(failure, route)
+    return {
+        "state": "sent",
+        "sent_at": rt.clock(),
+        "message_id": message["Message-ID"],
+        "provider_message_id": None,
+        "route": route.to_json(),
+        "delivery_note": None,
+    }
+
+
+def _failed(failure: ProviderFailure, route: Route) -> dict[str, Any]:
+    return {
+        "state": "failed",
+        "route": route.to_json(),
+        "error": {
+            "class": failure.kind.value,
+            "code": failure.code,
+            "message": _message(failure),
+            "hint": mailboxes.hint_for(failure),
+        },
+    }
+
+
+def _message(failure: ProviderFailure) -> str:
+    if failure.code == "mailbox_broken":
+        return "Failed to send email: the mailbox connection needs re-authorizing."
+    return f"Failed to send email: {failure.reply}"
+
+
+def _failure_error(error: dict[str, Any], delivery_id: str) -> AppError:
+    status = {"auth": 422, "permanent": 422, "quota": 429, "transient": 503}[error["class"]]
+    failure = SendFailed(
+        error["message"],
+        hint=error["hint"],
+        code=error["code"],
+        details={"delivery_id": delivery_id},
+    )
+    failure.status = status
+    return failure
+
+
+def to_json(delivery_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The API's Delivery."""
+
+    def stamp(key: str) -> Any:
+        value = doc.get(key)
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+
+    return {
+        "id": delivery_id,
+        "kind": doc.get("kind"),
+        "category": doc.get("category"),
+        "contact_id": doc.get("contact_id"),
+        "state": doc.get("state"),
+        "route": doc.get("route"),
+        "to": doc.get("to", []),
+        "cc": doc.get("cc", []),
+        "subject": doc.get("subject"),
+        "attempts": doc.get("attempts", 0),
+        "send_at": stamp("send_at"),
+        "sent_at": stamp("sent_at"),
+        "message_id": doc.get("message_id"),
+        "provider_message_id": doc.get("provider_message_id"),
+        "error": doc.get("error"),
+        "delivery_note": doc.get("delivery_note"),
+    }
