@@ -164,8 +164,10 @@ class FakeGoogleState:
             day_ago = [t for t in account.send_times if t > now - 86400]
             minute_ago = [t for t in day_ago if t > now - 60]
             if len(day_ago) >= account.daily_limit:
-                raise QuotaExceeded("daily", int(day_ago[0] + 86400 - now) + 1)
+                oldest = day_ago[0] if day_ago else now
+                raise QuotaExceeded("daily", int(oldest + 86400 - now) + 1)
             if len(minute_ago) >= account.per_minute:
-                raise QuotaExceeded("rate", int(minute_ago[0] + 60 - now) + 1)
+                oldest = minute_ago[0] if minute_ago else now
+                raise QuotaExceeded("rate", int(oldest + 60 - now) + 1)
             account.send_times = deque([*day_ago, now])
             account.sent.append(message)
