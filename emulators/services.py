@@ -187,6 +187,13 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_RELAY_USERNAME": RELAY_USER,
         "SENDVIA_RELAY_PASSWORD": RELAY_SECRET_VERSION,
         "DEFAULT_RELAY_URL": f"http://{host}:{ports['relay_http']}",
+        # Triggered emails: Cloud Tasks (the emulator) calls `deliver` with an OIDC token.
+        "SENDVIA_DELIVER_URL": f"http://{host}:{ports['functions']}/deliver",
+        "SENDVIA_TASKS_SERVICE_ACCOUNT": f"sendvia-tasks@{PROJECT}.iam.gserviceaccount.com",
+        "SENDVIA_TASKS_CERTS_URL": f"http://{host}:{ports['cloudtasks_http']}/jwks",
+        # Short backoffs keep a local retry visible in seconds; production keeps 10 s … 10 min.
+        "SENDVIA_TASKS_MIN_BACKOFF_S": "0.5",
+        "SENDVIA_TASKS_MAX_BACKOFF_S": "2",
     }
 
 

@@ -47,3 +47,9 @@ def activity(request: flask.Request) -> flask.Response:
 def send(request: flask.Request) -> flask.Response:
     """Send an email now through the route the settings give (API.md § send)."""
     return api.handle("send", request)
+
+
+@functions_framework.http
+def deliver(request: flask.Request) -> flask.Response:
+    """Cloud Tasks' target: deliver one queued email (internal)."""
+    return api.handle("deliver", request)

@@ -58,6 +58,20 @@ class RelaySettings:
 
 
 @dataclass(frozen=True)
+class TasksSettings:
+    """Cloud Tasks for triggered emails: the queue, and the `deliver` function it calls."""
+
+    deliver_url: str
+    service_account: str  # the identity of the OIDC tokens, checked by `deliver`
+    location: str = "us-central1"
+    queue: str = "sendvia-deliveries"
+    certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    max_attempts: int = 20
+    min_backoff_s: float = 10.0
+    max_backoff_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     platform_domain: str
@@ -71,6 +85,7 @@ class Settings:
     tls_ca_file: str | None = None  # extra CA trusted for tenants' mail servers (local stack)
     mail_allow_loopback: bool = False  # the local stack's mail servers live on loopback
     relay: RelaySettings | None = None  # None: no default sender configured
+    tasks: TasksSettings | None = None  # None: triggered (queued) emails are not configured
 
     @property
     def default_sender_address(self) -> str:
@@ -120,6 +135,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
 
     google = _google_settings(env, problems)
     relay = _relay_settings(env, problems)
+    tasks = _tasks_settings(env, problems)
     ca_file = env.get("SENDVIA_TLS_CA_FILE", "").strip() or None
     if ca_file and not os.path.isfile(ca_file):
         problems.append(f"SENDVIA_TLS_CA_FILE={ca_file!r} is not a readable file.")
@@ -131,6 +147,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
     return Settings(
+        tasks=tasks,
         relay=relay,
         google=google,
         tls_ca_file=ca_file,
@@ -198,6 +215,43 @@ def _relay_settings(env: Mapping[str, str], problems: list[str]) -> RelaySetting
     if problems:
         return None
     return RelaySettings(host, int(port), security, username, password)
+
+
+def _tasks_settings(env: Mapping[str, str], problems: list[str]) -> TasksSettings | None:
+    deliver_url = env.get("SENDVIA_DELIVER_URL", "").strip()
+    if not deliver_url:
+        return None
+    account = env.get("SENDVIA_TASKS_SERVICE_ACCOUNT", "").strip()
+    if not deliver_url.startswith(("https://", "http://")):
+        problems.append("SENDVIA_DELIVER_URL must be the deliver function's URL.")
+    if "@" not in account:
+        problems.append(
+            "SENDVIA_TASKS_SERVICE_ACCOUNT must be the service account Cloud Tasks "
+            "signs its OIDC tokens as (the deliver function checks it)."
+        )
+    numbers: dict[str, float] = {}
+    for key, name in (
+        ("min_backoff_s", "SENDVIA_TASKS_MIN_BACKOFF_S"),
+        ("max_backoff_s", "SENDVIA_TASKS_MAX_BACKOFF_S"),
+    ):
+        raw = env.get(name, "").strip()
+        if raw:
+            try:
+                numbers[key] = float(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not a number of seconds.")
+    if problems:
+        return None
+    optional = {
+        k: v
+        for k, v in (
+            ("location", env.get("SENDVIA_TASKS_LOCATION", "").strip()),
+            ("queue", env.get("SENDVIA_TASKS_QUEUE", "").strip()),
+            ("certs_url", env.get("SENDVIA_TASKS_CERTS_URL", "").strip()),
+        )
+        if v
+    }
+    return TasksSettings(deliver_url, account, **optional, **numbers)  # type: ignore[arg-type]
 
 
 def is_origin(value: str) -> bool:

@@ -18,6 +18,7 @@ from sendvia.ports import Identity, Secrets, Store
 from sendvia.services.members import MemberTracker
 
 if TYPE_CHECKING:
+    from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
     from sendvia.adapters.gmail import Gmail
     from sendvia.adapters.google_oauth import GoogleOAuth
@@ -40,15 +41,21 @@ class Runtime:
     google: GoogleOAuth | None  # None when Sign in with Google is not configured
     gmail: Gmail | None
     mail: MailServers
+    queue: CloudTasksQueue | None  # None when triggered emails are not configured
     clock: Callable[[], dt.datetime] = utc_now
 
 
 def build(settings: Settings) -> Runtime:
+    from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.firebase_identity import FirebaseIdentity
     from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
     from sendvia.adapters.firestore_store import FirestoreStore
     from sendvia.adapters.gmail import Gmail
-    from sendvia.adapters.google_clients import firestore_client, secret_manager_client
+    from sendvia.adapters.google_clients import (
+        cloud_tasks_client,
+        firestore_client,
+        secret_manager_client,
+    )
     from sendvia.adapters.google_oauth import GoogleOAuth
     from sendvia.adapters.secret_manager import SecretManagerSecrets
     from sendvia.adapters.smtp_imap import MailServers
@@ -68,6 +75,9 @@ def build(settings: Settings) -> Runtime:
         google=google,
         gmail=Gmail(google, settings.google.gmail_endpoint) if google and settings.google else None,
         mail=MailServers(ca_file=settings.tls_ca_file, allow_loopback=settings.mail_allow_loopback),
+        queue=CloudTasksQueue(settings.tasks, settings.project, cloud_tasks_client)
+        if settings.tasks
+        else None,
     )
 
 

@@ -80,6 +80,11 @@ class FirestoreMailboxes:
         result: bool = apply(self._db.transaction())
         return result
 
+    def add_notification(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> None:
+        self._db.collection(paths.notifications(tenant_id)).document().set(
+            {**notice, "created_at": now, "read_by": []}
+        )
+
     def resolve_notification(self, tenant_id: str, notification_id: str, now: dt.datetime) -> None:
         from google.api_core import exceptions
 
@@ -161,6 +166,38 @@ class FirestoreActivity:
         except exceptions.Conflict:
             return False
         return True
+
+    def claim_delivery(
+        self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Take the delivery for sending, in a transaction: ("claimed", doc) for exactly one
+        caller; ("done", doc) once it is sent, failed or cancelled; ("busy", None) while another
+        attempt holds an unexpired lease; ("missing", None) when there is no such delivery."""
+        from google.cloud import firestore
+
+        ref = self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}")
+
+        @firestore.transactional
+        def apply(transaction: firestore.Transaction) -> tuple[str, dict[str, Any] | None]:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return "missing", None
+            doc = {"id": snapshot.id, **(snapshot.to_dict() or {})}
+            if doc["state"] in ("sent", "failed", "cancelled", "suppressed"):
+                return "done", doc
+            lease_until = doc.get("lease_until")
+            if doc["state"] == "sending" and lease_until and lease_until > now:
+                return "busy", None
+            changes = {
+                "state": "sending",
+                "lease_until": now + lease,
+                "attempts": int(doc.get("attempts", 0)) + 1,
+            }
+            transaction.update(ref, changes)
+            return "claimed", {**doc, **changes}
+
+        result: tuple[str, dict[str, Any] | None] = apply(self._db.transaction())
+        return result
 
     def update_delivery(self, tenant_id: str, delivery_id: str, changes: Mapping[str, Any]) -> None:
         self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}").update(dict(changes))

@@ -21,6 +21,7 @@ FUNCTIONS = {
     "test_connection": "sendvia.api.test_connection",
     "activity": "sendvia.api.activity",
     "send": "sendvia.api.send",
+    "deliver": "sendvia.api.deliver",
 }
 
 

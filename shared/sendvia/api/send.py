@@ -29,4 +29,5 @@ def send(call: Call) -> Reply:
             code="invalid_value",
             hint="Use a UUID per email.",
         )
-    return Reply(200, {"delivery": service.send_now(call.runtime, call.user, call.json(), key)})
+    status, delivery = service.send(call.runtime, call.user, call.json(), key)
+    return Reply(status, {"delivery": delivery})

@@ -25,6 +25,8 @@ from sendvia.domain.message import HeaderError, Mailbox, check_header_value
 
 MAX_RECIPIENTS = 100
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# A queued email waits in its Firestore document, whose limit is 1 MiB.
+MAX_QUEUED_BYTES = 900 * 1024
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -77,8 +79,8 @@ class SendRequest(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     category: Annotated[StrictStr, Field(pattern=_TOKEN.pattern)] = "general"
     contact_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
-    # Triggered (queue) and scheduled (send_at) sends come with the deliver function.
-    mode: Literal["now"] = "now"
+    # now: a manual send, answered with the outcome; queue: a triggered one, sent by `deliver`.
+    mode: Literal["now", "queue"] = "now"
 
     @model_validator(mode="after")
     def _complete(self) -> SendRequest:

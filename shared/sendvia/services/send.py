@@ -21,7 +21,14 @@ from sendvia.adapters.smtp_imap import Endpoint, Steps
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxSummary
 from sendvia.domain.message import HeaderError, Mailbox
-from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, SendRequest, addresses, compose, with_bcc
+from sendvia.domain.outgoing import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_QUEUED_BYTES,
+    SendRequest,
+    addresses,
+    compose,
+    with_bcc,
+)
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, RouteReason, Via
 from sendvia.domain.tenant import OnBroken, Tenant
@@ -62,7 +69,10 @@ def delivery_id_for(key: str | None) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def send_now(rt: Runtime, principal: Principal, body: Any, key: str | None) -> dict[str, Any]:
+def send(
+    rt: Runtime, principal: Principal, body: Any, key: str | None
+) -> tuple[int, dict[str, Any]]:
+    """Send now (200 with the outcome) or queue it for `deliver` (202)."""
     try:
         request = parse_model(SendRequest, body)
     except HeaderError as exc:  # raised inside a validator
@@ -89,9 +99,10 @@ def send_now(rt: Runtime, principal: Principal, body: Any, key: str | None) -> d
     existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
     if existing is not None:
         return _again(existing, request)
-    route = _route(rt, tenant, principal)
+    route = route_of(rt, tenant, principal)
+    queued = request.mode == "queue"
     record = {
-        "kind": "manual",
+        "kind": "triggered" if queued else "manual",
         "category": request.category,
         "contact_id": request.contact_id,
         "state": "sending",
@@ -106,29 +117,55 @@ def send_now(rt: Runtime, principal: Principal, body: Any, key: str | None) -> d
         "created_by": principal.uid,
         "created_at": rt.clock(),
         "error": None,
+        # Who sends, for `deliver`, which has no signed-in user to ask.
+        "sender": {
+            "uid": principal.uid,
+            "email": principal.email,
+            "name": principal.name,
+            "role": principal.role.value,
+        },
     }
+    if queued:
+        if rt.queue is None:
+            raise Unavailable(
+                "Triggered emails are not configured.",
+                code="no_queue",
+                hint="The platform's operator must set SENDVIA_DELIVER_URL.",
+            )
+        content = request.model_dump(mode="json")
+        if len(json.dumps(content)) > MAX_QUEUED_BYTES:
+            raise PayloadTooLarge(
+                "A queued email can carry at most 900 KB.",
+                field="attachments",
+                hint="Send large attachments now (mode now) or as a link.",
+            )
+        record.update({"state": "queued", "attempts": 0, "content": content})
     if not rt.activity.create_delivery(principal.tenant_id, delivery_id, record):
         existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
         return _again(existing or record, request)  # a concurrent retry got there first
-    outcome = _deliver(rt, tenant, principal, request, route)
+    if queued:
+        rt.queue.enqueue(principal.tenant_id, delivery_id)  # type: ignore[union-attr]
+        return 202, to_json(delivery_id, record)
+    outcome = deliver_once(rt, tenant, principal, request, route)
     rt.activity.update_delivery(principal.tenant_id, delivery_id, outcome)
     delivery = to_json(delivery_id, {**record, **outcome})
     if outcome["state"] == "failed":
         raise _failure_error(outcome["error"], delivery_id)
-    return delivery
+    return 200, delivery
 
 
-def _again(existing: dict[str, Any], request: SendRequest) -> dict[str, Any]:
+def _again(existing: dict[str, Any], request: SendRequest) -> tuple[int, dict[str, Any]]:
     if existing.get("fingerprint") != request.fingerprint():
         raise Conflict(
             "This Idempotency-Key was used for a different email.",
             code="idempotency_conflict",
             hint="Use a new key for a new email; reuse a key only to retry.",
         )
-    return to_json(existing["id"], existing)
+    status = 202 if existing.get("kind") == "triggered" else 200
+    return status, to_json(existing["id"], existing)
 
 
-def _route(rt: Runtime, tenant: Tenant, principal: Principal) -> Route:
+def route_of(rt: Runtime, tenant: Tenant, principal: Principal) -> Route:
     found = rt.mailboxes.get_many(principal.tenant_id, [TENANT_MAILBOX, principal.own_mailbox_id])
     summaries = {m: MailboxSummary.from_doc(m, d) for m, d in found.items()}
     return route_for(
@@ -140,7 +177,7 @@ def _route(rt: Runtime, tenant: Tenant, principal: Principal) -> Route:
     )
 
 
-def _deliver(
+def deliver_once(
     rt: Runtime, tenant: Tenant, principal: Principal, request: SendRequest, route: Route
 ) -> dict[str, Any]:
     """Send once through the route; the changes to record on the delivery."""
@@ -311,6 +348,7 @@ def _failed(failure: ProviderFailure, route: Route) -> dict[str, Any]:
             "code": failure.code,
             "message": _message(failure),
             "hint": mailboxes.hint_for(failure),
+            "retry_after_s": failure.retry_after_s,
         },
     }
 

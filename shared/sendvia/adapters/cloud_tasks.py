@@ -1,0 +1,113 @@
+"""The Queue port on Cloud Tasks: one named HTTP task per delivery, aimed at `deliver`.
+
+Task names are derived from the tenant and delivery, so a retried `send` or a second `reminders`
+run creates no second task: Cloud Tasks answers ALREADY_EXISTS while the task exists and for about
+an hour after it ran (cloud.google.com/tasks/docs/reference/rpc: CreateTask). The payload names the
+delivery and nothing else — no content, no credential. The queue's RetryConfig is set explicitly
+(here for the local stack; by Terraform in production), so retries never depend on defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sendvia.config import TasksSettings
+
+
+class CloudTasksQueue:
+    def __init__(
+        self, settings: TasksSettings, project: str, client_factory: Callable[[], Any]
+    ) -> None:
+        self._settings = settings
+        self._parent = f"projects/{project}/locations/{settings.location}"
+        self.queue_name = f"{self._parent}/queues/{settings.queue}"
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _tasks(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            if not self._ready:
+                self._ensure_queue(self._client)
+                self._ready = True
+            return self._client
+
+    def _ensure_queue(self, client: Any) -> None:
+        from google.api_core import exceptions
+        from google.protobuf import duration_pb2
+
+        def seconds(value: float) -> duration_pb2.Duration:
+            duration = duration_pb2.Duration()
+            duration.FromNanoseconds(int(value * 1e9))
+            return duration
+
+        retry = {
+            "max_attempts": self._settings.max_attempts,
+            "min_backoff": seconds(self._settings.min_backoff_s),
+            "max_backoff": seconds(self._settings.max_backoff_s),
+            "max_doublings": 5,
+            "max_retry_duration": seconds(24 * 3600),
+        }
+        try:
+            client.get_queue(name=self.queue_name)
+        except exceptions.NotFound:
+            with contextlib.suppress(exceptions.AlreadyExists):
+                client.create_queue(
+                    parent=self._parent,
+                    queue={
+                        "name": self.queue_name,
+                        "retry_config": retry,
+                        "rate_limits": {
+                            "max_dispatches_per_second": 50,
+                            "max_concurrent_dispatches": 50,
+                        },
+                    },
+                )
+
+    def task_id(self, tenant_id: str, delivery_id: str, generation: int = 0) -> str:
+        digest = hashlib.sha256(f"{tenant_id}/{delivery_id}".encode()).hexdigest()[:40]
+        return f"d-{digest}-{generation}"
+
+    def enqueue(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        *,
+        at: dt.datetime | None = None,
+        generation: int = 0,
+    ) -> bool:
+        """Create the delivery's task; False when it already exists (nothing to do)."""
+        from google.api_core import exceptions
+        from google.protobuf import timestamp_pb2
+
+        task: dict[str, Any] = {
+            "name": f"{self.queue_name}/tasks/{self.task_id(tenant_id, delivery_id, generation)}",
+            "http_request": {
+                "http_method": "POST",
+                "url": self._settings.deliver_url,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"tenant_id": tenant_id, "delivery_id": delivery_id}).encode(),
+                "oidc_token": {
+                    "service_account_email": self._settings.service_account,
+                    "audience": self._settings.deliver_url,
+                },
+            },
+        }
+        if at is not None:
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromDatetime(at)
+            task["schedule_time"] = stamp
+        try:
+            self._tasks().create_task(parent=self.queue_name, task=task)
+        except exceptions.AlreadyExists:
+            return False
+        return True

@@ -1,0 +1,111 @@
+"""Deliver one queued email, for Cloud Tasks (DESIGN.md §6).
+
+At-least-once dispatch must not mean twice sent: the delivery is claimed in a Firestore
+transaction with a lease, so a duplicate dispatch or a racing retry finds it `sending` (busy: try
+later) or `sent` (done). Outcomes, as `answer_for` classifies them:
+- sent → 200;
+- transient (4xx SMTP, timeouts, 5xx HTTP) → back to `queued`, 503, and Cloud Tasks retries with
+  the queue's backoff;
+- quota (Gmail's limits, SMTP 4.5.x) → the mailbox is `throttled_until`, the delivery waits for a
+  new task at that time (or, when the tenant chose the platform's sender for broken mailboxes,
+  goes that way) → 200;
+- auth (handled by the send: the mailbox turns broken) and permanent → `failed`, the sender and the
+  admins are notified → 200, never retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sendvia.domain.outgoing import SendRequest
+from sendvia.domain.principal import Principal, Role
+from sendvia.runtime import Runtime
+from sendvia.services import send
+from sendvia.services.settings import load_tenant
+
+LEASE = dt.timedelta(minutes=5)
+DEFAULT_QUOTA_WAIT = dt.timedelta(hours=1)
+
+
+def answer_for(state: str, error_class: str | None) -> int:
+    """The HTTP status for Cloud Tasks: non-2xx means "retry" (a pure rule, table-tested)."""
+    if state == "busy":
+        return 409  # another attempt holds the lease; retry later and find it done
+    if state == "queued" and error_class == "transient":
+        return 503
+    return 200
+
+
+def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[str, Any]]:
+    outcome, doc = rt.activity.claim_delivery(tenant_id, delivery_id, rt.clock(), LEASE)
+    if outcome == "missing":
+        return 200, {"outcome": "missing"}  # nothing to do; a retry would not change that
+    if outcome in ("done", "busy") or doc is None:
+        return answer_for(outcome, None), {"outcome": outcome}
+    sender = doc.get("sender", {})
+    principal = Principal(
+        tenant_id,
+        sender.get("uid", ""),
+        sender.get("email", ""),
+        Role(sender.get("role", "member")),
+        sender.get("name", ""),
+    )
+    request = SendRequest.model_validate(doc["content"])
+    tenant = load_tenant(rt, tenant_id)
+    route = send.route_of(rt, tenant, principal)
+    result = send.deliver_once(rt, tenant, principal, request, route)
+    error = result.get("error")
+    if result["state"] == "sent":
+        rt.activity.update_delivery(
+            tenant_id, delivery_id, {**result, "lease_until": None, "content": None}
+        )
+        return 200, {"outcome": "sent"}
+    error_class = error["class"] if error else "permanent"
+    if error_class == "transient":
+        rt.activity.update_delivery(
+            tenant_id, delivery_id, {"state": "queued", "lease_until": None, "last_error": error}
+        )
+        return answer_for("queued", "transient"), {"outcome": "retry", "error": error}
+    if error_class == "quota":
+        wait = dt.timedelta(
+            seconds=(error or {}).get("retry_after_s") or DEFAULT_QUOTA_WAIT.total_seconds()
+        )
+        until = rt.clock() + wait
+        if result["route"].get("mailbox"):
+            rt.mailboxes.update(tenant_id, result["route"]["mailbox"], {"throttled_until": until})
+        generation = int(doc.get("attempts", 1))
+        rt.activity.update_delivery(
+            tenant_id,
+            delivery_id,
+            {"state": "queued", "lease_until": None, "last_error": error, "send_at": until},
+        )
+        if rt.queue is not None:
+            rt.queue.enqueue(tenant_id, delivery_id, at=until, generation=generation)
+        return 200, {"outcome": "deferred", "until": until.isoformat()}
+    rt.activity.update_delivery(
+        tenant_id,
+        delivery_id,
+        {"state": "failed", "lease_until": None, "error": error, "route": result["route"]},
+    )
+    _notify_failure(rt, tenant_id, delivery_id, doc, error or {})
+    return 200, {"outcome": "failed", "error": error}
+
+
+def _notify_failure(
+    rt: Runtime, tenant_id: str, delivery_id: str, doc: dict[str, Any], error: dict[str, Any]
+) -> None:
+    """A triggered email that finally failed: its sender and the admins are told, with why."""
+    recipients = ", ".join(doc.get("to", []))
+    notice = {
+        "kind": "send_failed",
+        "delivery_id": delivery_id,
+        "title": f"Email to {recipients} was not sent: {doc.get('subject', '')}",
+        "message": error.get("message", "Failed to send email."),
+        "hint": error.get("hint", ""),
+    }
+    audiences = ["admins"]
+    if doc.get("sender", {}).get("uid") and doc["sender"].get("role") != "admin":
+        audiences.append(f"user:{doc['sender']['uid']}")
+    for audience in audiences:
+        rt.mailboxes.add_notification(tenant_id, {**notice, "audience": audience}, rt.clock())
