@@ -37,6 +37,8 @@ class Behaviour(StrEnum):
     DROP_IN_DATA = "drop_in_data"
     STALL = "stall"
     UNTRUSTED_CERTIFICATE = "untrusted_certificate"
+    TEMPORARY_ONCE = "temporary_once"  # 451 on the first MAIL FROM, then accepts
+    REJECT_RECIPIENT = "reject_recipient"  # 550 5.1.1 for every recipient
     WELL_BEHAVED = "well_behaved"
 
 
@@ -54,6 +56,8 @@ AUTH_REPLIES = {
 class _Handler:
     def __init__(self) -> None:
         self.received: list[bytes] = []
+        self.mail_commands = 0  # MAIL FROM commands seen: one per sending attempt
+        self.port = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(envelope.content)
@@ -71,10 +75,20 @@ class _ScriptedSMTP(SMTP):
         await self.push(reply)
 
     async def smtp_MAIL(self, arg: str) -> None:
-        if self.behaviour is Behaviour.TEMPORARY_FAILURE:
+        self.event_handler.mail_commands += 1
+        first = self.event_handler.mail_commands == 1
+        if self.behaviour is Behaviour.TEMPORARY_FAILURE or (
+            self.behaviour is Behaviour.TEMPORARY_ONCE and first
+        ):
             await self.push("451 4.3.0 Temporary system problem. Try again later.")
             return
         await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        if self.behaviour is Behaviour.REJECT_RECIPIENT:
+            await self.push("550 5.1.1 The email account that you tried to reach does not exist.")
+            return
+        await super().smtp_RCPT(arg)
 
     async def smtp_DATA(self, arg: str) -> None:
         if self.behaviour is Behaviour.DROP_IN_DATA:
@@ -145,6 +159,21 @@ def _raw_server(greeting: bytes | None) -> Iterator[int]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+@contextmanager
+def scripted_server(behaviour: Behaviour, certs: Certificates) -> Iterator[Any]:
+    """An aiosmtpd server with the behaviour; yields its handler (`.port`, `.received`,
+    `.mail_commands`) for tests that count what reached it."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs.cert, certs.key)
+    controller = _Controller(behaviour, context)
+    controller.start()
+    controller.handler.port = controller.port
+    try:
+        yield controller.handler
+    finally:
+        controller.stop()
 
 
 @contextmanager

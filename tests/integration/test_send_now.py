@@ -111,7 +111,7 @@ def test_header_injection_is_refused_and_never_reaches_a_server(clinic, recipien
         ({"text": None, "html": None}, 400, ""),
         ({"to": ["not an address"]}, 400, "to.0"),
         ({"attachments": [{"filename": "a.pdf", "content": "not base64!"}]}, 400, "attachments"),
-        ({"mode": "queue"}, 400, "mode"),
+        ({"mode": "later"}, 400, "mode"),
         ({"category": "Has Spaces"}, 400, "category"),
         (
             {

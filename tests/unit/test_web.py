@@ -42,6 +42,7 @@ def runtime() -> Runtime:
         google=None,
         gmail=None,
         mail=unused,  # type: ignore[arg-type]
+        queue=None,
     )
 
 

@@ -1,0 +1,235 @@
+"""Triggered emails: `send` (mode queue) → a named Cloud Task → `deliver` → the provider.
+Every email is sent once, or fails once with a reason; nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from google.cloud import firestore, tasks_v2
+from sendvia.adapters.google_clients import cloud_tasks_client
+
+from emulators.mail.misbehaving import Behaviour, scripted_server
+from tests.integration.api import call
+from tests.integration.clinic import Clinic, connect, settings_of
+from tests.integration.google_flow import fake
+from tests.integration.test_send_now import email, relay_messages, send
+
+QUEUE = "projects/demo-sendvia/locations/us-central1/queues/sendvia-deliveries"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s")
+
+
+@pytest.fixture
+def recipient() -> str:
+    return f"pat-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture(scope="module")
+def tasks() -> tasks_v2.CloudTasksClient:
+    return cloud_tasks_client()
+
+
+def queued(clinic: Clinic, address: str, key: str | None = None, **changes: object) -> str:
+    response = send(
+        clinic,
+        email(address, mode="queue", category="appointment_reminder", attachments=[], **changes),
+        key or str(uuid.uuid4()),
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["delivery"]["state"] == "queued"
+    return str(response.json()["delivery"]["id"])
+
+
+def delivery(project: str, clinic: Clinic, delivery_id: str) -> dict[str, Any]:
+    doc = (
+        firestore.Client(project=project)
+        .document(f"tenants/{clinic.tenant}/deliveries/{delivery_id}")
+        .get()
+    )
+    return doc.to_dict() or {}
+
+
+def state_is(project: str, clinic: Clinic, delivery_id: str, state: str) -> Callable[[], Any]:
+    return lambda: delivery(project, clinic, delivery_id).get("state") == state
+
+
+def extra_task(tasks: tasks_v2.CloudTasksClient, clinic: Clinic, delivery_id: str) -> None:
+    """What an at-least-once dispatch looks like from `deliver`: the same body again."""
+    tasks.create_task(
+        parent=QUEUE,
+        task={
+            "http_request": {
+                "url": os.environ["SENDVIA_DELIVER_URL"],
+                "http_method": "POST",
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(
+                    {"tenant_id": clinic.tenant, "delivery_id": delivery_id}
+                ).encode(),
+                "oidc_token": {
+                    "service_account_email": os.environ["SENDVIA_TASKS_SERVICE_ACCOUNT"],
+                    "audience": os.environ["SENDVIA_DELIVER_URL"],
+                },
+            }
+        },
+    )
+
+
+def queue_idle(tasks: tasks_v2.CloudTasksClient) -> bool:
+    return not list(tasks.list_tasks(parent=QUEUE))
+
+
+def smtp_mailbox_at(clinic: Clinic, project: str, port: int) -> None:
+    """The tenant's SMTP mailbox, pointing at a scripted server, already confirmed."""
+    call("PATCH", "settings", bearer=clinic.admin, body={"integrations": {"smtp_imap": True}})
+    saved = call(
+        "PUT",
+        "settings",
+        "/mailboxes/tenant",
+        bearer=clinic.admin,
+        body={
+            "address": "front@riverside.example",
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "starttls",
+                "username": "front@riverside.example",
+                "password": "any-app-password",
+            },
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    firestore.Client(project=project).document(f"tenants/{clinic.tenant}/mailboxes/tenant").update(
+        {"state": "active"}
+    )
+
+
+def test_a_triggered_email_goes_once_even_when_dispatched_again(clinic, recipient, tasks, project):
+    delivery_id = queued(clinic, recipient)
+    eventually(state_is(project, clinic, delivery_id, "sent"))
+    for _ in range(3):
+        extra_task(tasks, clinic, delivery_id)
+    eventually(lambda: queue_idle(tasks))
+    assert len(relay_messages(recipient)) == 1
+    stored = delivery(project, clinic, delivery_id)
+    assert stored["attempts"] == 1
+    assert stored["content"] is None  # the content is not kept once sent
+    assert stored["message_id"] == relay_messages(recipient)[0]["headers"]["Message-ID"]
+
+
+def test_racing_deliveries_send_once(clinic, recipient, tasks, project):
+    tasks.pause_queue(name=QUEUE)
+    try:
+        delivery_id = queued(clinic, recipient)
+        for _ in range(5):
+            extra_task(tasks, clinic, delivery_id)
+    finally:
+        tasks.resume_queue(name=QUEUE)  # six dispatches of one delivery at once
+    eventually(state_is(project, clinic, delivery_id, "sent"))
+    eventually(lambda: queue_idle(tasks))
+    assert len(relay_messages(recipient)) == 1
+
+
+def test_a_retried_send_with_the_same_key_queues_once(clinic, recipient, tasks, project):
+    key = str(uuid.uuid4())
+    first = queued(clinic, recipient, key)
+    again = send(
+        clinic, email(recipient, mode="queue", category="appointment_reminder", attachments=[]), key
+    )
+    assert again.status_code == 202
+    assert again.json()["delivery"]["id"] == first
+    eventually(state_is(project, clinic, first, "sent"))
+    eventually(lambda: queue_idle(tasks))
+    assert len(relay_messages(recipient)) == 1
+
+
+def test_a_temporary_451_is_retried_and_then_sent(clinic, recipient, certs, project):
+    with scripted_server(Behaviour.TEMPORARY_ONCE, certs) as server:
+        smtp_mailbox_at(clinic, project, server.port)
+        delivery_id = queued(clinic, recipient)
+        eventually(state_is(project, clinic, delivery_id, "sent"))
+        assert server.mail_commands == 2  # the 451, then the accepted retry
+        assert len(server.received) == 1
+    stored = delivery(project, clinic, delivery_id)
+    assert stored["attempts"] == 2
+    assert stored["last_error"]["code"] == "temporary_failure"
+
+
+def test_a_permanent_550_fails_once_without_retries(clinic, recipient, certs, project, tasks):
+    with scripted_server(Behaviour.REJECT_RECIPIENT, certs) as server:
+        smtp_mailbox_at(clinic, project, server.port)
+        delivery_id = queued(clinic, recipient)
+        eventually(state_is(project, clinic, delivery_id, "failed"))
+        eventually(lambda: queue_idle(tasks))
+        time.sleep(1.5)  # a retry would have come by now (backoff 0.5 s)
+        assert server.mail_commands == 1
+    stored = delivery(project, clinic, delivery_id)
+    assert (stored["error"]["class"], stored["error"]["code"]) == ("permanent", "rejected")
+    assert "550 5.1.1" in stored["error"]["message"]
+    notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()
+    assert [n["kind"] for n in notices["notifications"]] == ["send_failed"]
+
+
+def test_a_revoked_gmail_token_breaks_the_mailbox_and_fails_the_email(clinic, recipient, project):
+    account = clinic.google("queued-revoked")
+    connect(clinic, account)
+    fake(f"/_fake/accounts/{account}:revoke", "POST")
+    delivery_id = queued(clinic, recipient)
+    eventually(state_is(project, clinic, delivery_id, "failed"))
+    assert delivery(project, clinic, delivery_id)["error"]["code"] == "mailbox_broken"
+    assert settings_of(clinic.admin)["mailboxes"]["tenant"]["state"] == "broken"
+    assert relay_messages(recipient) == []
+
+
+def test_a_gmail_daily_limit_defers_instead_of_failing(clinic, recipient, project, tasks):
+    account = clinic.google("queued-limited")
+    connect(clinic, account)
+    fake(f"/_fake/accounts/{account}:limits", "POST", json={"daily_limit": 0})
+    delivery_id = queued(clinic, recipient)
+    stored = eventually(lambda: (d := delivery(project, clinic, delivery_id)).get("send_at") and d)
+    assert stored["state"] == "queued"
+    assert stored["last_error"]["class"] == "quota"
+    mailbox = (
+        firestore.Client(project=project)
+        .document(f"tenants/{clinic.tenant}/mailboxes/tenant")
+        .get()
+        .to_dict()
+    )
+    assert mailbox["throttled_until"] > stored["created_at"]
+    waiting = [
+        t
+        for t in tasks.list_tasks(parent=QUEUE)
+        if t.schedule_time.timestamp() > time.time() + 3600
+    ]
+    assert waiting  # a new task for when Gmail's limit resets
+    for task in waiting:
+        tasks.delete_task(name=task.name)
+
+
+def test_header_injection_in_a_triggered_email_is_refused_before_queueing(clinic, recipient, tasks):
+    response = send(
+        clinic, email(recipient, mode="queue", subject="Reminder\r\nBcc: victim@evil.test")
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "subject"
+    assert queue_idle(tasks)
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic x"])
+def test_deliver_refuses_callers_without_a_task_token(authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = call("POST", "deliver", body={"tenant_id": "t", "delivery_id": "d"}, headers=headers)
+    assert response.status_code == 401
