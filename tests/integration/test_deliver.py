@@ -233,3 +233,37 @@ def test_deliver_refuses_callers_without_a_task_token(authorization):
     headers = {"Authorization": authorization} if authorization else {}
     response = call("POST", "deliver", body={"tenant_id": "t", "delivery_id": "d"}, headers=headers)
     assert response.status_code == 401
+
+
+def test_the_delivery_log_by_contact_state_and_category(clinic, recipient, project):
+    sent = send(clinic, email(recipient, contact_id="contact-42")).json()["delivery"]["id"]
+    triggered = queued(clinic, recipient, contact_id="contact-42")
+    eventually(state_is(project, clinic, triggered, "sent"))
+    send(clinic, email(recipient, contact_id="contact-99"))
+
+    def listed(query: str, bearer: str | None = None) -> list[str]:
+        response = call("GET", "activity", f"/deliveries{query}", bearer=bearer or clinic.admin)
+        assert response.status_code == 200, response.text
+        return [d["id"] for d in response.json()["deliveries"]]
+
+    assert listed("?contact_id=contact-42") == [triggered, sent]  # newest first
+    assert triggered in listed("?category=appointment_reminder")
+    assert sent not in listed("?category=appointment_reminder")
+    assert set(listed("?state=sent")) >= {sent, triggered}
+    first = call("GET", "activity", "/deliveries?page_size=1", bearer=clinic.admin).json()
+    second = call(
+        "GET",
+        "activity",
+        f"/deliveries?page_size=1&page_token={first['next_page_token']}",
+        bearer=clinic.admin,
+    ).json()
+    assert first["deliveries"][0]["id"] != second["deliveries"][0]["id"]
+    assert listed("", bearer=clinic.member) == []  # members see what they sent
+    one = call("GET", "activity", f"/deliveries/{triggered}", bearer=clinic.admin).json()
+    assert [a["outcome"] for a in one["attempts_log"]] == ["sent"]
+    assert (
+        call("GET", "activity", f"/deliveries/{triggered}", bearer=clinic.member).status_code == 404
+    )
+    assert (
+        call("GET", "activity", "/deliveries?page_size=0", bearer=clinic.admin).status_code == 400
+    )

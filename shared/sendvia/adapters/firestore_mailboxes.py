@@ -199,8 +199,40 @@ class FirestoreActivity:
         result: tuple[str, dict[str, Any] | None] = apply(self._db.transaction())
         return result
 
-    def update_delivery(self, tenant_id: str, delivery_id: str, changes: Mapping[str, Any]) -> None:
-        self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}").update(dict(changes))
+    def list_deliveries(
+        self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first, equality filters, paged by the last id of the previous page."""
+        from google.cloud import firestore
+
+        collection = self._db.collection(paths.deliveries(tenant_id))
+        query: Any = collection
+        for field, value in filters.items():
+            query = query.where(filter=firestore.FieldFilter(field, "==", value))
+        query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
+        if after:
+            cursor = collection.document(after).get()
+            if not cursor.exists:
+                return [], None
+            query = query.start_after(cursor)
+        docs = list(query.limit(page_size + 1).stream())
+        page = [{"id": d.id, **(d.to_dict() or {})} for d in docs[:page_size]]
+        return page, (page[-1]["id"] if len(docs) > page_size else None)
+
+    def update_delivery(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change the delivery; `attempt` is appended to its attempts log."""
+        data = dict(changes)
+        if attempt is not None:
+            from google.cloud import firestore
+
+            data["attempts_log"] = firestore.ArrayUnion([dict(attempt)])
+        self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}").update(data)
 
     def notifications(
         self, tenant_id: str, audiences: list[str], limit: int = 100

@@ -55,3 +55,56 @@ def mark_read(call: Call, notification_id: str) -> Reply:
     return Reply(
         200, _json({**item, "read_by": [*item.get("read_by", []), call.user.uid]}, call.user.uid)
     )
+
+
+_FILTERS = ("contact_id", "state", "category")
+
+
+@router.route("GET", "/deliveries")
+def deliveries(call: Call) -> Reply:
+    """The delivery log, newest first; members see what they sent, admins everything."""
+    from sendvia.errors import BadRequest
+    from sendvia.services.send import to_json
+
+    args = call.request.args
+    filters = {name: args[name] for name in _FILTERS if args.get(name)}
+    if not call.user.is_admin:
+        filters["created_by"] = call.user.uid
+    raw_size = args.get("page_size", "50")
+    if not raw_size.isdigit() or not 1 <= int(raw_size) <= 200:
+        raise BadRequest(
+            "page_size must be a number from 1 to 200.",
+            field="page_size",
+            code="invalid_value",
+            hint="Leave it out for 50.",
+        )
+    page, token = call.runtime.activity.list_deliveries(
+        call.user.tenant_id, filters, int(raw_size), args.get("page_token") or None
+    )
+    return Reply(200, {"deliveries": [to_json(d["id"], d) for d in page], "next_page_token": token})
+
+
+@router.route("GET", "/deliveries/{delivery_id}")
+def one_delivery(call: Call, delivery_id: str) -> Reply:
+    """One delivery with its attempts and last error."""
+    from sendvia.services.send import to_json
+
+    found = call.runtime.activity.get_delivery(call.user.tenant_id, delivery_id)
+    if found is None or (not call.user.is_admin and found.get("created_by") != call.user.uid):
+        raise NotFound(
+            "There is no such delivery.",
+            code="delivery_not_found",
+            hint="List the deliveries to see their ids.",
+        )
+    shown = to_json(delivery_id, found)
+    shown["last_error"] = found.get("last_error")
+    shown["attempts_log"] = [
+        {
+            **attempt,
+            "at": attempt["at"].isoformat()
+            if isinstance(attempt.get("at"), dt.datetime)
+            else attempt.get("at"),
+        }
+        for attempt in found.get("attempts_log", [])
+    ]
+    return Reply(200, shown)

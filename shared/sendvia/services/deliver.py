@@ -56,15 +56,28 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     route = send.route_of(rt, tenant, principal)
     result = send.deliver_once(rt, tenant, principal, request, route)
     error = result.get("error")
+    attempt = {
+        "at": rt.clock(),
+        "number": doc.get("attempts", 1),
+        "outcome": result["state"],
+        "route": result["route"].get("via"),
+        "error": error,
+    }
     if result["state"] == "sent":
         rt.activity.update_delivery(
-            tenant_id, delivery_id, {**result, "lease_until": None, "content": None}
+            tenant_id,
+            delivery_id,
+            {**result, "lease_until": None, "content": None},
+            attempt=attempt,
         )
         return 200, {"outcome": "sent"}
     error_class = error["class"] if error else "permanent"
     if error_class == "transient":
         rt.activity.update_delivery(
-            tenant_id, delivery_id, {"state": "queued", "lease_until": None, "last_error": error}
+            tenant_id,
+            delivery_id,
+            {"state": "queued", "lease_until": None, "last_error": error},
+            attempt=attempt,
         )
         return answer_for("queued", "transient"), {"outcome": "retry", "error": error}
     if error_class == "quota":
@@ -79,6 +92,7 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
             tenant_id,
             delivery_id,
             {"state": "queued", "lease_until": None, "last_error": error, "send_at": until},
+            attempt=attempt,
         )
         if rt.queue is not None:
             rt.queue.enqueue(tenant_id, delivery_id, at=until, generation=generation)
@@ -87,6 +101,7 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         tenant_id,
         delivery_id,
         {"state": "failed", "lease_until": None, "error": error, "route": result["route"]},
+        attempt=attempt,
     )
     _notify_failure(rt, tenant_id, delivery_id, doc, error or {})
     return 200, {"outcome": "failed", "error": error}
