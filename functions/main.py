@@ -53,3 +53,9 @@ def send(request: flask.Request) -> flask.Response:
 def deliver(request: flask.Request) -> flask.Response:
     """Cloud Tasks' target: deliver one queued email (internal)."""
     return api.handle("deliver", request)
+
+
+@functions_framework.http
+def reminders(request: flask.Request) -> flask.Response:
+    """Cloud Scheduler's target: enqueue every scheduled email due soon (internal)."""
+    return api.handle("reminders", request)

@@ -3,6 +3,7 @@ Every email is sent once, or fails once with a reason; nothing is lost."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -267,3 +268,65 @@ def test_the_delivery_log_by_contact_state_and_category(clinic, recipient, proje
     assert (
         call("GET", "activity", "/deliveries?page_size=0", bearer=clinic.admin).status_code == 400
     )
+
+
+def scheduled(clinic: Clinic, address: str, at: dt.datetime) -> str:
+    response = send(
+        clinic,
+        email(address, category="appointment_reminder", attachments=[], send_at=at.isoformat()),
+        str(uuid.uuid4()),
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["delivery"]["id"])
+
+
+def test_scheduled_reminders_are_enqueued_once_by_the_batch(clinic, recipient, project, tasks):
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    due = [scheduled(clinic, recipient, soon) for _ in range(3)]
+    waiting = scheduled(clinic, recipient, later)
+    first = call("POST", "reminders", body={}).json()
+    second = call("POST", "reminders", body={}).json()
+    # Due within the horizon: queued at send time, so the batches find the names taken.
+    assert first["enqueued"] == second["enqueued"] == 0
+    assert first["already_queued"] >= 3
+    names = {t.name.rsplit("/", 1)[1] for t in tasks.list_tasks(parent=QUEUE)}
+    for delivery_id in due:
+        assert any(delivery_id_task(clinic, delivery_id) == n for n in names)
+    assert delivery(project, clinic, waiting)["state"] == "scheduled"
+    for delivery_id in due:  # tidy the queue: they are minutes away
+        call("POST", "send", f"/{delivery_id}:cancel", bearer=clinic.admin)
+    for task in tasks.list_tasks(parent=QUEUE):
+        tasks.delete_task(name=task.name)
+
+
+def test_the_batch_enqueues_what_became_due(clinic, recipient, project, tasks):
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    delivery_id = scheduled(clinic, recipient, later)
+    # Time passes: make it due in 1 s (as if two days went by).
+    firestore.Client(project=project).document(
+        f"tenants/{clinic.tenant}/deliveries/{delivery_id}"
+    ).update({"send_at": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)})
+    first = call("POST", "reminders", body={}).json()
+    assert first["enqueued"] >= 1
+    assert call("POST", "reminders", body={}).json()["enqueued"] == 0  # no duplicates
+    eventually(state_is(project, clinic, delivery_id, "sent"))
+    assert len(relay_messages(recipient)) == 1
+
+
+def test_a_scheduled_email_can_be_cancelled_until_it_is_sent(clinic, recipient, project):
+    delivery_id = scheduled(clinic, recipient, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    response = call("POST", "send", f"/{delivery_id}:cancel", bearer=clinic.admin)
+    assert response.status_code == 200
+    assert response.json()["delivery"]["state"] == "cancelled"
+    again = call("POST", "send", f"/{delivery_id}:cancel", bearer=clinic.admin)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "too_late")
+    assert call("POST", "send", "/no-such-delivery:cancel", bearer=clinic.admin).status_code == 404
+    assert call("POST", "send", f"/{delivery_id}:cancel", bearer=clinic.member).status_code == 404
+
+
+def delivery_id_task(clinic: Clinic, delivery_id: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(f"{clinic.tenant}/{delivery_id}".encode()).hexdigest()[:40]
+    return f"d-{digest}-0"

@@ -185,6 +185,8 @@ class FirestoreActivity:
             doc = {"id": snapshot.id, **(snapshot.to_dict() or {})}
             if doc["state"] in ("sent", "failed", "cancelled", "suppressed"):
                 return "done", doc
+            if doc["state"] == "scheduled" and doc.get("send_at") and doc["send_at"] > now + lease:
+                return "done", doc  # not due: a task from before a reschedule
             lease_until = doc.get("lease_until")
             if doc["state"] == "sending" and lease_until and lease_until > now:
                 return "busy", None
@@ -218,6 +220,52 @@ class FirestoreActivity:
         docs = list(query.limit(page_size + 1).stream())
         page = [{"id": d.id, **(d.to_dict() or {})} for d in docs[:page_size]]
         return page, (page[-1]["id"] if len(docs) > page_size else None)
+
+    def due_deliveries(
+        self, until: dt.datetime, page_size: int, after: Any = None
+    ) -> tuple[list[tuple[str, str, dt.datetime]], Any]:
+        """(tenant, delivery, send_at) of scheduled deliveries due by `until`, across tenants,
+        a page at a time (a collection-group query: one composite index on state, send_at)."""
+        from google.cloud import firestore
+
+        query = (
+            self._db.collection_group("deliveries")
+            .where(filter=firestore.FieldFilter("state", "==", "scheduled"))
+            .where(filter=firestore.FieldFilter("send_at", "<=", until))
+            .order_by("send_at")
+            .limit(page_size)
+        )
+        if after is not None:
+            query = query.start_after(after)
+        docs = list(query.stream())
+        found = [
+            (d.reference.parent.parent.id, d.id, d.get("send_at"))
+            for d in docs
+            if d.reference.parent.parent is not None
+        ]
+        return found, (docs[-1] if len(docs) == page_size else None)
+
+    def cancel_delivery(
+        self, tenant_id: str, delivery_id: str, uid: str, is_admin: bool
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Cancel a delivery not yet sent: ("cancelled"|"too_late"|"missing", doc)."""
+        from google.cloud import firestore
+
+        ref = self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}")
+
+        @firestore.transactional
+        def apply(transaction: firestore.Transaction) -> tuple[str, dict[str, Any] | None]:
+            snapshot = ref.get(transaction=transaction)
+            doc = {"id": snapshot.id, **(snapshot.to_dict() or {})} if snapshot.exists else None
+            if doc is None or (not is_admin and doc.get("created_by") != uid):
+                return "missing", None
+            if doc["state"] not in ("scheduled", "queued"):
+                return "too_late", doc
+            transaction.update(ref, {"state": "cancelled", "content": None, "cancelled_by": uid})
+            return "cancelled", {**doc, "state": "cancelled"}
+
+        result: tuple[str, dict[str, Any] | None] = apply(self._db.transaction())
+        return result
 
     def update_delivery(
         self,

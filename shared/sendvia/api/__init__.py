@@ -22,6 +22,7 @@ FUNCTIONS = {
     "activity": "sendvia.api.activity",
     "send": "sendvia.api.send",
     "deliver": "sendvia.api.deliver",
+    "reminders": "sendvia.api.reminders",
 }
 
 

@@ -31,3 +31,26 @@ def send(call: Call) -> Reply:
         )
     status, delivery = service.send(call.runtime, call.user, call.json(), key)
     return Reply(status, {"delivery": delivery})
+
+
+@router.route("POST", "/{delivery_id}:cancel")
+def cancel(call: Call, delivery_id: str) -> Reply:
+    """Cancel a scheduled or queued email that has not started sending."""
+    from sendvia.errors import Conflict, NotFound
+
+    outcome, doc = call.runtime.activity.cancel_delivery(
+        call.user.tenant_id, delivery_id, call.user.uid, call.user.is_admin
+    )
+    if outcome == "missing" or doc is None:
+        raise NotFound(
+            "There is no such delivery.",
+            code="delivery_not_found",
+            hint="List the deliveries to see their ids.",
+        )
+    if outcome == "too_late":
+        raise Conflict(
+            f"This email is already {doc['state']}.",
+            code="too_late",
+            hint="Only scheduled or queued emails can be cancelled.",
+        )
+    return Reply(200, {"delivery": service.to_json(delivery_id, doc)})

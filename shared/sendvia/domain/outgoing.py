@@ -19,7 +19,15 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    model_validator,
+)
 
 from sendvia.domain.message import HeaderError, Mailbox, check_header_value
 
@@ -81,11 +89,15 @@ class SendRequest(BaseModel):
     contact_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
     # now: a manual send, answered with the outcome; queue: a triggered one, sent by `deliver`.
     mode: Literal["now", "queue"] = "now"
+    # A time (with its zone) for a scheduled send: implies the queue.
+    send_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> SendRequest:
         if self.text is None and self.html is None:
             raise ValueError("give text, html or both")
+        if self.send_at is not None:
+            self.mode = "queue"
         if len(self.to) + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
             raise ValueError(f"at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)")
         return self

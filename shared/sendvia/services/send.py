@@ -38,6 +38,9 @@ from sendvia.runtime import Runtime
 from sendvia.services import mailboxes
 from sendvia.services.settings import load_tenant, route_for
 
+# `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
+REMINDER_HORIZON = dt.timedelta(minutes=15)
+MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
 OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
 _TRANSIENT_CAUSES = {
     "timeout",
@@ -73,21 +76,7 @@ def send(
     rt: Runtime, principal: Principal, body: Any, key: str | None
 ) -> tuple[int, dict[str, Any]]:
     """Send now (200 with the outcome) or queue it for `deliver` (202)."""
-    try:
-        request = parse_model(SendRequest, body)
-    except HeaderError as exc:  # raised inside a validator
-        raise BadRequest(str(exc), code="invalid_value", field=exc.field) from exc
-    try:
-        size = request.attachment_bytes()
-    except ValueError as exc:
-        raise BadRequest(str(exc), code="invalid_value", field="attachments") from exc
-    if size > MAX_ATTACHMENT_BYTES:
-        raise PayloadTooLarge(
-            f"Attachments add up to {size} bytes; at most "
-            f"{MAX_ATTACHMENT_BYTES} bytes (10 MB) can be sent.",
-            field="attachments",
-            hint="Send large files as a link.",
-        )
+    request = _parse(body)
     tenant = load_tenant(rt, principal.tenant_id)
     if not (principal.is_admin or tenant.members_may_send):
         raise Forbidden(
@@ -102,7 +91,7 @@ def send(
     route = route_of(rt, tenant, principal)
     queued = request.mode == "queue"
     record = {
-        "kind": "triggered" if queued else "manual",
+        "kind": "manual",
         "category": request.category,
         "contact_id": request.contact_id,
         "state": "sending",
@@ -124,27 +113,16 @@ def send(
             "name": principal.name,
             "role": principal.role.value,
         },
+        **(_queued_fields(rt, request) if queued else {}),
     }
-    if queued:
-        if rt.queue is None:
-            raise Unavailable(
-                "Triggered emails are not configured.",
-                code="no_queue",
-                hint="The platform's operator must set SENDVIA_DELIVER_URL.",
-            )
-        content = request.model_dump(mode="json")
-        if len(json.dumps(content)) > MAX_QUEUED_BYTES:
-            raise PayloadTooLarge(
-                "A queued email can carry at most 900 KB.",
-                field="attachments",
-                hint="Send large attachments now (mode now) or as a link.",
-            )
-        record.update({"state": "queued", "attempts": 0, "content": content})
     if not rt.activity.create_delivery(principal.tenant_id, delivery_id, record):
         existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
         return _again(existing or record, request)  # a concurrent retry got there first
     if queued:
-        rt.queue.enqueue(principal.tenant_id, delivery_id)  # type: ignore[union-attr]
+        send_at = request.send_at
+        if rt.queue is not None and (send_at is None or send_at <= rt.clock() + REMINDER_HORIZON):
+            # Due soon: its task now (a later `reminders` run finds the name taken).
+            rt.queue.enqueue(principal.tenant_id, delivery_id, at=send_at)
         return 202, to_json(delivery_id, record)
     outcome = deliver_once(rt, tenant, principal, request, route)
     rt.activity.update_delivery(principal.tenant_id, delivery_id, outcome)
@@ -154,6 +132,58 @@ def send(
     return 200, delivery
 
 
+def _parse(body: Any) -> SendRequest:
+    try:
+        request = parse_model(SendRequest, body)
+    except HeaderError as exc:  # raised inside a validator
+        raise BadRequest(str(exc), code="invalid_value", field=exc.field) from exc
+    try:
+        size = request.attachment_bytes()
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_value", field="attachments") from exc
+    if size > MAX_ATTACHMENT_BYTES:
+        raise PayloadTooLarge(
+            f"Attachments add up to {size} bytes; at most "
+            f"{MAX_ATTACHMENT_BYTES} bytes (10 MB) can be sent.",
+            field="attachments",
+            hint="Send large files as a link.",
+        )
+    return request
+
+
+def _queued_fields(rt: Runtime, request: SendRequest) -> dict[str, Any]:
+    """What a triggered or scheduled delivery keeps until `deliver` sends it."""
+    if rt.queue is None:
+        raise Unavailable(
+            "Triggered emails are not configured.",
+            code="no_queue",
+            hint="The platform's operator must set SENDVIA_DELIVER_URL.",
+        )
+    content = request.model_dump(mode="json")
+    if len(json.dumps(content)) > MAX_QUEUED_BYTES:
+        raise PayloadTooLarge(
+            "A queued email can carry at most 900 KB.",
+            field="attachments",
+            hint="Send large attachments now (mode now) or as a link.",
+        )
+    fields: dict[str, Any] = {
+        "kind": "triggered",
+        "state": "queued",
+        "attempts": 0,
+        "content": content,
+    }
+    if request.send_at is not None:
+        if request.send_at > rt.clock() + MAX_SCHEDULE_AHEAD:
+            raise BadRequest(
+                "send_at can be at most a year ahead.",
+                field="send_at",
+                code="invalid_value",
+                hint="Pick an earlier time.",
+            )
+        fields.update({"kind": "scheduled", "state": "scheduled", "send_at": request.send_at})
+    return fields
+
+
 def _again(existing: dict[str, Any], request: SendRequest) -> tuple[int, dict[str, Any]]:
     if existing.get("fingerprint") != request.fingerprint():
         raise Conflict(
@@ -161,7 +191,7 @@ def _again(existing: dict[str, Any], request: SendRequest) -> tuple[int, dict[st
             code="idempotency_conflict",
             hint="Use a new key for a new email; reuse a key only to retry.",
         )
-    status = 202 if existing.get("kind") == "triggered" else 200
+    status = 202 if existing.get("kind") in ("triggered", "scheduled") else 200
     return status, to_json(existing["id"], existing)
 
 
