@@ -330,3 +330,45 @@ def delivery_id_task(clinic: Clinic, delivery_id: str) -> str:
 
     digest = hashlib.sha256(f"{clinic.tenant}/{delivery_id}".encode()).hexdigest()[:40]
     return f"d-{digest}-0"
+
+
+def test_a_batch_queues_each_message_and_reports_errors_in_order(clinic, project, tasks):
+    addresses = [f"batch-{uuid.uuid4().hex[:8]}@example.com" for _ in range(3)]
+    messages = [email(a, attachments=[], category="appointment_reminder") for a in addresses]
+    messages.insert(1, email("x@example.com", subject="Bad\r\nBcc: evil@evil.test"))
+    key = str(uuid.uuid4())
+    response = call(
+        "POST",
+        "send",
+        "/batch",
+        bearer=clinic.admin,
+        body={"messages": messages},
+        headers={"Idempotency-Key": key},
+    )
+    assert response.status_code == 202, response.text
+    results = response.json()["results"]
+    assert [("delivery" in r) for r in results] == [True, False, True, True]
+    assert results[1]["error"]["field"] == "messages.1.subject"
+    again = call(
+        "POST",
+        "send",
+        "/batch",
+        bearer=clinic.admin,
+        body={"messages": messages},
+        headers={"Idempotency-Key": key},
+    ).json()["results"]
+    assert [r.get("delivery", {}).get("id") for r in again] == [
+        r.get("delivery", {}).get("id") for r in results
+    ]
+    for address in addresses:
+        eventually(lambda a=address: len(relay_messages(a)) == 1)
+    eventually(lambda: queue_idle(tasks))
+    assert all(len(relay_messages(a)) == 1 for a in addresses)  # a retried batch: once each
+
+
+@pytest.mark.parametrize(
+    "body", [{"messages": []}, {"messages": "x"}, {}, {"messages": [{}] * 501}]
+)
+def test_bad_batches(clinic, body):
+    response = call("POST", "send", "/batch", bearer=clinic.admin, body=body)
+    assert (response.status_code, response.json()["error"]["field"]) == (400, "messages")

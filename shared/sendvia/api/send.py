@@ -54,3 +54,39 @@ def cancel(call: Call, delivery_id: str) -> Reply:
             hint="Only scheduled or queued emails can be cancelled.",
         )
     return Reply(200, {"delivery": service.to_json(delivery_id, doc)})
+
+
+MAX_BATCH = 500
+
+
+@router.route("POST", "/batch")
+def batch(call: Call) -> Reply:
+    """Up to 500 triggered emails in one request; results in order, each a delivery or an
+    error. With an Idempotency-Key, message i is keyed `{key}:{i}`, so a retried batch sends
+    nothing twice."""
+    from sendvia.errors import AppError
+
+    body = call.json()
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_BATCH:
+        raise BadRequest(
+            f"messages must be a list of 1 to {MAX_BATCH} emails.",
+            field="messages",
+            code="invalid_value",
+            hint="Split larger batches into several requests.",
+        )
+    key = call.request.headers.get("Idempotency-Key")
+    results: list[dict[str, object]] = []
+    for index, given in enumerate(messages):
+        message = {**given, "mode": "queue"} if isinstance(given, dict) else given
+        try:
+            _, delivery = service.send(
+                call.runtime, call.user, message, f"{key}:{index}" if key else None
+            )
+            results.append({"delivery": delivery})
+        except AppError as exc:
+            error = exc.body()["error"]
+            if isinstance(error, dict) and error.get("field"):
+                error["field"] = f"messages.{index}.{error['field']}"
+            results.append({"error": error})
+    return Reply(202, {"results": results})
