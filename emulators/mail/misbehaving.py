@@ -5,7 +5,7 @@ Each `Behaviour` makes one kind of trouble real providers make:
 - `app_password_required`: Google with 2-Step Verification: 534-5.7.9 Application-specific
   password required (support.google.com/mail/?p=InvalidSecondFactor);
 - `basic_auth_disabled`: Microsoft 365 with SMTP AUTH off: 535 5.7.139;
-- `busy_greeting`: 421 4.3.2 at connect; `temporary_failure`: 451 4.3.0 at MAIL FROM;
+- `busy_greeting`: 421 4.7.0 at connect; `temporary_failure`: 451 4.3.0 at MAIL FROM;
 - `drop_in_data`: the connection closes in the middle of DATA;
 - `stall`: the TCP connection is accepted and nothing is ever said;
 - `untrusted_certificate`: STARTTLS with a certificate nobody trusts.
@@ -184,9 +184,7 @@ def misbehaving(behaviour: Behaviour, certs: Certificates) -> Iterator[int]:
             yield port
         return
     if behaviour is Behaviour.BUSY_GREETING:
-        with _raw_server(
-            b"421 4.3.2 Service not available, closing transmission channel\r\n"
-        ) as port:
+        with _raw_server(b"421 4.7.0 Try again later, closing connection\r\n") as port:
             yield port
         return
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

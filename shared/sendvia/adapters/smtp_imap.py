@@ -59,6 +59,7 @@ HINTS = {
     "the provider's sending limits.",
     "folder_missing": "Pick the Sent folder from the list of folders on the server.",
     "imap_error": "The IMAP server answered with an error; its reply says which.",
+    "quota_exceeded": "The mailbox's sending limit is reached; sending resumes when it resets.",
 }
 
 
@@ -130,6 +131,10 @@ def classify_reply(code: int, text: str, *, at_login: bool = False) -> str:
         return "app_password_required"
     if at_login or code == 535:
         return "wrong_password"
+    # Sending limits: Gmail's daily limit over SMTP is 550 5.4.5; Microsoft throttles with 4.3.2
+    # (FACTS.md). Waiting is the fix, not a retry storm or a failed email.
+    if "5.4.5" in text or "4.3.2" in text:
+        return "quota_exceeded"
     if code == 421:
         return "server_unavailable"
     return "temporary_failure" if 400 <= code < 500 else "rejected"

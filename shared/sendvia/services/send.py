@@ -325,6 +325,8 @@ def _smtp(
 def _kind(cause: str) -> FailureKind:
     if cause in _AUTH_CAUSES:
         return FailureKind.AUTH
+    if cause == "quota_exceeded":
+        return FailureKind.QUOTA
     if cause in _TRANSIENT_CAUSES:
         return FailureKind.TRANSIENT
     return FailureKind.PERMANENT
