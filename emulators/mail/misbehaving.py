@@ -14,6 +14,7 @@ Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -57,6 +58,12 @@ class _Handler:
     def __init__(self) -> None:
         self.received: list[bytes] = []
         self.mail_commands = 0  # MAIL FROM commands seen: one per sending attempt
+        self.peers: set[Any] = set()  # client addresses that sent mail: one per connection
+        self.sessions: list[Any] = []
+
+    @property
+    def connections(self) -> int:
+        return len(self.peers)
         self.port = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -67,6 +74,10 @@ class _Handler:
 class _ScriptedSMTP(SMTP):
     behaviour: Behaviour = Behaviour.WELL_BEHAVED
 
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.sessions.append(self)
+        super().connection_made(transport)
+
     async def smtp_AUTH(self, arg: str) -> None:
         reply = AUTH_REPLIES.get(self.behaviour)
         if reply is None:
@@ -76,6 +87,7 @@ class _ScriptedSMTP(SMTP):
 
     async def smtp_MAIL(self, arg: str) -> None:
         self.event_handler.mail_commands += 1
+        self.event_handler.peers.add(self.session.peer if self.session else None)
         first = self.event_handler.mail_commands == 1
         if self.behaviour is Behaviour.TEMPORARY_FAILURE or (
             self.behaviour is Behaviour.TEMPORARY_ONCE and first
@@ -119,6 +131,19 @@ class _Controller(Controller):
         )
         smtp.behaviour = self.behaviour
         return smtp
+
+
+def _stop(controller: _Controller) -> None:
+    """Stop, closing connections clients still hold (a client may keep one open to reuse it)."""
+
+    async def close_all() -> None:
+        for session in controller.handler.sessions:
+            if session.transport is not None:
+                session.transport.abort()  # no TLS goodbye: the test server is leaving
+        await asyncio.sleep(0.05)  # let the transports finish closing
+
+    asyncio.run_coroutine_threadsafe(close_all(), controller.loop).result(timeout=5)
+    controller.stop()
 
 
 def _free_port() -> int:
@@ -173,7 +198,7 @@ def scripted_server(behaviour: Behaviour, certs: Certificates) -> Iterator[Any]:
     try:
         yield controller.handler
     finally:
-        controller.stop()
+        _stop(controller)
 
 
 @contextmanager
@@ -197,4 +222,4 @@ def misbehaving(behaviour: Behaviour, certs: Certificates) -> Iterator[int]:
     try:
         yield controller.port
     finally:
-        controller.stop()
+        _stop(controller)

@@ -372,3 +372,13 @@ def test_a_batch_queues_each_message_and_reports_errors_in_order(clinic, project
 def test_bad_batches(clinic, body):
     response = call("POST", "send", "/batch", bearer=clinic.admin, body=body)
     assert (response.status_code, response.json()["error"]["field"]) == (400, "messages")
+
+
+def test_smtp_connections_are_reused_between_emails(clinic, recipient, certs, project):
+    with scripted_server(Behaviour.WELL_BEHAVED, certs) as server:
+        smtp_mailbox_at(clinic, project, server.port)
+        for _ in range(3):
+            response = send(clinic, email(recipient, attachments=[]))
+            assert response.status_code == 200, response.text
+        assert (server.mail_commands, len(server.received)) == (3, 3)
+        assert server.connections == 1

@@ -10,18 +10,25 @@ indication as to why the connection failed").
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import ipaddress
 import smtplib
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sendvia.domain.network import refusal
 
 STEP_LIMIT_S = 10.0
+# Reused SMTP connections: servers drop idle sessions (RFC 5321 §4.5.3.2.7 suggests 5 minutes;
+# many providers use less), so only recently used ones are tried.
+IDLE_LIMIT_S = 30.0
+MAX_IDLE_PER_SERVER = 4
 RESOLVE_LIMIT_S = 5.0
 # A server on an implicit-TLS port (465, 993) waits for our TLS handshake and never greets.
 GREETING_LIMIT_S = 6.0
@@ -221,6 +228,8 @@ class MailServers:
     ) -> None:
         self._ca_file = ca_file
         self._allow_loopback = allow_loopback
+        self._idle: dict[tuple[Endpoint, str], list[tuple[float, _PinnedSMTP]]] = {}
+        self._idle_lock = threading.Lock()
         self.step_limit_s = step_limit_s
         self.greeting_limit_s = greeting_limit_s
 
@@ -312,6 +321,46 @@ class MailServers:
             client.starttls(context=context)
             client.ehlo()
         return client
+
+    @contextmanager
+    def connection(
+        self, endpoint: Endpoint, password: str
+    ) -> Iterator[tuple[_PinnedSMTP | None, Steps]]:
+        """A logged-in SMTP connection, reused within the instance: one that worked goes back
+        to the idle pool, one that failed is closed. The steps say why a new one failed."""
+        key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
+        steps = Steps()
+        client = self._reuse(key)
+        if client is None:
+            client = self.open_smtp(endpoint, password, steps)
+        worked = False
+        try:
+            yield client, steps
+            worked = steps.ok
+        finally:
+            if client is not None and worked:
+                with self._idle_lock:
+                    idle = self._idle.setdefault(key, [])
+                    if len(idle) < MAX_IDLE_PER_SERVER:
+                        idle.append((time.monotonic(), client))
+                        client = None
+            if client is not None:
+                _quit(client)
+
+    def _reuse(self, key: tuple[Endpoint, str]) -> _PinnedSMTP | None:
+        while True:
+            with self._idle_lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                parked_at, client = idle.pop()
+            if time.monotonic() - parked_at < IDLE_LIMIT_S:
+                try:
+                    if client.noop()[0] == 250:  # still there?
+                        return client
+                except (smtplib.SMTPException, OSError):
+                    pass
+            _quit(client)
 
     def _speaks_tls(self, address: str, port: int) -> bool:
         """Whether a silent server answers a TLS handshake: then it wanted TLS from the start."""

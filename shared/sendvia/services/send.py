@@ -311,12 +311,11 @@ def _smtp(
     request: SendRequest,
     message: EmailMessage,
 ) -> None:
-    steps = Steps()
-    client = rt.mail.open_smtp(endpoint, password, steps)
-    if client is not None:
-        recipients = addresses(request.to + request.cc + request.bcc)
-        steps.run("send", lambda: rt.mail.send(client, sender, recipients, message.as_bytes()))
-        client.close()
+    with rt.mail.connection(endpoint, password) as (client, steps):
+        if client is not None:
+            recipients = addresses(request.to + request.cc + request.bcc)
+            raw = message.as_bytes()
+            steps.run("send", lambda: rt.mail.send(client, sender, recipients, raw))
     failed = next((s for s in steps.results if not s["ok"]), None)
     if failed is not None:
         raise ProviderFailure(_kind(failed["cause"]), failed["cause"], failed["reply"])
