@@ -9,7 +9,6 @@ delivery and nothing else — no content, no credential. The queue's RetryConfig
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -42,7 +41,6 @@ class CloudTasksQueue:
             return self._client
 
     def _ensure_queue(self, client: Any) -> None:
-        from google.api_core import exceptions
         from google.protobuf import duration_pb2
 
         def seconds(value: float) -> duration_pb2.Duration:
@@ -57,21 +55,18 @@ class CloudTasksQueue:
             "max_doublings": 5,
             "max_retry_duration": seconds(24 * 3600),
         }
-        try:
-            client.get_queue(name=self.queue_name)
-        except exceptions.NotFound:
-            with contextlib.suppress(exceptions.AlreadyExists):
-                client.create_queue(
-                    parent=self._parent,
-                    queue={
-                        "name": self.queue_name,
-                        "retry_config": retry,
-                        "rate_limits": {
-                            "max_dispatches_per_second": 50,
-                            "max_concurrent_dispatches": 50,
-                        },
-                    },
-                )
+        # UpdateQueue creates the queue when it is missing, and keeps an existing one's
+        # settings in line with ours.
+        from google.protobuf import field_mask_pb2
+
+        client.update_queue(
+            queue={
+                "name": self.queue_name,
+                "retry_config": retry,
+                "rate_limits": {"max_dispatches_per_second": 50, "max_concurrent_dispatches": 50},
+            },
+            update_mask=field_mask_pb2.FieldMask(paths=["retry_config", "rate_limits"]),
+        )
 
     def task_id(self, tenant_id: str, delivery_id: str, generation: int = 0) -> str:
         digest = hashlib.sha256(f"{tenant_id}/{delivery_id}".encode()).hexdigest()[:40]

@@ -1,0 +1,110 @@
+"""Pipeline throughput: N triggered emails through `send` (batches of 500) → the Cloud Tasks
+emulator → `deliver` → the default relay, against the floor of a plain smtplib loop sending the
+same messages to the same relay over one connection. Both measured here, in one run.
+
+    make bench                         (starts a stack of its own)
+    python bench/pipeline.py -n 2000   (against a running stack: source .stack/env first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import ssl
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from sendvia import devtools  # noqa: E402
+from sendvia.adapters.google_clients import secret_manager_client  # noqa: E402
+
+BATCH = 500
+
+
+def relayed(address: str) -> int:
+    listed = requests.get(
+        f"{os.environ['DEFAULT_RELAY_URL']}/messages", params={"to": address}, timeout=60
+    ).json()["messages"]
+    return len(listed)
+
+
+def floor(n: int, address: str) -> float:
+    """smtplib, one connection, the same relay: the most a sender could do."""
+    password = (
+        secret_manager_client()
+        .access_secret_version(name=os.environ["SENDVIA_RELAY_PASSWORD"])
+        .payload.data.decode()
+    )
+    context = ssl.create_default_context(cafile=os.environ["SENDVIA_TLS_CA_FILE"])
+    started = time.perf_counter()
+    with smtplib.SMTP(
+        os.environ["SENDVIA_RELAY_HOST"], int(os.environ["SENDVIA_RELAY_PORT"]), timeout=30
+    ) as smtp:
+        smtp.starttls(context=context)
+        smtp.login(os.environ["SENDVIA_RELAY_USERNAME"], password)
+        for index in range(n):
+            smtp.sendmail(
+                "noreply@platform.test",
+                [address],
+                f"From: noreply@platform.test\r\nTo: {address}\r\nSubject: reminder "
+                f"{index}\r\n\r\nSee you tomorrow at 10:00.\r\n".encode(),
+            )
+    return time.perf_counter() - started
+
+
+def pipeline(n: int, address: str, timeout_s: float) -> float:
+    token = devtools.id_token(
+        tenant=f"bench-{uuid.uuid4().hex[:6]}",
+        uid="bench-admin",
+        role="admin",
+        email="bench@clinic.example",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{os.environ['SENDVIA_FUNCTIONS_URL']}/send/batch"
+    started = time.perf_counter()
+    for first in range(0, n, BATCH):
+        messages = [
+            {
+                "to": [address],
+                "subject": f"reminder {i}",
+                "text": "See you tomorrow at 10:00.",
+                "category": "appointment_reminder",
+            }
+            for i in range(first, min(first + BATCH, n))
+        ]
+        requests.post(
+            url, json={"messages": messages}, headers=headers, timeout=300
+        ).raise_for_status()
+    while relayed(address) < n:
+        if time.perf_counter() - started > timeout_s:
+            raise SystemExit(f"only {relayed(address)} of {n} delivered in {timeout_s:g} s")
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    floor_s = floor(args.n, f"floor-{uuid.uuid4().hex[:8]}@example.com")
+    pipeline_s = pipeline(args.n, f"pipe-{uuid.uuid4().hex[:8]}@example.com", args.timeout)
+    print(f"pipeline throughput, {args.n} emails")
+    print(f"  floor (smtplib, one connection)   {args.n / floor_s:8.0f} emails/s   1.00x")
+    print(
+        f"  send → tasks → deliver → relay    {args.n / pipeline_s:8.0f} emails/s   "
+        f"{floor_s / pipeline_s:4.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
