@@ -88,6 +88,7 @@ class Engine:
         self._queues: dict[str, _Queue] = {}
         self._tasks: dict[str, _Task] = {}
         self._tombstones: dict[str, float] = {}
+        self._tombstones_checked = 0.0
         self._seq = itertools.count()
         self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
         self._http = requests.Session()
@@ -173,7 +174,7 @@ class Engine:
             if not task.name:
                 task.name = f"{queue_name}/tasks/{random.getrandbits(63)}"
             self._expire_tombstones(now)
-            if task.name in self._tasks or task.name in self._tombstones:
+            if task.name in self._tasks or self._tombstones.get(task.name, 0.0) > now:
                 # Named tasks de-duplicate while they exist and for a window after they ran or
                 # were deleted (cloud.google.com/tasks/docs/reference/rpc: CreateTask).
                 raise already_exists(f"Requested entity already exists: {task.name}")
@@ -214,8 +215,10 @@ class Engine:
     def _push(self, queue: _Queue, task: _Task) -> None:
         task.generation += 1
         eta = _epoch(task.pb.schedule_time)
+        earliest = queue.heap[0][0] if queue.heap else float("inf")
         heapq.heappush(queue.heap, (eta, next(self._seq), task.pb.name, task.generation))
-        self._cond.notify_all()
+        if eta < earliest:  # the scheduler already wakes for anything at or after `earliest`
+            self._cond.notify_all()
 
     def _schedule_loop(self) -> None:
         with self._cond:
@@ -387,6 +390,11 @@ class Engine:
             self._forget(name)
 
     def _expire_tombstones(self, now: float) -> None:
+        """Forget expired names, at most once a second (a scan per create was the bottleneck of
+        large batches)."""
+        if now - self._tombstones_checked < 1.0:
+            return
+        self._tombstones_checked = now
         for name in [n for n, until in self._tombstones.items() if until <= now]:
             del self._tombstones[name]
 
