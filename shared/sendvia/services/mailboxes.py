@@ -256,3 +256,16 @@ def record_test_delivery(
             "sent_at": None if error else now,
         },
     )
+
+
+def test_message(doc: dict[str, Any], principal: Principal, subject: str, text: str) -> Any:
+    """A test email from the mailbox to the person running the test."""
+    from sendvia.domain.message import Mailbox, build_message
+
+    return build_message(
+        sender=Mailbox(doc.get("display_name", ""), doc["address"]),
+        to=[principal.email],
+        subject=subject,
+        text=text,
+        message_id_domain=doc["address"].rsplit("@", 1)[-1],
+    )

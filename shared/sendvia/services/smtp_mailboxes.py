@@ -22,7 +22,6 @@ from sendvia.domain.mailbox_settings import (
     SettingsError,
     resolve,
 )
-from sendvia.domain.message import Mailbox, build_message
 from sendvia.domain.principal import Principal
 from sendvia.domain.tenant import MailboxPolicy, Tenant
 from sendvia.domain.validation import parse_model
@@ -173,18 +172,14 @@ def test(rt: Runtime, principal: Principal, mailbox_id: str, doc: dict[str, Any]
     tenant = load_tenant(rt, principal.tenant_id)
     passwords = _passwords(rt, doc)
     code = f"{secrets.randbelow(10**6):06d}"
-    subject = f"SMTP Test Connection from {tenant.product_name}"
-    message = build_message(
-        sender=Mailbox(doc.get("display_name", ""), doc["address"]),
-        to=[principal.email],
-        subject=subject,
-        message_id_domain=doc["address"].rsplit("@", 1)[-1],
-        text=(
-            f"This is a test email from {tenant.product_name}, sent through {doc['address']}.\n"
-            f"\nYour confirmation code is {code}.\n\nEnter it in {tenant.product_name} to "
-            "finish setting up your email. Until you do, email keeps going from the "
-            "platform's own address.\n"
-        ),
+    message = mailboxes.test_message(
+        doc,
+        principal,
+        f"SMTP Test Connection from {tenant.product_name}",
+        f"This is a test email from {tenant.product_name}, sent through {doc['address']}.\n"
+        f"\nYour confirmation code is {code}.\n\nEnter it in {tenant.product_name} to "
+        "finish setting up your email. Until you do, email keeps going from the "
+        "platform's own address.\n",
     )
     raw = message.as_bytes()
     steps = Steps()

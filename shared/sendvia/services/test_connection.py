@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sendvia.domain.failures import FailureKind, ProviderFailure
-from sendvia.domain.message import Mailbox, build_message
 from sendvia.domain.principal import Principal
 from sendvia.errors import Refused
 from sendvia.runtime import Runtime
@@ -41,17 +40,13 @@ def run(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
     credentials = _step(steps, "refresh", lambda: _refresh(rt, doc))
     delivery_id = None
     if credentials is not None:
-        subject = f"Gmail Test Connection from {tenant.product_name}"
-        message = build_message(
-            sender=Mailbox(doc.get("display_name", ""), doc["address"]),
-            to=[principal.email],
-            subject=subject,
-            message_id_domain=doc["address"].rsplit("@", 1)[-1],
-            text=(
-                f"This is a test email from {tenant.product_name}.\n\nIt was sent through the "
-                f"Gmail account {doc['address']} using the connection you set up, so email "
-                "from the practice will come from this address and land in its Sent folder.\n"
-            ),
+        message = mailboxes.test_message(
+            doc,
+            principal,
+            f"Gmail Test Connection from {tenant.product_name}",
+            f"This is a test email from {tenant.product_name}.\n\nIt was sent through the "
+            f"Gmail account {doc['address']} using the connection you set up, so email "
+            "from the practice will come from this address and land in its Sent folder.\n",
         )
         sent = _step(
             steps,
