@@ -80,6 +80,12 @@ def build_app(source: Path) -> Any:
     def index(request: Request) -> Response:
         if request.path == "/_dev/return":
             return Response(_return_page(request.args), content_type="text/html; charset=utf-8")
+        if request.path == "/_dev/meter":
+            # What this instance has spent (sendvia.metering); `?reset=1` starts a new count.
+            from sendvia.metering import METER
+
+            counts = METER.snapshot(reset=request.args.get("reset") == "1")
+            return Response(json.dumps(counts), content_type="application/json")
         if request.path == "/_health":
             return Response(
                 json.dumps({"ok": True, "functions": names}), content_type="application/json"

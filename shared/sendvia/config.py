@@ -69,6 +69,10 @@ class TasksSettings:
     max_attempts: int = 20
     min_backoff_s: float = 10.0
     max_backoff_s: float = 600.0
+    # The queue's pace: Cloud Tasks allows up to 500 dispatches/s per queue; `deliver` instances
+    # scale with the concurrent dispatches.
+    max_dispatches_per_s: float = 200.0
+    max_concurrent: float = 100
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class Settings:
     mail_allow_loopback: bool = False  # the local stack's mail servers live on loopback
     relay: RelaySettings | None = None  # None: no default sender configured
     tasks: TasksSettings | None = None  # None: triggered (queued) emails are not configured
+    # How long an instance may reuse a tenant's settings and mailbox documents when delivering
+    # queued emails (0: read them for every email).
+    route_cache_s: float = 30.0
 
     @property
     def default_sender_address(self) -> str:
@@ -144,6 +151,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append(
             f"SENDVIA_MAIL_HOSTS_ALLOW={allow!r}: only 'loopback' (local stacks) may be allowed."
         )
+    route_cache_s = _number(env, "SENDVIA_ROUTE_CACHE_SECONDS", 30.0, 0.0, 300.0, problems)
     if problems:
         raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
     return Settings(
@@ -152,6 +160,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         google=google,
         tls_ca_file=ca_file,
         mail_allow_loopback=allow == "loopback",
+        route_cache_s=route_cache_s,
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
@@ -161,6 +170,27 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+def _number(  # noqa: PLR0917 - a range check reads best positionally
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    problems: list[str],
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        problems.append(f"{name}={raw!r} must be a number from {low:g} to {high:g}.")
+        return default
+    return value
 
 
 _SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]+/versions/(latest|\d+)$")
@@ -233,6 +263,8 @@ def _tasks_settings(env: Mapping[str, str], problems: list[str]) -> TasksSetting
     for key, name in (
         ("min_backoff_s", "SENDVIA_TASKS_MIN_BACKOFF_S"),
         ("max_backoff_s", "SENDVIA_TASKS_MAX_BACKOFF_S"),
+        ("max_dispatches_per_s", "SENDVIA_TASKS_MAX_DISPATCHES_PER_S"),
+        ("max_concurrent", "SENDVIA_TASKS_MAX_CONCURRENT"),
     ):
         raw = env.get(name, "").strip()
         if raw:

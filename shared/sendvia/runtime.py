@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sendvia import config
 from sendvia.config import Settings
 from sendvia.ports import Identity, Secrets, Store
 from sendvia.services.members import MemberTracker
+from sendvia.services.routes import RouteCache
 
 if TYPE_CHECKING:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
@@ -43,6 +44,7 @@ class Runtime:
     mail: MailServers
     queue: CloudTasksQueue | None  # None when triggered emails are not configured
     clock: Callable[[], dt.datetime] = utc_now
+    routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
 
 
 def build(settings: Settings) -> Runtime:
@@ -61,7 +63,8 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.smtp_imap import MailServers
 
     db = firestore_client(settings.project)
-    store = FirestoreStore(db)
+    routes = RouteCache(settings.route_cache_s)
+    store = FirestoreStore(db, on_change=routes.forget_tenant)
     secrets = SecretManagerSecrets(settings.project, secret_manager_client)
     google = GoogleOAuth(settings.google, secrets) if settings.google else None
     return Runtime(
@@ -69,7 +72,7 @@ def build(settings: Settings) -> Runtime:
         identity=FirebaseIdentity(settings.project),
         store=store,
         members=MemberTracker(store, utc_now),
-        mailboxes=FirestoreMailboxes(db),
+        mailboxes=FirestoreMailboxes(db, on_change=routes.forget_tenant),
         activity=FirestoreActivity(db),
         secrets=secrets,
         google=google,
@@ -78,6 +81,7 @@ def build(settings: Settings) -> Runtime:
         queue=CloudTasksQueue(settings.tasks, settings.project, cloud_tasks_client)
         if settings.tasks
         else None,
+        routes=routes,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from sendvia.adapters import secret_manager
 from sendvia.adapters.google_oauth import GoogleOAuth
 from sendvia.adapters.secret_manager import SecretManagerSecrets, mailbox_secret_id
 from sendvia.config import GoogleSettings
@@ -14,10 +15,14 @@ class CountingSecretManager:
 
     def __init__(self) -> None:
         self.accesses: list[str] = []
+        self.latest = 7
 
     def access_secret_version(self, name: str) -> SimpleNamespace:
         self.accesses.append(name)
-        return SimpleNamespace(payload=SimpleNamespace(data=f"value of {name}".encode()))
+        resolved = name.replace("/latest", f"/{self.latest}")
+        return SimpleNamespace(
+            name=resolved, payload=SimpleNamespace(data=f"value of {resolved}".encode())
+        )
 
 
 def test_a_secret_version_is_read_once_per_instance():
@@ -31,13 +36,25 @@ def test_a_secret_version_is_read_once_per_instance():
     assert client.accesses == [v3, v4]
 
 
-def test_latest_is_never_cached():
+def test_latest_is_resolved_again_after_a_while_or_when_refused(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(secret_manager.time, "monotonic", lambda: now[0])
     client = CountingSecretManager()
     secrets = SecretManagerSecrets("p", lambda: client)
     latest = "projects/p/secrets/s/versions/latest"
-    secrets.access(latest)
-    secrets.access(latest)
-    assert client.accesses == [latest, latest]
+    assert (
+        secrets.access(latest)
+        == secrets.access(latest)
+        == b"value of projects/p/secrets/s/versions/7"
+    )
+    assert client.accesses == [latest]
+    client.latest = 8  # the relay password was rotated
+    now[0] += secret_manager.ALIAS_TTL_S
+    assert secrets.access(latest).endswith(b"/8")
+    client.latest = 9
+    secrets.forget(latest)  # the relay refused the password: read it again at once
+    assert secrets.access(latest).endswith(b"/9")
+    assert client.accesses == [latest, latest, latest]
 
 
 def test_credentials_are_reused_per_secret_version():

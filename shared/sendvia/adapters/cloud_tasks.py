@@ -63,7 +63,10 @@ class CloudTasksQueue:
             queue={
                 "name": self.queue_name,
                 "retry_config": retry,
-                "rate_limits": {"max_dispatches_per_second": 50, "max_concurrent_dispatches": 50},
+                "rate_limits": {
+                    "max_dispatches_per_second": self._settings.max_dispatches_per_s,
+                    "max_concurrent_dispatches": int(self._settings.max_concurrent),
+                },
             },
             update_mask=field_mask_pb2.FieldMask(paths=["retry_config", "rate_limits"]),
         )

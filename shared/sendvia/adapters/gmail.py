@@ -16,6 +16,7 @@ from typing import Any
 
 from sendvia.adapters.google_oauth import GoogleOAuth, classify_refresh_error
 from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.metering import METER, TOKEN_REFRESHES
 
 QUOTA_REASONS = {
     "rateLimitExceeded",
@@ -57,6 +58,7 @@ class Gmail:
         from googleapiclient.errors import HttpError
 
         body = {"raw": base64.urlsafe_b64encode(raw).decode()}
+        token_before = credentials.token  # google-auth refreshes an expired one on the way
         try:
             result = (
                 self._service(key, credentials)
@@ -73,6 +75,9 @@ class Gmail:
             raise ProviderFailure(
                 FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be reached."
             ) from exc
+        finally:
+            if credentials.token != token_before:
+                METER.add(TOKEN_REFRESHES)
         message_id: str = result["id"]
         return message_id
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sendvia.config import GoogleSettings
 from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.metering import METER, TOKEN_REFRESHES
 from sendvia.ports import Secrets
 
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
@@ -157,6 +158,7 @@ class GoogleOAuth:
         from google.auth.exceptions import RefreshError, TransportError
         from google.auth.transport.requests import Request
 
+        METER.add(TOKEN_REFRESHES)
         try:
             credentials.refresh(Request())
         except RefreshError as exc:

@@ -2,7 +2,9 @@
 
 Values stay in memory only. A version is immutable, so a value read once is cached by its full
 version name for the life of the instance: the refresh token of a mailbox is read at most once per
-instance until the mailbox points at a new version.
+instance until the mailbox points at a new version. An alias (`latest`, which the deployment's own
+secrets use) is resolved again after ALIAS_TTL_S, or at once after `forget` (a credential that was
+refused), so a rotated relay password is picked up without a redeploy.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import contextlib
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sendvia.metering import METER, SECRET_ACCESSES
+
 _SECRET_ID = re.compile(r"[^A-Za-z0-9_-]")
+ALIAS_TTL_S = 300.0
 
 
 def mailbox_secret_id(tenant_id: str, mailbox_id: str) -> str:
@@ -38,6 +44,7 @@ class SecretManagerSecrets:
         self._client: Any = None
         self._lock = threading.Lock()
         self._values: dict[str, bytes] = {}
+        self._aliases: dict[str, tuple[float, str]] = {}  # alias → (resolved at, version name)
         self.reads = 0  # Secret Manager accesses made by this instance (for tests and metrics)
 
     def _sm(self) -> Any:
@@ -74,16 +81,29 @@ class SecretManagerSecrets:
 
     def access(self, version_name: str) -> bytes:
         with self._lock:
-            cached = self._values.get(version_name)
+            alias = self._aliases.get(version_name)
+            if alias is not None and time.monotonic() - alias[0] < ALIAS_TTL_S:
+                cached = self._values.get(alias[1])
+            else:
+                cached = self._values.get(version_name)
         if cached is not None:
             return cached
+        METER.add(SECRET_ACCESSES)
         response = self._sm().access_secret_version(name=version_name)
         data: bytes = response.payload.data
+        resolved: str = response.name or version_name
         with self._lock:
             self.reads += 1
-            if not version_name.endswith("/latest"):
-                self._values[version_name] = data
+            self._values[resolved] = data
+            if resolved != version_name:
+                self._aliases[version_name] = (time.monotonic(), resolved)
         return data
+
+    def forget(self, version_name: str) -> None:
+        """Read `version_name` again next time (its value was refused)."""
+        with self._lock:
+            alias = self._aliases.pop(version_name, None)
+            self._values.pop(alias[1] if alias else version_name, None)
 
     def destroy_older(self, secret_id: str, keep_version: str) -> None:
         """Destroy every version but `keep_version` (an old refresh token must not linger)."""

@@ -28,7 +28,9 @@ STEP_LIMIT_S = 10.0
 # Reused SMTP connections: servers drop idle sessions (RFC 5321 §4.5.3.2.7 suggests 5 minutes;
 # many providers use less), so only recently used ones are tried.
 IDLE_LIMIT_S = 30.0
-MAX_IDLE_PER_SERVER = 4
+# One parked this recently is taken as is; an older one is asked NOOP first (a round trip).
+CHECK_AFTER_S = 1.0
+MAX_IDLE_PER_SERVER = 16
 RESOLVE_LIMIT_S = 5.0
 # A server on an implicit-TLS port (465, 993) waits for our TLS handshake and never greets.
 GREETING_LIMIT_S = 6.0
@@ -232,12 +234,17 @@ class MailServers:
         self._idle_lock = threading.Lock()
         self.step_limit_s = step_limit_s
         self.greeting_limit_s = greeting_limit_s
+        self._tls_context: ssl.SSLContext | None = None
 
     def tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self._ca_file:
-            context.load_verify_locations(cafile=self._ca_file)
-        return context
+        """One verifying context for the instance (loading the CA store costs milliseconds; a
+        context is safe to share between threads)."""
+        if self._tls_context is None:
+            context = ssl.create_default_context()
+            if self._ca_file:
+                context.load_verify_locations(cafile=self._ca_file)
+            self._tls_context = context
+        return self._tls_context
 
     def resolve(self, host: str, port: int) -> str:
         """The first address of `host`, after checking every address it resolves to."""
@@ -354,7 +361,10 @@ class MailServers:
                 if not idle:
                     return None
                 parked_at, client = idle.pop()
-            if time.monotonic() - parked_at < IDLE_LIMIT_S:
+            idle_s = time.monotonic() - parked_at
+            if idle_s < CHECK_AFTER_S:
+                return client
+            if idle_s < IDLE_LIMIT_S:
                 try:
                     if client.noop()[0] == 250:  # still there?
                         return client

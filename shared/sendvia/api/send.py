@@ -64,8 +64,6 @@ def batch(call: Call) -> Reply:
     """Up to 500 triggered emails in one request; results in order, each a delivery or an
     error. With an Idempotency-Key, message i is keyed `{key}:{i}`, so a retried batch sends
     nothing twice."""
-    from sendvia.errors import AppError
-
     body = call.json()
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_BATCH:
@@ -76,17 +74,5 @@ def batch(call: Call) -> Reply:
             hint="Split larger batches into several requests.",
         )
     key = call.request.headers.get("Idempotency-Key")
-    results: list[dict[str, object]] = []
-    for index, given in enumerate(messages):
-        message = {**given, "mode": "queue"} if isinstance(given, dict) else given
-        try:
-            _, delivery = service.send(
-                call.runtime, call.user, message, f"{key}:{index}" if key else None
-            )
-            results.append({"delivery": delivery})
-        except AppError as exc:
-            error = exc.body()["error"]
-            if isinstance(error, dict) and error.get("field"):
-                error["field"] = f"messages.{index}.{error['field']}"
-            results.append({"error": error})
+    results = service.send_batch(call.runtime, call.user, messages, key)
     return Reply(202, {"results": results})

@@ -21,8 +21,7 @@ from typing import Any
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal, Role
 from sendvia.runtime import Runtime
-from sendvia.services import send
-from sendvia.services.settings import load_tenant
+from sendvia.services import routes, send
 
 LEASE = dt.timedelta(minutes=5)
 DEFAULT_QUOTA_WAIT = dt.timedelta(hours=1)
@@ -52,9 +51,7 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         sender.get("name", ""),
     )
     request = SendRequest.model_validate(doc["content"])
-    tenant = load_tenant(rt, tenant_id)
-    route = send.route_of(rt, tenant, principal)
-    result = send.deliver_once(rt, tenant, principal, request, route)
+    result = _send(rt, tenant_id, principal, request)
     error = result.get("error")
     attempt = {
         "at": rt.clock(),
@@ -105,6 +102,35 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     )
     _notify_failure(rt, tenant_id, delivery_id, doc, error or {})
     return 200, {"outcome": "failed", "error": error}
+
+
+def _send(
+    rt: Runtime, tenant_id: str, principal: Principal, request: SendRequest
+) -> dict[str, Any]:
+    """Send through the sender's route, from this instance's cached settings when it has them.
+
+    A cached route that fails in a way a change of settings could explain — the credentials
+    refused or gone, the mailbox broken — is read again and tried once more: a mailbox
+    reconnected on another instance a moment ago must not fail this email. Nothing was sent by
+    a failed attempt of those kinds, so trying again cannot send twice."""
+    from google.api_core import exceptions
+
+    context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
+    try:
+        result = send.deliver_once(
+            rt, context, principal, request, send.route_in(rt, context, principal)
+        )
+    except (exceptions.NotFound, exceptions.FailedPrecondition):
+        if not context.cached:
+            raise  # the secret of a current mailbox is unreadable: a 5xx, and a retry later
+        result = {"state": "failed", "error": {"class": "auth"}}
+    error = result.get("error") or {}
+    if context.cached and result["state"] != "sent" and error.get("class") == "auth":
+        context = routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True)
+        result = send.deliver_once(
+            rt, context, principal, request, send.route_in(rt, context, principal)
+        )
+    return result
 
 
 def _notify_failure(

@@ -123,7 +123,10 @@ def error_record(failure: ProviderFailure, now: dt.datetime, address: str) -> di
 def mark_broken(
     rt: Runtime, tenant_id: str, mailbox_id: str, doc: dict[str, Any], failure: ProviderFailure
 ) -> bool:
-    """The mailbox's credentials stopped working: broken, and the admins told once."""
+    """The mailbox's credentials stopped working: broken, and the admins told once.
+
+    Only if the mailbox still has the credentials that failed (`doc`'s secret version): a
+    mailbox reconnected meanwhile is not broken by its old credentials."""
     now = rt.clock()
     error = error_record(failure, now, doc.get("address", ""))
     notification = {
@@ -134,7 +137,14 @@ def mark_broken(
         "message": error["message"],
         "hint": error["hint"],
     }
-    return rt.mailboxes.mark_broken(tenant_id, mailbox_id, error, notification, now)
+    return rt.mailboxes.mark_broken(
+        tenant_id,
+        mailbox_id,
+        error,
+        notification,
+        now,
+        credentials=doc.get("secret_version"),
+    )
 
 
 def mark_working(rt: Runtime, tenant_id: str, mailbox_id: str, doc: dict[str, Any]) -> None:

@@ -35,12 +35,13 @@ from sendvia.domain.tenant import OnBroken, Tenant
 from sendvia.domain.validation import parse_model
 from sendvia.errors import AppError, BadRequest, Conflict, Forbidden, PayloadTooLarge, Unavailable
 from sendvia.runtime import Runtime
-from sendvia.services import mailboxes
-from sendvia.services.settings import load_tenant, route_for
+from sendvia.services import mailboxes, routes
+from sendvia.services.settings import route_for
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
 REMINDER_HORIZON = dt.timedelta(minutes=15)
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
+ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
 OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
 _TRANSIENT_CAUSES = {
     "timeout",
@@ -77,20 +78,87 @@ def send(
 ) -> tuple[int, dict[str, Any]]:
     """Send now (200 with the outcome) or queue it for `deliver` (202)."""
     request = _parse(body)
-    tenant = load_tenant(rt, principal.tenant_id)
+    context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id, fresh=True)
+    _require_may_send(principal, context.tenant)
+    route = route_in(rt, context, principal)
+    delivery_id = delivery_id_for(key)
+    record = _record(rt, principal, request, key, route)
+    # Created first: a retried request (same key) finds its delivery instead of sending again.
+    if not rt.activity.create_delivery(principal.tenant_id, delivery_id, record):
+        existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
+        return _again(existing or record, request)
+    if request.mode == "queue":
+        _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
+        return 202, to_json(delivery_id, record)
+    outcome = deliver_once(rt, context, principal, request, route)
+    rt.activity.update_delivery(principal.tenant_id, delivery_id, outcome)
+    delivery = to_json(delivery_id, {**record, **outcome})
+    if outcome["state"] == "failed":
+        raise _failure_error(outcome["error"], delivery_id)
+    return 200, delivery
+
+
+def send_batch(
+    rt: Runtime, principal: Principal, messages: list[Any], key: str | None
+) -> list[dict[str, Any]]:
+    """Queue up to 500 triggered emails: each result a delivery or the error of that message.
+
+    The settings are read once for the batch, the deliveries created in one commit and their
+    tasks concurrently. With an Idempotency-Key, message i is keyed `{key}:{i}`."""
+    context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id, fresh=True)
+    _require_may_send(principal, context.tenant)
+    route = route_in(rt, context, principal)
+    results: list[dict[str, Any]] = [{} for _ in messages]
+    accepted: list[tuple[int, str, SendRequest, dict[str, Any]]] = []
+    for index, given in enumerate(messages):
+        message = {**given, "mode": "queue"} if isinstance(given, dict) else given
+        message_key = f"{key}:{index}" if key else None
+        try:
+            request = _parse(message)
+            record = _record(rt, principal, request, message_key, route)
+        except AppError as exc:
+            results[index] = _batch_error(exc, index)
+            continue
+        accepted.append((index, delivery_id_for(message_key), request, record))
+    created = rt.activity.create_deliveries(
+        principal.tenant_id, [(delivery_id, record) for _, delivery_id, _, record in accepted]
+    )
+    due: list[tuple[str, SendRequest]] = []
+    for (index, delivery_id, request, record), new in zip(accepted, created, strict=True):
+        if new:
+            results[index] = {"delivery": to_json(delivery_id, record)}
+            due.append((delivery_id, request))
+            continue
+        existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
+        try:
+            results[index] = {"delivery": _again(existing or record, request)[1]}
+        except AppError as exc:
+            results[index] = _batch_error(exc, index)
+    _enqueue_due(rt, principal.tenant_id, due)
+    return results
+
+
+def _batch_error(exc: AppError, index: int) -> dict[str, Any]:
+    error = exc.body()["error"]
+    if isinstance(error, dict) and error.get("field"):
+        error["field"] = f"messages.{index}.{error['field']}"
+    return {"error": error}
+
+
+def _require_may_send(principal: Principal, tenant: Tenant) -> None:
     if not (principal.is_admin or tenant.members_may_send):
         raise Forbidden(
             "Your practice does not let members send email.",
             code="not_allowed",
             hint="Ask an administrator.",
         )
-    delivery_id = delivery_id_for(key)
-    existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
-    if existing is not None:
-        return _again(existing, request)
-    route = route_of(rt, tenant, principal)
-    queued = request.mode == "queue"
-    record = {
+
+
+def _record(
+    rt: Runtime, principal: Principal, request: SendRequest, key: str | None, route: Route
+) -> dict[str, Any]:
+    """The delivery document of a new email."""
+    return {
         "kind": "manual",
         "category": request.category,
         "contact_id": request.contact_id,
@@ -113,23 +181,25 @@ def send(
             "name": principal.name,
             "role": principal.role.value,
         },
-        **(_queued_fields(rt, request) if queued else {}),
+        **(_queued_fields(rt, request) if request.mode == "queue" else {}),
     }
-    if not rt.activity.create_delivery(principal.tenant_id, delivery_id, record):
-        existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
-        return _again(existing or record, request)  # a concurrent retry got there first
-    if queued:
-        send_at = request.send_at
-        if rt.queue is not None and (send_at is None or send_at <= rt.clock() + REMINDER_HORIZON):
-            # Due soon: its task now (a later `reminders` run finds the name taken).
-            rt.queue.enqueue(principal.tenant_id, delivery_id, at=send_at)
-        return 202, to_json(delivery_id, record)
-    outcome = deliver_once(rt, tenant, principal, request, route)
-    rt.activity.update_delivery(principal.tenant_id, delivery_id, outcome)
-    delivery = to_json(delivery_id, {**record, **outcome})
-    if outcome["state"] == "failed":
-        raise _failure_error(outcome["error"], delivery_id)
-    return 200, delivery
+
+
+def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, SendRequest]]) -> None:
+    """Give the deliveries due soon their tasks now (concurrently); later ones are left to
+    `reminders`, which finds the names of these taken."""
+    queue = rt.queue
+    horizon = rt.clock() + REMINDER_HORIZON
+    due = [(i, r.send_at) for i, r in deliveries if r.send_at is None or r.send_at <= horizon]
+    if queue is None or not due:
+        return
+    if len(due) == 1:
+        queue.enqueue(tenant_id, due[0][0], at=due[0][1])
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(ENQUEUE_CONCURRENCY, len(due))) as pool:
+        list(pool.map(lambda d: queue.enqueue(tenant_id, d[0], at=d[1]), due))
 
 
 def _parse(body: Any) -> SendRequest:
@@ -195,12 +265,12 @@ def _again(existing: dict[str, Any], request: SendRequest) -> tuple[int, dict[st
     return status, to_json(existing["id"], existing)
 
 
-def route_of(rt: Runtime, tenant: Tenant, principal: Principal) -> Route:
-    found = rt.mailboxes.get_many(principal.tenant_id, [TENANT_MAILBOX, principal.own_mailbox_id])
+def route_in(rt: Runtime, context: routes.RouteContext, principal: Principal) -> Route:
+    found = context.mailboxes
     summaries = {m: MailboxSummary.from_doc(m, d) for m, d in found.items()}
     return route_for(
         rt,
-        tenant,
+        context.tenant,
         principal,
         summaries.get(TENANT_MAILBOX),
         summaries.get(principal.own_mailbox_id),
@@ -208,9 +278,14 @@ def route_of(rt: Runtime, tenant: Tenant, principal: Principal) -> Route:
 
 
 def deliver_once(
-    rt: Runtime, tenant: Tenant, principal: Principal, request: SendRequest, route: Route
+    rt: Runtime,
+    context: routes.RouteContext,
+    principal: Principal,
+    request: SendRequest,
+    route: Route,
 ) -> dict[str, Any]:
     """Send once through the route; the changes to record on the delivery."""
+    tenant = context.tenant
     if route.reason is RouteReason.MAILBOX_BROKEN:
         return _failed(
             ProviderFailure(
@@ -220,7 +295,7 @@ def deliver_once(
         )
     if route.via is Via.DEFAULT:
         return _by_relay(rt, tenant, principal, request, route)
-    doc = rt.mailboxes.get(principal.tenant_id, route.mailbox or "") or {}
+    doc = context.mailboxes.get(route.mailbox or "") or {}
     try:
         message = compose(
             request,
@@ -359,6 +434,15 @@ def _by_relay(
             message=message,
         )
     except ProviderFailure as failure:
+        if failure.kind is FailureKind.AUTH:
+            # The platform's own credentials, not the customer's: read them again, and let the
+            # email wait for the operator rather than fail.
+            rt.secrets.forget(relay.password_version)
+            failure = ProviderFailure(
+                FailureKind.TRANSIENT,
+                "relay_auth_failed",
+                "The platform's sender refused its credentials; the email will be retried.",
+            )
         return _failed(failure, route)
     return {
         "state": "sent",

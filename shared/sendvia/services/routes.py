@@ -1,0 +1,101 @@
+"""What choosing a route needs — the tenant's settings and the sender's mailbox documents — read
+together, and kept by `deliver` for a short while per instance.
+
+A burst of triggered emails for one tenant would otherwise read the same three documents for every
+email. An entry lives `SENDVIA_ROUTE_CACHE_SECONDS` (30 s by default) and is dropped at once when
+this instance changes the tenant or one of its mailboxes (the adapters report every write). Another
+instance's change reaches this one within the lifetime; a cached route that fails for a reason a
+change could explain (the mailbox broken, reconnected or removed) is read again before the
+email's outcome is decided (services/deliver.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sendvia.domain.mailbox import TENANT_MAILBOX
+from sendvia.domain.tenant import Tenant
+
+if TYPE_CHECKING:
+    from sendvia.runtime import Runtime
+
+MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class RouteContext:
+    tenant: Tenant
+    mailboxes: dict[str, dict[str, Any]] = field(default_factory=dict)  # found ones, by id
+    cached: bool = False  # came from this instance's cache rather than from Firestore just now
+
+
+class RouteCache:
+    """(tenant, mailbox ids) → RouteContext, for `ttl_s` seconds, at most MAX_ENTRIES."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, ...], tuple[float, RouteContext]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._generation = 0  # moves on every forget: a read that overlapped one is not kept
+
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def get(self, key: tuple[str, ...]) -> RouteContext | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if self._clock() - found[0] >= self._ttl_s:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[str, ...], context: RouteContext, generation: int) -> None:
+        """Keep `context`, read since `generation()` answered `generation`, unless something
+        was forgotten meanwhile (it may have been read before that change)."""
+        if self._ttl_s <= 0:
+            return
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._entries[key] = (self._clock(), context)
+            self._entries.move_to_end(key)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        with self._lock:
+            self._generation += 1
+            for key in [k for k in self._entries if k[0] == tenant_id]:
+                del self._entries[key]
+
+
+def context_for(
+    rt: Runtime, tenant_id: str, own_mailbox_id: str, *, fresh: bool = False
+) -> RouteContext:
+    """The tenant and the mailboxes a sender's route depends on; from the cache unless `fresh`."""
+    from dataclasses import replace
+
+    from sendvia.services.settings import load_tenant
+
+    key = (tenant_id, own_mailbox_id)
+    if not fresh:
+        hit = rt.routes.get(key)
+        if hit is not None:
+            return replace(hit, cached=True)
+    generation = rt.routes.generation()
+    context = RouteContext(
+        tenant=load_tenant(rt, tenant_id),
+        mailboxes=rt.mailboxes.get_many(tenant_id, [TENANT_MAILBOX, own_mailbox_id]),
+    )
+    rt.routes.put(key, context, generation)
+    return context
