@@ -379,3 +379,39 @@ def test_smtp_connections_are_reused_between_emails(clinic, recipient, certs, pr
             assert response.status_code == 200, response.text
         assert (server.mail_commands, len(server.received)) == (3, 3)
         assert server.connections == 1
+
+
+def test_a_mailbox_mended_elsewhere_is_used_though_this_instance_remembers_it_broken(
+    clinic, recipient, certs, project
+):
+    """`deliver` keeps a tenant's settings and mailboxes for a while; a route that fails on its
+    credentials is read again before the email's fate is decided."""
+    mailbox = firestore.Client(project=project).document(
+        f"tenants/{clinic.tenant}/mailboxes/tenant"
+    )
+    with scripted_server(Behaviour.WELL_BEHAVED, certs) as server:
+        smtp_mailbox_at(clinic, project, server.port)
+        mailbox.update({"state": "broken"})  # as another instance would: this one is not told
+        first = queued(clinic, recipient)
+        later = scheduled(clinic, recipient, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4))
+        eventually(state_is(project, clinic, first, "failed"))  # and the broken route cached
+        mailbox.update({"state": "active"})  # re-authorized elsewhere
+        eventually(state_is(project, clinic, later, "sent"))
+        assert len(server.received) == 1
+    assert delivery(project, clinic, later)["route"]["via"] == "mailbox"
+
+
+def test_old_credentials_failing_do_not_break_a_reconnected_mailbox(clinic, project):
+    from sendvia.adapters.firestore_mailboxes import FirestoreMailboxes
+
+    db = firestore.Client(project=project)
+    ref = db.document(f"tenants/{clinic.tenant}/mailboxes/tenant")
+    ref.set({"state": "active", "address": "front@riverside.example", "secret_version": "v2"})
+    mailboxes = FirestoreMailboxes(db)
+    now = dt.datetime.now(dt.UTC)
+    error = {"code": "wrong_password", "message": "535"}
+    notice = {"kind": "mailbox_broken", "audience": "admins"}
+    assert not mailboxes.mark_broken(clinic.tenant, "tenant", error, notice, now, credentials="v1")
+    assert (ref.get().to_dict() or {})["state"] == "active"
+    assert mailboxes.mark_broken(clinic.tenant, "tenant", error, notice, now, credentials="v2")
+    assert (ref.get().to_dict() or {})["state"] == "broken"

@@ -114,6 +114,8 @@ def test_settings_load_from_the_environment():
         ({**GOOD_ENV, "SENDVIA_PLATFORM_DOMAIN": "not a domain"}, "SENDVIA_PLATFORM_DOMAIN="),
         ({**GOOD_ENV, "SENDVIA_CORS_ORIGINS": "app.example.com"}, "SENDVIA_CORS_ORIGINS"),
         ({**GOOD_ENV, "CLOUD_TASKS_EMULATOR_HOST": "localhost"}, "CLOUD_TASKS_EMULATOR_HOST"),
+        ({**GOOD_ENV, "SENDVIA_ROUTE_CACHE_SECONDS": "soon"}, "SENDVIA_ROUTE_CACHE_SECONDS='soon'"),
+        ({**GOOD_ENV, "SENDVIA_ROUTE_CACHE_SECONDS": "3600"}, "from 0 to 300"),
     ],
 )
 def test_missing_or_malformed_settings_are_named(env, named):
