@@ -8,6 +8,7 @@ those classes speaks the real wire protocol, so the unmodified client talks to o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -65,8 +66,11 @@ def _deserializer(cls: Any) -> Callable[[bytes], Any]:
     return cls.FromString
 
 
-def _unary(method_name: str, method: Method) -> grpc.RpcMethodHandler:
+def _unary(method_name: str, method: Method, latency: Callable[[], float]) -> grpc.RpcMethodHandler:
     def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+        delay = latency()
+        if delay > 0:
+            time.sleep(delay)  # the network and the service's own time, when modelled
         try:
             return method.handler(request)
         except RpcError as exc:
@@ -82,15 +86,22 @@ def _unary(method_name: str, method: Method) -> grpc.RpcMethodHandler:
     )
 
 
-def serve(
-    service_name: str, methods: dict[str, Method], host: str, port: int, workers: int = 16
+def serve(  # noqa: PLR0917 - a server's settings
+    service_name: str,
+    methods: dict[str, Method],
+    host: str,
+    port: int,
+    workers: int = 16,
+    latency: Callable[[], float] = lambda: 0.0,
 ) -> tuple[grpc.Server, int]:
     """Start a gRPC server for `service_name` (port 0: any free port); returns it and its port.
 
     Methods not listed answer UNIMPLEMENTED, as the real service does for unknown methods.
+    `latency` (seconds, asked per call) models the round trip to a service across a network:
+    everything here is on one machine, where a call otherwise costs only CPU.
     """
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
-    handlers = {name: _unary(name, method) for name, method in methods.items()}
+    handlers = {name: _unary(name, method, latency) for name, method in methods.items()}
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service_name, handlers),))
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:

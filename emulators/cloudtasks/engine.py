@@ -82,6 +82,9 @@ class Engine:
     ) -> None:
         self.dedup_window_s = dedup_window_s
         self.min_dispatch_deadline_s = min_dispatch_deadline_s
+        # Added to every API call when set (POST /_emulator/latency): a benchmark's model of the
+        # real service's round trip. Zero unless asked; tests never set it.
+        self.latency_s = 0.0
         self.signer = TokenSigner()
         self._clock = clock
         self._cond = threading.Condition()

@@ -9,6 +9,7 @@ tokens it sends with `google.oauth2.id_token.verify_token(..., certs_url=http://
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import threading
 from http.server import ThreadingHTTPServer
@@ -167,8 +168,25 @@ def serve_http(engine: Engine, host: str, port: int) -> ThreadingHTTPServer:
                 self.send_json(200, engine.signer.jwks())
             elif self.path == "/healthz":
                 self.send_json(200, {"ok": True})
+            elif self.path == "/_emulator/latency":
+                self.send_json(200, {"latency_ms": engine.latency_s * 1000})
             else:
                 self.send_json(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            if self.path != "/_emulator/latency":
+                self.send_json(404, {"error": "not found"})
+                return
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                latency_ms = float(body["latency_ms"])
+                if not 0 <= latency_ms <= 1000:
+                    raise ValueError(latency_ms)
+            except (ValueError, KeyError, TypeError):
+                self.send_json(400, {"error": 'send {"latency_ms": 0 to 1000}'})
+                return
+            engine.latency_s = latency_ms / 1000
+            self.send_json(200, {"latency_ms": latency_ms})
 
     server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="jwks", daemon=True).start()
@@ -198,7 +216,9 @@ def main() -> None:
         dedup_window_s=args.dedup_window, min_dispatch_deadline_s=args.min_dispatch_deadline
     )
     api = CloudTasksApi(engine)
-    server, _ = serve(SERVICE, api.methods(), args.host, args.port, workers=32)
+    server, _ = serve(
+        SERVICE, api.methods(), args.host, args.port, workers=64, latency=lambda: engine.latency_s
+    )
     serve_http(engine, args.host, args.http_port)
     logging.info(
         "Cloud Tasks emulator on %s:%d, JWKS at http://%s:%d/jwks",

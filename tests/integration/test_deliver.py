@@ -220,6 +220,35 @@ def test_a_gmail_daily_limit_defers_instead_of_failing(clinic, recipient, projec
         tasks.delete_task(name=task.name)
 
 
+def test_a_throttled_mailbox_waits_without_asking_gmail_again(clinic, project, tasks):
+    account = clinic.google("queued-throttled")
+    connect(clinic, account)
+    fake(f"/_fake/accounts/{account}:limits", "POST", json={"daily_limit": 0})
+    codes = []
+    for _ in range(2):  # one after the other: the second finds the mailbox waiting
+        delivery_id = queued(clinic, f"pat-{uuid.uuid4().hex[:8]}@example.com")
+        eventually(lambda d=delivery_id: delivery(project, clinic, d).get("send_at"))
+        codes.append(delivery(project, clinic, delivery_id)["last_error"]["code"])
+    assert codes == ["rateLimitExceeded", "mailbox_throttled"]  # Gmail was asked once
+    for task in tasks.list_tasks(parent=QUEUE):
+        if task.schedule_time.timestamp() > time.time() + 3600:
+            tasks.delete_task(name=task.name)
+
+
+def test_a_limit_reached_goes_by_the_platform_sender_when_the_tenant_chose_so(
+    clinic, recipient, project
+):
+    account = clinic.google("queued-limit-fallback")
+    connect(clinic, account)
+    call("PATCH", "settings", bearer=clinic.admin, body={"on_broken": "default"})
+    fake(f"/_fake/accounts/{account}:limits", "POST", json={"daily_limit": 0})
+    delivery_id = queued(clinic, recipient)
+    eventually(state_is(project, clinic, delivery_id, "sent"))
+    route = delivery(project, clinic, delivery_id)["route"]
+    assert (route["via"], route["reason"]) == ("default", "mailbox_throttled_fallback")
+    assert len(relay_messages(recipient)) == 1
+
+
 def test_header_injection_in_a_triggered_email_is_refused_before_queueing(clinic, recipient, tasks):
     response = send(
         clinic, email(recipient, mode="queue", subject="Reminder\r\nBcc: victim@evil.test")
@@ -415,3 +444,18 @@ def test_old_credentials_failing_do_not_break_a_reconnected_mailbox(clinic, proj
     assert (ref.get().to_dict() or {})["state"] == "active"
     assert mailboxes.mark_broken(clinic.tenant, "tenant", error, notice, now, credentials="v2")
     assert (ref.get().to_dict() or {})["state"] == "broken"
+
+
+def test_a_burst_of_gmail_emails_is_sent_once_each(clinic, project):
+    """Many `deliver` calls at once on one instance share the mailbox's Gmail client: each send
+    gets a connection of its own, and the token is refreshed once."""
+    account = clinic.google("queued-burst")
+    connect(clinic, account)
+    messages = [
+        email(f"burst-{i}-{uuid.uuid4().hex[:6]}@example.com", attachments=[]) for i in range(60)
+    ]
+    response = call("POST", "send", "/batch", bearer=clinic.admin, body={"messages": messages})
+    ids = [r["delivery"]["id"] for r in response.json()["results"]]
+    for delivery_id in ids:
+        eventually(state_is(project, clinic, delivery_id, "sent"), timeout=60)
+    assert len(fake(f"/_fake/accounts/{account}/sent").json()["messages"]) == 60

@@ -26,15 +26,25 @@ QUOTA_REASONS = {
 }
 
 
+HTTP_TIMEOUT_S = 30
+MAX_IDLE_HTTP = 10  # kept-alive connections per mailbox, for the next sends
+
+
 class Gmail:
+    """The API client is built once per mailbox credentials; the HTTP connections under it are
+    pooled, one per send in flight, because httplib2 connections must not be shared between
+    threads (googleapis.github.io/google-api-python-client/docs/thread_safety.html). The access
+    token is refreshed by one thread per mailbox while the others wait for it."""
+
     def __init__(self, oauth: GoogleOAuth, endpoint: str) -> None:
         self._oauth = oauth
         self._endpoint = endpoint
         self._services: dict[str, Any] = {}
+        self._idle: dict[str, list[Any]] = {}
+        self._refreshing: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _service(self, key: str, credentials: Any) -> Any:
-        """One API client per mailbox credentials, reused within the instance."""
         with self._lock:
             service = self._services.get(key)
         if service is None:
@@ -52,30 +62,64 @@ class Gmail:
                 self._services[key] = service
         return service
 
+    def _take_http(self, key: str, credentials: Any) -> Any:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop()
+        import google_auth_httplib2
+        import httplib2
+
+        return google_auth_httplib2.AuthorizedHttp(
+            credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_S)
+        )
+
+    def _park_http(self, key: str, http: Any) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < MAX_IDLE_HTTP:
+                idle.append(http)
+
+    def _valid_token(self, key: str, credentials: Any) -> None:
+        """Refresh an expired (or never fetched) access token, once for all threads."""
+        if credentials.valid:
+            return
+        with self._lock:
+            lock = self._refreshing.setdefault(key, threading.Lock())
+        with lock:
+            if not credentials.valid:  # another thread may have just done it
+                self._oauth.refresh(credentials)
+
     def send(self, key: str, credentials: Any, raw: bytes) -> str:
         """Send one message; returns Gmail's message id."""
-        from google.auth.exceptions import RefreshError
+        import http.client
+
+        from google.auth.exceptions import RefreshError, TransportError
         from googleapiclient.errors import HttpError
 
+        self._valid_token(key, credentials)
         body = {"raw": base64.urlsafe_b64encode(raw).decode()}
-        token_before = credentials.token  # google-auth refreshes an expired one on the way
+        token_before = credentials.token  # a 401 makes google-auth refresh on the way
+        connection = self._take_http(key, credentials)
+        reusable = False
         try:
-            result = (
-                self._service(key, credentials)
-                .users()
-                .messages()
-                .send(userId="me", body=body)
-                .execute(num_retries=0)
+            request = (
+                self._service(key, credentials).users().messages().send(userId="me", body=body)
             )
+            result = request.execute(http=connection, num_retries=0)
+            reusable = True
         except RefreshError as exc:
             raise classify_refresh_error(exc) from exc
         except HttpError as exc:
+            reusable = True  # an answer: the connection is fine
             raise classify_http_error(exc) from exc
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, http.client.HTTPException, TransportError) as exc:
             raise ProviderFailure(
                 FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be reached."
             ) from exc
         finally:
+            if reusable:
+                self._park_http(key, connection)
             if credentials.token != token_before:
                 METER.add(TOKEN_REFRESHES)
         message_id: str = result["id"]
@@ -84,6 +128,7 @@ class Gmail:
     def forget(self, key: str) -> None:
         with self._lock:
             self._services.pop(key, None)
+            self._idle.pop(key, None)
         self._oauth.forget(key)
 
 

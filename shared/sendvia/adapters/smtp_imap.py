@@ -30,7 +30,11 @@ STEP_LIMIT_S = 10.0
 IDLE_LIMIT_S = 30.0
 # One parked this recently is taken as is; an older one is asked NOOP first (a round trip).
 CHECK_AFTER_S = 1.0
-MAX_IDLE_PER_SERVER = 16
+# Connections open at once to one server with one login: providers cap them (Gmail's SMTP
+# about 10–15 per account), and more would only be opened to be closed again. A send waits for
+# one of these, up to the step limit.
+MAX_CONNECTIONS_PER_SERVER = 10
+MAX_IDLE_PER_SERVER = MAX_CONNECTIONS_PER_SERVER
 RESOLVE_LIMIT_S = 5.0
 # A server on an implicit-TLS port (465, 993) waits for our TLS handshake and never greets.
 GREETING_LIMIT_S = 6.0
@@ -62,6 +66,7 @@ HINTS = {
     "auth_not_offered": "The server does not offer to log in on this connection; it may need "
     "STARTTLS or another port.",
     "server_unavailable": "The server refused new connections for now; try again later.",
+    "server_busy": "Many emails are going out through this server at once; it is retried.",
     "temporary_failure": "The server refused for now (a temporary error); try again later.",
     "rejected": "The server refused the message; its reply says why.",
     "connection_dropped": "The server closed the connection in the middle; try again, and check "
@@ -107,8 +112,7 @@ class Steps:
         if not self.ok:
             return None
         started = time.monotonic()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(action)
+        future = _step_pool().submit(action)
         try:
             result = future.result(timeout=limit_s + 1.0)  # sockets time out first, normally
             outcome = {"ok": True, "reply": describe(result), "cause": None, "hint": None}
@@ -121,11 +125,26 @@ class Steps:
         except Exception as exc:
             result = None
             outcome = _failed(*classify(name, exc, limit_s))
-        finally:
-            pool.shutdown(wait=False)
         elapsed = round((time.monotonic() - started) * 1000)
         self.results.append({"name": name, **outcome, "elapsed_ms": elapsed})
         return result
+
+
+_STEP_WORKERS = 256
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _step_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads steps run on, so that a step can be given up on at its limit; shared by the
+    instance (a thread per step would cost more than a send on a reused connection)."""
+    global _pool  # noqa: PLW0603 - one pool per process, made on first use
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=_STEP_WORKERS, thread_name_prefix="mail-step"
+            )
+        return _pool
 
 
 def _failed(cause: str, reply: str) -> dict[str, Any]:
@@ -232,6 +251,7 @@ class MailServers:
         self._allow_loopback = allow_loopback
         self._idle: dict[tuple[Endpoint, str], list[tuple[float, _PinnedSMTP]]] = {}
         self._idle_lock = threading.Lock()
+        self._slots: dict[tuple[Endpoint, str], threading.BoundedSemaphore] = {}
         self.step_limit_s = step_limit_s
         self.greeting_limit_s = greeting_limit_s
         self._tls_context: ssl.SSLContext | None = None
@@ -337,6 +357,24 @@ class MailServers:
         to the idle pool, one that failed is closed. The steps say why a new one failed."""
         key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
         steps = Steps()
+        with self._idle_lock:
+            slot = self._slots.setdefault(
+                key, threading.BoundedSemaphore(MAX_CONNECTIONS_PER_SERVER)
+            )
+        if not slot.acquire(timeout=self.step_limit_s):
+            steps.results.append(
+                {
+                    "name": "connect",
+                    **_failed(
+                        "server_busy",
+                        f"All {MAX_CONNECTIONS_PER_SERVER} connections to {endpoint.host} "
+                        f"stayed busy for {self.step_limit_s:g} s.",
+                    ),
+                    "elapsed_ms": round(self.step_limit_s * 1000),
+                }
+            )
+            yield None, steps
+            return
         client = self._reuse(key)
         if client is None:
             client = self.open_smtp(endpoint, password, steps)
@@ -353,6 +391,7 @@ class MailServers:
                         client = None
             if client is not None:
                 _quit(client)
+            slot.release()  # after parking: the next sender finds the connection
 
     def _reuse(self, key: tuple[Endpoint, str]) -> _PinnedSMTP | None:
         while True:

@@ -14,8 +14,9 @@ import binascii
 import hashlib
 import json
 import re
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from typing import Annotated, Literal
 
@@ -146,7 +147,8 @@ def compose(
 
 
 def _verify(message: EmailMessage, sender: str, request: SendRequest) -> None:
-    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    # Read back as a receiving server would; the headers are what could have been smuggled.
+    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes(), headersonly=True)
     if addresses([str(parsed.get("From", ""))]) != [sender]:
         raise HeaderError("from", "the composed From header does not match")
     for header, wanted in (("To", request.to), ("Cc", request.cc)):

@@ -29,6 +29,7 @@ class RouteReason(StrEnum):
     MAILBOX_REVERTED = "mailbox_reverted"
     MAILBOX_BROKEN = "mailbox_broken"  # the send fails until the mailbox is re-authorized
     MAILBOX_BROKEN_FALLBACK = "mailbox_broken_fallback"
+    MAILBOX_THROTTLED_FALLBACK = "mailbox_throttled_fallback"  # its provider's limit was reached
 
 
 # Why an existing, switched-on mailbox that is not active leaves the email to the platform sender.

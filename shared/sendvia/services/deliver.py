@@ -24,7 +24,6 @@ from sendvia.runtime import Runtime
 from sendvia.services import routes, send
 
 LEASE = dt.timedelta(minutes=5)
-DEFAULT_QUOTA_WAIT = dt.timedelta(hours=1)
 
 
 def answer_for(state: str, error_class: str | None) -> int:
@@ -78,12 +77,8 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         )
         return answer_for("queued", "transient"), {"outcome": "retry", "error": error}
     if error_class == "quota":
-        wait = dt.timedelta(
-            seconds=(error or {}).get("retry_after_s") or DEFAULT_QUOTA_WAIT.total_seconds()
-        )
-        until = rt.clock() + wait
-        if result["route"].get("mailbox"):
-            rt.mailboxes.update(tenant_id, result["route"]["mailbox"], {"throttled_until": until})
+        wait = dt.timedelta(seconds=(error or {}).get("retry_after_s") or send.DEFAULT_QUOTA_WAIT_S)
+        until = rt.clock() + wait  # the mailbox itself was told to wait (send.deliver_once)
         generation = int(doc.get("attempts", 1))
         rt.activity.update_delivery(
             tenant_id,

@@ -1,11 +1,13 @@
 """A reminder batch (Cloud Scheduler, every few minutes): every scheduled email due within the
 horizon gets its named task with `schedule_time`. Names derive from the delivery, so a second run
-in the same window creates nothing new (Cloud Tasks answers ALREADY_EXISTS)."""
+in the same window creates nothing new (Cloud Tasks answers ALREADY_EXISTS).
+
+Tasks are created CONCURRENCY at a time while the next page is read; at most two pages are held."""
 
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sendvia.errors import Unavailable
@@ -23,14 +25,21 @@ def run(rt: Runtime, horizon: dt.timedelta = REMINDER_HORIZON) -> dict[str, Any]
             "Triggered emails are not configured.", code="no_queue", hint="Set SENDVIA_DELIVER_URL."
         )
     until = rt.clock() + horizon
-    enqueued = already = 0
+    created: list[bool] = []
     after: Any = None
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        in_flight: list[Future[bool]] = []
         while True:
             page, after = rt.activity.due_deliveries(until, PAGE_SIZE, after)
-            created = list(pool.map(lambda due: queue.enqueue(due[0], due[1], at=due[2]), page))
-            enqueued += sum(created)
-            already += len(created) - sum(created)
+            # The previous page's tasks were being created while this page was read.
+            created.extend(f.result() for f in in_flight)
+            in_flight = [pool.submit(queue.enqueue, t, d, at=at) for t, d, at in page]
             if after is None:
                 break
-    return {"enqueued": enqueued, "already_queued": already, "until": until.isoformat()}
+        created.extend(f.result() for f in in_flight)
+    enqueued = sum(created)
+    return {
+        "enqueued": enqueued,
+        "already_queued": len(created) - enqueued,
+        "until": until.isoformat(),
+    }

@@ -41,12 +41,14 @@ from sendvia.services.settings import route_for
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
 REMINDER_HORIZON = dt.timedelta(minutes=15)
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
+DEFAULT_QUOTA_WAIT_S = 3600  # when a provider's limit comes without a time to retry
 ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
 OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
 _TRANSIENT_CAUSES = {
     "timeout",
     "unreachable",
     "server_unavailable",
+    "server_busy",
     "temporary_failure",
     "connection_dropped",
     "imap_error",
@@ -103,9 +105,10 @@ def send_batch(
 ) -> list[dict[str, Any]]:
     """Queue up to 500 triggered emails: each result a delivery or the error of that message.
 
-    The settings are read once for the batch, the deliveries created in one commit and their
-    tasks concurrently. With an Idempotency-Key, message i is keyed `{key}:{i}`."""
-    context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id, fresh=True)
+    The settings come from this instance's route cache (`deliver` decides the route again when
+    it sends), the deliveries are created in one commit and their tasks concurrently. With an
+    Idempotency-Key, message i is keyed `{key}:{i}`."""
+    context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id)
     _require_may_send(principal, context.tenant)
     route = route_in(rt, context, principal)
     results: list[dict[str, Any]] = [{} for _ in messages]
@@ -297,6 +300,7 @@ def deliver_once(
         return _by_relay(rt, tenant, principal, request, route)
     doc = context.mailboxes.get(route.mailbox or "") or {}
     try:
+        _not_throttled(rt, doc)
         message = compose(
             request,
             sender=Mailbox(doc.get("display_name", ""), doc["address"]),
@@ -305,16 +309,7 @@ def deliver_once(
         )
         provider_id = _by_mailbox(rt, doc, request, message)
     except ProviderFailure as failure:
-        if failure.kind is not FailureKind.AUTH:
-            return _failed(failure, route)
-        mailboxes.mark_broken(rt, principal.tenant_id, route.mailbox or "", doc, failure)
-        if tenant.on_broken is OnBroken.DEFAULT:
-            fallback = route_for(rt, tenant, principal, None, None)
-            fallback = Route(
-                fallback.via, None, fallback.sender, RouteReason.MAILBOX_BROKEN_FALLBACK
-            )
-            return _by_relay(rt, tenant, principal, request, fallback)
-        return _failed(ProviderFailure(FailureKind.AUTH, "mailbox_broken", failure.reply), route)
+        return _mailbox_failed(rt, tenant, principal, request, route, doc, failure)
     return {
         "state": "sent",
         "sent_at": rt.clock(),
@@ -323,6 +318,58 @@ def deliver_once(
         "route": route.to_json(),
         "delivery_note": OWN_MAILBOX_NOTE,
     }
+
+
+def _mailbox_failed(  # noqa: PLR0917 - the whole situation of a failed send
+    rt: Runtime,
+    tenant: Tenant,
+    principal: Principal,
+    request: SendRequest,
+    route: Route,
+    doc: dict[str, Any],
+    failure: ProviderFailure,
+) -> dict[str, Any]:
+    """The mailbox could not send: it waits (quota) or turns broken (auth), and the email fails
+    or, when the tenant chose `on_broken: default`, goes by the platform's sender."""
+    mailbox_id = route.mailbox or ""
+    if failure.kind is FailureKind.QUOTA:
+        _throttle(rt, principal.tenant_id, mailbox_id, failure)
+        reason = RouteReason.MAILBOX_THROTTLED_FALLBACK
+    elif failure.kind is FailureKind.AUTH:
+        mailboxes.mark_broken(rt, principal.tenant_id, mailbox_id, doc, failure)
+        failure = ProviderFailure(FailureKind.AUTH, "mailbox_broken", failure.reply)
+        reason = RouteReason.MAILBOX_BROKEN_FALLBACK
+    else:
+        return _failed(failure, route)
+    if tenant.on_broken is OnBroken.DEFAULT:  # "when my mailbox cannot send, use yours"
+        return _by_relay(rt, tenant, principal, request, _fallback(rt, tenant, principal, reason))
+    return _failed(failure, route)
+
+
+def _fallback(rt: Runtime, tenant: Tenant, principal: Principal, reason: RouteReason) -> Route:
+    default = route_for(rt, tenant, principal, None, None)
+    return Route(default.via, None, default.sender, reason)
+
+
+def _not_throttled(rt: Runtime, doc: dict[str, Any]) -> None:
+    """A mailbox its provider asked to wait is not tried again before the time it gave."""
+    until = doc.get("throttled_until")
+    now = rt.clock()
+    if isinstance(until, dt.datetime) and until > now:
+        raise ProviderFailure(
+            FailureKind.QUOTA,
+            "mailbox_throttled",
+            f"The mailbox's provider asked to wait until {until:%H:%M} UTC.",
+            retry_after_s=max(1, int((until - now).total_seconds())),
+        )
+
+
+def _throttle(rt: Runtime, tenant_id: str, mailbox_id: str, failure: ProviderFailure) -> None:
+    """The provider's limit: the mailbox waits (once per limit, not once per email)."""
+    if failure.code == "mailbox_throttled":
+        return  # it is already waiting
+    until = rt.clock() + dt.timedelta(seconds=failure.retry_after_s or DEFAULT_QUOTA_WAIT_S)
+    rt.mailboxes.update(tenant_id, mailbox_id, {"throttled_until": until})
 
 
 def _by_mailbox(
