@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -35,11 +36,11 @@ SUBJECT = """
 import json
 import functions_framework
 app = functions_framework.create_app({target!r}, {source!r})
-method, path, body = {first!r}
+method, path, body, token = {first!r}
 response = app.test_client().open(path, method=method, data=json.dumps(body) if body else None,
-                                  headers={{"Authorization": "Bearer " + {token!r},
+                                  headers={{"Authorization": "Bearer " + token,
                                            "Content-Type": "application/json"}})
-if response.status_code >= 500:
+if response.status_code >= ({strict!r} and 400 or 500):
     raise SystemExit(f"first request failed: {{response.status_code}} {{response.get_data()}}")
 """
 
@@ -50,7 +51,86 @@ FIRST_REQUESTS: dict[str, tuple[str, str, object]] = {
     "oauth_callback": ("GET", "/?state=not-a-state&code=x", None),
     "test_connection": ("POST", "/", {"mailbox": "tenant"}),
     "activity": ("GET", "/notifications", None),
+    # An invoice sent now, through the platform's relay.
+    "send": ("POST", "/", {"to": ["pat@example.com"], "subject": "Invoice", "text": "Attached."}),
+    "reminders": ("POST", "/", None),  # Cloud Scheduler's call
 }
+TENANT = "bench-tenant"
+STRICT = {"send", "deliver", "reminders", "settings", "activity"}  # these must succeed
+
+
+def task_token() -> str:
+    """An OIDC token as Cloud Tasks sends `deliver`: a task aimed at a catcher here, whose
+    Authorization header is kept."""
+    import http.server
+    import threading
+
+    from google.cloud import tasks_v2
+    from sendvia.adapters.google_clients import cloud_tasks_client
+
+    caught: list[str] = []
+
+    class Catcher(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            caught.append(self.headers.get("Authorization", "").removeprefix("Bearer "))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Catcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = cloud_tasks_client()
+    parent = f"projects/{os.environ['GOOGLE_CLOUD_PROJECT']}/locations/us-central1"
+    queue = f"{parent}/queues/bench-token-{uuid.uuid4().hex[:6]}"
+    client.create_queue(parent=parent, queue={"name": queue})
+    client.create_task(
+        parent=queue,
+        task=tasks_v2.Task(
+            http_request=tasks_v2.HttpRequest(
+                url=f"http://127.0.0.1:{server.server_address[1]}/",
+                http_method=tasks_v2.HttpMethod.POST,
+                oidc_token=tasks_v2.OidcToken(
+                    service_account_email=os.environ["SENDVIA_TASKS_SERVICE_ACCOUNT"],
+                    audience=os.environ["SENDVIA_DELIVER_URL"],
+                ),
+            )
+        ),
+    )
+    deadline = time.monotonic() + 10
+    while not caught and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.shutdown()
+    client.delete_queue(name=queue)
+    if not caught:
+        raise SystemExit("no task reached the catcher within 10 s")
+    return caught[0]
+
+
+def queued_delivery() -> str:
+    """A triggered email waiting for `deliver`, as `send` (mode queue) leaves it."""
+    from google.cloud import firestore
+    from sendvia.domain.outgoing import SendRequest
+
+    content = SendRequest.model_validate(
+        {"to": ["pat@example.com"], "subject": "Reminder", "text": "Tomorrow at 10:00."}
+    ).model_dump(mode="json")
+    delivery_id = uuid.uuid4().hex
+    firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"]).document(
+        f"tenants/{TENANT}/deliveries/{delivery_id}"
+    ).set(
+        {
+            "kind": "triggered",
+            "state": "queued",
+            "attempts": 0,
+            "content": content,
+            "to": content["to"],
+            "subject": content["subject"],
+            "sender": {"uid": "bench-admin", "email": "", "name": "", "role": "admin"},
+        }
+    )
+    return delivery_id
 
 
 def timed(code: str, env: dict[str, str]) -> float:
@@ -68,7 +148,8 @@ def main() -> None:
     parser.add_argument("-n", "--runs", type=int, default=7)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'shared'}"}
-    token = devtools.id_token(tenant="bench-tenant", uid="bench-admin", role="admin")
+    token = devtools.id_token(tenant=TENANT, uid="bench-admin", role="admin")
+    oidc = task_token()
     requests.patch(
         f"{os.environ['SENDVIA_FUNCTIONS_URL']}/settings",
         timeout=30,
@@ -83,8 +164,14 @@ def main() -> None:
     for _ in range(args.runs):
         floors.append(timed(FLOOR, env))
         for name in functions:
-            first = FIRST_REQUESTS.get(name, ("GET", "/", None))
-            code = SUBJECT.format(target=name, source=str(DEFAULT_SOURCE), token=token, first=first)
+            if name == "deliver":
+                body = {"tenant_id": TENANT, "delivery_id": queued_delivery()}
+                first = ("POST", "/", body, oidc)
+            else:
+                first = (*FIRST_REQUESTS.get(name, ("GET", "/", None)), token)
+            code = SUBJECT.format(
+                target=name, source=str(DEFAULT_SOURCE), first=first, strict=name in STRICT
+            )
             subjects[name].append(timed(code, env))
 
     floor = statistics.median(floors)
