@@ -42,6 +42,7 @@ DEFAULT_PORTS = {
     "mail_sink_http": 8026,
     "relay": 8030,
     "relay_http": 8031,
+    "event_signer": 8300,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
@@ -239,6 +240,20 @@ def mail_environment(state_dir: Path) -> dict[str, str]:
     }
 
 
+def event_environment(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    """The email services' signing keys (made on the first `up`) and what sendvia trusts."""
+    from emulators import event_signer
+
+    keys = event_signer.ensure(state_dir / "event-signer")
+    signer = f"http://127.0.0.1:{ports['event_signer']}"
+    return {
+        "EVENT_SIGNER_URL": signer,
+        "SENDVIA_SENDGRID_PUBLIC_KEY": keys.sendgrid_public_key,
+        "SENDVIA_SNS_CERT_URL_PREFIXES": f"{signer}/",
+        "SENDVIA_SES_TOPIC_ARNS": event_signer.TOPIC_ARN,
+    }
+
+
 def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
     """The emulators and mail servers, started together before the functions."""
     from emulators.mail import dovecot, tls
@@ -352,6 +367,21 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ],
             _http_ok(f"http://127.0.0.1:{ports['fake_google']}/_fake/accounts"),
             ("fake_google",),
+        ),
+        Service(
+            "event_signer",
+            "email-service event signer (SendGrid ECDSA, SNS)",
+            [
+                python,
+                "-m",
+                "emulators.event_signer",
+                "--port",
+                str(ports["event_signer"]),
+                "--folder",
+                str(state_dir / "event-signer"),
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['event_signer']}/healthz"),
+            ("event_signer",),
         ),
         Service(
             "cloudtasks",

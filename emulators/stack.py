@@ -152,7 +152,11 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     refuse_busy_ports(profile, ports)
     services.check_prerequisites()
     (folder / "logs").mkdir(parents=True, exist_ok=True)
-    env_vars = {**services.environment(ports), **services.mail_environment(folder)}
+    env_vars = {
+        **services.environment(ports),
+        **services.mail_environment(folder),
+        **services.event_environment(folder, ports),
+    }
     child_env = {
         **os.environ,
         **env_vars,

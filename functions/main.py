@@ -59,3 +59,9 @@ def deliver(request: flask.Request) -> flask.Response:
 def reminders(request: flask.Request) -> flask.Response:
     """Cloud Scheduler's target: enqueue every scheduled email due soon (internal)."""
     return api.handle("reminders", request)
+
+
+@functions_framework.http
+def provider_events(request: flask.Request) -> flask.Response:
+    """The default sender's email-service webhooks: bounces, complaints, deliveries (internal)."""
+    return api.handle("provider_events", request)

@@ -76,6 +76,15 @@ class TasksSettings:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """Who may post the default sender's events to `provider_events`."""
+
+    sendgrid_public_key: str | None  # base64 DER (SendGrid's mail settings); None: refuse all
+    ses_topic_arns: tuple[str, ...]  # SNS topics whose SES notifications are accepted
+    sns_cert_url_prefixes: tuple[str, ...] = ()  # besides Amazon's own (the local signer)
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     platform_domain: str
@@ -93,6 +102,7 @@ class Settings:
     # How long an instance may reuse a tenant's settings and mailbox documents when delivering
     # queued emails (0: read them for every email).
     route_cache_s: float = 30.0
+    events: EventSettings = EventSettings(None, ())
 
     @property
     def default_sender_address(self) -> str:
@@ -152,6 +162,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             f"SENDVIA_MAIL_HOSTS_ALLOW={allow!r}: only 'loopback' (local stacks) may be allowed."
         )
     route_cache_s = _number(env, "SENDVIA_ROUTE_CACHE_SECONDS", 30.0, 0.0, 300.0, problems)
+    events = EventSettings(
+        sendgrid_public_key=env.get("SENDVIA_SENDGRID_PUBLIC_KEY", "").strip() or None,
+        ses_topic_arns=_list(env, "SENDVIA_SES_TOPIC_ARNS"),
+        sns_cert_url_prefixes=_list(env, "SENDVIA_SNS_CERT_URL_PREFIXES"),
+    )
     if problems:
         raise ConfigError("sendvia cannot start:\n  - " + "\n  - ".join(problems))
     return Settings(
@@ -161,6 +176,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         tls_ca_file=ca_file,
         mail_allow_loopback=allow == "loopback",
         route_cache_s=route_cache_s,
+        events=events,
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
@@ -170,6 +186,10 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in env.get(name, "").split(",") if v.strip())
 
 
 def _number(  # noqa: PLR0917 - a range check reads best positionally

@@ -21,9 +21,11 @@ from sendvia.services.routes import RouteCache
 if TYPE_CHECKING:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
+    from sendvia.adapters.firestore_recipients import FirestoreRecipients
     from sendvia.adapters.gmail import Gmail
     from sendvia.adapters.google_oauth import GoogleOAuth
     from sendvia.adapters.smtp_imap import MailServers
+    from sendvia.adapters.webhook_signatures import SnsVerifier
 
 
 def utc_now() -> dt.datetime:
@@ -43,6 +45,8 @@ class Runtime:
     gmail: Gmail | None
     mail: MailServers
     queue: CloudTasksQueue | None  # None when triggered emails are not configured
+    recipients: FirestoreRecipients
+    events: SnsVerifier  # checks SNS signatures; its signing certificates kept per instance
     clock: Callable[[], dt.datetime] = utc_now
     routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
 
@@ -51,6 +55,7 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.firebase_identity import FirebaseIdentity
     from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
+    from sendvia.adapters.firestore_recipients import FirestoreRecipients
     from sendvia.adapters.firestore_store import FirestoreStore
     from sendvia.adapters.gmail import Gmail
     from sendvia.adapters.google_clients import (
@@ -61,6 +66,7 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.google_oauth import GoogleOAuth
     from sendvia.adapters.secret_manager import SecretManagerSecrets
     from sendvia.adapters.smtp_imap import MailServers
+    from sendvia.adapters.webhook_signatures import SnsVerifier
 
     db = firestore_client(settings.project)
     routes = RouteCache(settings.route_cache_s)
@@ -81,6 +87,8 @@ def build(settings: Settings) -> Runtime:
         queue=CloudTasksQueue(settings.tasks, settings.project, cloud_tasks_client)
         if settings.tasks
         else None,
+        recipients=FirestoreRecipients(db),
+        events=SnsVerifier(settings.events.sns_cert_url_prefixes),
         routes=routes,
     )
 

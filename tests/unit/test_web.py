@@ -43,6 +43,8 @@ def runtime() -> Runtime:
         gmail=None,
         mail=unused,  # type: ignore[arg-type]
         queue=None,
+        recipients=unused,  # type: ignore[arg-type]
+        events=unused,  # type: ignore[arg-type]
     )
 
 

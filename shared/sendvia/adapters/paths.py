@@ -39,3 +39,27 @@ OAUTH_STATES = "oauth_states"
 
 def oauth_state(state_hash: str) -> str:
     return f"{OAUTH_STATES}/{state_hash}"
+
+
+def recipients(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/recipients"
+
+
+def recipient(tenant_id: str, address: str) -> str:
+    """An address's status, keyed by its hash (addresses are not valid document ids)."""
+    import hashlib
+
+    return f"{recipients(tenant_id)}/{hashlib.sha256(address.lower().encode()).hexdigest()[:40]}"
+
+
+def provider_event(tenant_id: str, provider: str, event_id: str) -> str:
+    """The mark that an event was recorded: a duplicate finds it."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{provider}/{event_id}".encode()).hexdigest()[:40]
+    return f"{tenant(tenant_id)}/provider_events/{digest}"
+
+
+# Events that name no delivery we know (sent before sendvia, or by another system on the same
+# email-service account): kept, not errors.
+UNMATCHED_EVENTS = "unmatched_provider_events"

@@ -111,6 +111,13 @@ class SnsVerifier:
     def url_allowed(self, url: str) -> bool:
         return cert_url_allowed(url, self._extra)
 
+    def subscribe_url_allowed(self, url: str) -> bool:
+        """SubscribeURL: Amazon SNS's own API (any path), or a configured prefix."""
+        if any(url.startswith(prefix) for prefix in self._extra):
+            return True
+        parts = urlsplit(url)
+        return parts.scheme == "https" and bool(_AMAZON_SNS_HOST.match(parts.hostname or ""))
+
     def verify(self, message: Mapping[str, Any], now: dt.datetime) -> None:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes

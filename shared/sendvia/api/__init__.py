@@ -23,6 +23,7 @@ FUNCTIONS = {
     "send": "sendvia.api.send",
     "deliver": "sendvia.api.deliver",
     "reminders": "sendvia.api.reminders",
+    "provider_events": "sendvia.api.provider_events",
 }
 
 

@@ -269,10 +269,10 @@ def suppressing_status(event: ProviderEvent) -> Status | None:
     """The status an event gives an address, or None when it leaves the status alone."""
     if event.kind is EventKind.COMPLAINED:
         return Status.COMPLAINED
+    if event.suppressed:  # not tried: the service already holds the address as undeliverable
+        return Status.INACTIVE
     if event.kind is EventKind.BOUNCED and event.hard:
         return Status.HARD_BOUNCED
-    if event.suppressed:
-        return Status.INACTIVE
     return None
 
 
@@ -321,3 +321,40 @@ def recipient_to_doc(recipient: Recipient) -> dict[str, Any]:
         "status_since": recipient.status_since,
         "status_reason": recipient.status_reason,
     }
+
+
+def admin_change(recipient: Recipient, change: Mapping[str, Any], now: dt.datetime) -> Recipient:
+    """An admin's `reactivate` (status active again, opt-outs kept: WriteUpp asks for a re-opt-in
+    as well) or `opt_in` (one category back), with who, why and when in the history."""
+    entry = {**change, "at": now}
+    history = (*recipient.events, entry)[-KEPT_EVENTS:]
+    if change.get("action") == "reactivate":
+        return replace(
+            recipient,
+            status=Status.ACTIVE,
+            status_since=now,
+            status_reason=str(change.get("reason", "")),
+            events=history,
+        )
+    category = change.get("category")
+    opted_out = tuple(c for c in recipient.opted_out if c != category)
+    return replace(recipient, opted_out=opted_out, events=history)
+
+
+def refusal(recipient: Recipient | None, category: str | None) -> tuple[str, str] | None:
+    """Why an email to this address is refused before it is queued — (code, reason) — or None.
+    Suppressed addresses are refused whatever the category; an opted-out category for it."""
+    if recipient is None:
+        return None
+    if recipient.status is not Status.ACTIVE:
+        when = f" on {recipient.status_since:%-d %b %Y}" if recipient.status_since else ""
+        what = {
+            Status.HARD_BOUNCED: "bounced",
+            Status.COMPLAINED: "was reported as spam by its owner",
+            Status.INACTIVE: "was marked inactive by the email service",
+        }[recipient.status]
+        reason = f": {recipient.status_reason}" if recipient.status_reason else ""
+        return "recipient_suppressed", f"{recipient.address} {what}{when}{reason}"
+    if category and category in recipient.opted_out:
+        return "recipient_opted_out", f"{recipient.address} is opted out of {category} emails"
+    return None

@@ -1,0 +1,185 @@
+"""Recipients' statuses and the email service's events, in Firestore.
+
+Each event is recorded in one transaction with the address's status and the delivery it is
+about: the event's mark (`provider_events/{hash}`) is created there, so a duplicate — SendGrid
+and SNS both deliver at least once — finds it and changes nothing a second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sendvia.adapters import paths
+from sendvia.domain import provider_events as pe
+from sendvia.metering import METER
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+# A delivery's state only moves this way: a late `delivered` does not undo a bounce.
+_DELIVERY_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
+_DELIVERY_STATE = {
+    pe.EventKind.DELIVERED: "delivered",
+    pe.EventKind.DROPPED: "bounced",
+    pe.EventKind.COMPLAINED: "complained",
+}
+
+
+def delivery_state_after(current: str, event: pe.ProviderEvent) -> str | None:
+    """The delivery's new state after the event, or None to leave it (a pure rule)."""
+    if event.kind is pe.EventKind.BOUNCED:
+        wanted = "bounced" if event.hard else None
+    else:
+        wanted = _DELIVERY_STATE.get(event.kind)
+    if wanted is None or current not in _DELIVERY_RANK:
+        return None
+    return wanted if _DELIVERY_RANK[wanted] > _DELIVERY_RANK[current] else None
+
+
+class FirestoreRecipients:
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def get(self, tenant_id: str, address: str) -> pe.Recipient:
+        METER.reads()
+        snapshot = self._db.document(paths.recipient(tenant_id, address)).get()
+        return pe.recipient_from_doc(
+            address.lower(), snapshot.to_dict() if snapshot.exists else None
+        )
+
+    def get_many(self, tenant_id: str, addresses: list[str]) -> dict[str, pe.Recipient]:
+        """The addresses that have a record (any status), by lower-cased address."""
+        wanted = list(dict.fromkeys(a.lower() for a in addresses))
+        if not wanted:
+            return {}
+        refs = [self._db.document(paths.recipient(tenant_id, a)) for a in wanted]
+        METER.reads(len(refs))
+        found = {}
+        for snapshot in self._db.get_all(refs):
+            doc = snapshot.to_dict() if snapshot.exists else None
+            if doc:
+                found[doc["address"]] = pe.recipient_from_doc(doc["address"], doc)
+        return found
+
+    def find_delivery(self, message_id: str) -> tuple[str, str] | None:
+        """(tenant, delivery) of the email with our Message-ID, across tenants."""
+        from google.cloud import firestore
+
+        query = (
+            self._db.collection_group("deliveries")
+            .where(filter=firestore.FieldFilter("message_id", "==", f"<{message_id}>"))
+            .limit(1)
+        )
+        docs = list(query.stream())
+        METER.reads(max(1, len(docs)))
+        if not docs or docs[0].reference.parent.parent is None:
+            return None
+        return docs[0].reference.parent.parent.id, docs[0].id
+
+    def record(
+        self, tenant_id: str, delivery_id: str | None, event: pe.ProviderEvent
+    ) -> tuple[bool, bool, dict[str, Any] | None]:
+        """Record one event: (new, suppressed_now, the delivery as it was). `new` is False for
+        a duplicate, which changes nothing."""
+        from google.cloud import firestore
+
+        mark = self._db.document(paths.provider_event(tenant_id, event.provider, event.event_id))
+        recipient_ref = self._db.document(paths.recipient(tenant_id, event.address))
+        delivery_ref = (
+            self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}")
+            if delivery_id
+            else None
+        )
+
+        @firestore.transactional
+        def apply(
+            transaction: firestore.Transaction,
+        ) -> tuple[bool, bool, dict[str, Any] | None]:
+            refs = [mark, recipient_ref, *([delivery_ref] if delivery_ref else [])]
+            METER.reads(len(refs))
+            snapshots = {s.reference.path: s for s in transaction.get_all(refs)}
+            if snapshots[mark.path].exists:
+                return False, False, None
+            current = snapshots[recipient_ref.path]
+            recipient = pe.recipient_from_doc(
+                event.address, current.to_dict() if current.exists else None
+            )
+            updated, suppressed_now = pe.apply(recipient, event)
+            METER.writes(2)
+            transaction.set(recipient_ref, pe.recipient_to_doc(updated))
+            transaction.create(
+                mark,
+                {
+                    "kind": event.kind.value,
+                    "type": event.raw_type,
+                    "at": event.at,
+                    "address_hash": _hash(event.address),
+                    "delivery_id": delivery_id,
+                },
+            )
+            delivery = None
+            if delivery_ref is not None and snapshots[delivery_ref.path].exists:
+                delivery = {"id": delivery_id, **(snapshots[delivery_ref.path].to_dict() or {})}
+                changes: dict[str, Any] = {
+                    "provider_events": firestore.ArrayUnion([event.to_json()])
+                }
+                state = delivery_state_after(str(delivery.get("state")), event)
+                if state is not None:
+                    changes["state"] = state
+                    changes["outcome_at"] = event.at
+                    if event.reason:
+                        changes["outcome_reason"] = event.reason
+                METER.writes()
+                transaction.update(delivery_ref, changes)
+            return True, suppressed_now, delivery
+
+        result: tuple[bool, bool, dict[str, Any] | None] = apply(self._db.transaction())
+        return result
+
+    def record_unmatched(self, event: pe.ProviderEvent) -> bool:
+        """An event for an email we cannot place: kept (once) for the operator; no tenant's."""
+        from google.api_core import exceptions
+
+        digest = hashlib.sha256(f"{event.provider}/{event.event_id}".encode()).hexdigest()[:40]
+        METER.writes()
+        try:
+            self._db.document(f"{paths.UNMATCHED_EVENTS}/{digest}").create(
+                {**event.to_json(), "address_hash": _hash(event.address)}
+            )
+        except exceptions.Conflict:
+            return False
+        return True
+
+    def change(
+        self,
+        tenant_id: str,
+        address: str,
+        change: Mapping[str, Any],
+        now: dt.datetime,
+    ) -> pe.Recipient:
+        """An admin's change of an address (reactivation, re-opt-in), in its history too."""
+        from google.cloud import firestore
+
+        ref = self._db.document(paths.recipient(tenant_id, address))
+
+        @firestore.transactional
+        def apply(transaction: firestore.Transaction) -> pe.Recipient:
+            METER.reads()
+            snapshot = ref.get(transaction=transaction)
+            recipient = pe.recipient_from_doc(
+                address.lower(), snapshot.to_dict() if snapshot.exists else None
+            )
+            updated = pe.admin_change(recipient, change, now)
+            METER.writes()
+            transaction.set(ref, pe.recipient_to_doc(updated))
+            return updated
+
+        changed: pe.Recipient = apply(self._db.transaction())
+        return changed
+
+
+def _hash(address: str) -> str:
+    return hashlib.sha256(address.lower().encode()).hexdigest()[:40]
