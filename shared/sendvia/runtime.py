@@ -87,7 +87,7 @@ def build(settings: Settings) -> Runtime:
         queue=CloudTasksQueue(settings.tasks, settings.project, cloud_tasks_client)
         if settings.tasks
         else None,
-        recipients=FirestoreRecipients(db),
+        recipients=FirestoreRecipients(db, cache_s=settings.route_cache_s),
         events=SnsVerifier(settings.events.sns_cert_url_prefixes),
         routes=routes,
     )

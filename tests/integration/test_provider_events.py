@@ -278,3 +278,174 @@ def test_fuzzed_and_oversized_bodies_get_only_4xx_and_store_nothing(project):
 
 def post_raw(path: str, body: bytes, headers: dict[str, str]) -> requests.Response:
     return requests.post(url("provider_events", path), data=body, headers=headers, timeout=30)
+
+
+# -- refusals, reactivation, re-opt-in ----------------------------------------------------------
+
+
+def bounced(clinic: Clinic, project: str, address: str) -> str:
+    """An address the email service reported as not existing; returns the bounced delivery."""
+    delivery_id, message_id = sent_email(clinic, project, address)
+    reason = "550 5.1.1 The email account that you tried to reach does not exist"
+    answer = post_sendgrid([sendgrid_event(address, message_id, "bounce", reason=reason)])
+    assert answer.json()["recorded"] == 1
+    return delivery_id
+
+
+def manual(clinic: Clinic, address: str, **changes: Any) -> requests.Response:
+    body = {"to": [address], "subject": "Your invoice", "text": "Attached.", **changes}
+    return call("POST", "send", bearer=clinic.admin, body=body)
+
+
+def relayed(address: str) -> int:
+    listed = requests.get(
+        f"{os.environ['DEFAULT_RELAY_URL']}/messages", params={"to": address}, timeout=10
+    ).json()["messages"]
+    return len(listed)
+
+
+def test_a_bounced_address_is_refused_with_a_reason_a_screen_can_show(clinic, project, recipient):
+    bounced(clinic, project, recipient)
+    before = relayed(recipient)
+    answer = manual(clinic, recipient, category="invoice")
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "recipient_suppressed"
+    today = dt.datetime.now(dt.UTC)
+    assert f"{recipient} bounced on {today.day} {today:%b %Y}" in error["message"]
+    assert "does not exist" in error["message"]
+    assert error["hint"]
+    stored = delivery(project, clinic, error["delivery_id"])
+    assert (stored["state"], stored["error"]["class"]) == ("suppressed", "suppressed")
+    assert relayed(recipient) == before  # nothing reached a server
+
+
+def test_a_triggered_email_to_a_bounced_address_is_recorded_suppressed_and_notified(
+    clinic, project, recipient
+):
+    bounced(clinic, project, recipient)
+    before = relayed(recipient)
+    answer = call(
+        "POST",
+        "send",
+        bearer=clinic.admin,
+        body={
+            "to": [recipient],
+            "subject": "Reminder",
+            "text": "Tomorrow at 10:00.",
+            "category": "appointment_reminder",
+            "mode": "queue",
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["delivery"]["state"] == "suppressed"
+    kinds = [
+        n["kind"]
+        for n in call("GET", "activity", "/notifications", bearer=clinic.admin).json()[
+            "notifications"
+        ]
+    ]
+    assert "send_suppressed" in kinds
+    time.sleep(0.5)
+    assert relayed(recipient) == before
+
+
+def test_a_reminder_scheduled_before_the_bounce_is_stopped_when_due(clinic, project, recipient):
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    scheduled = call(
+        "POST",
+        "send",
+        bearer=clinic.admin,
+        body={
+            "to": [recipient],
+            "subject": "Reminder",
+            "text": "Tomorrow at 10:00.",
+            "category": "appointment_reminder",
+            "send_at": later.isoformat(),
+        },
+    ).json()["delivery"]["id"]
+    bounced(clinic, project, recipient)
+    eventually(state_is(project, clinic, scheduled, "suppressed"))
+
+
+def test_reactivation_and_re_opt_in_by_an_admin(clinic, project, recipient):
+    bounced(clinic, project, recipient)
+    seen = call("GET", "activity", f"/recipients/{recipient}", bearer=clinic.member).json()
+    assert (seen["status"], seen["opted_out"][0]) == ("hard_bounced", "appointment_reminder")
+    assert seen["events"][0]["type"] == "bounce"
+    for action in (":reactivate", ":opt_in"):  # a member: 403 whatever the body
+        refused = call(
+            "POST",
+            "activity",
+            f"/recipients/{recipient}{action}",
+            bearer=clinic.member,
+            data="not json",
+        )
+        assert refused.status_code == 403, refused.text
+    missing_reason = call(
+        "POST", "activity", f"/recipients/{recipient}:reactivate", bearer=clinic.admin, body={}
+    )
+    assert (missing_reason.status_code, missing_reason.json()["error"]["field"]) == (400, "reason")
+    reason = "Patient confirmed the address by phone"
+    active = call(
+        "POST",
+        "activity",
+        f"/recipients/{recipient}:reactivate",
+        bearer=clinic.admin,
+        body={"reason": reason},
+    )
+    assert active.status_code == 200, active.text
+    assert active.json()["status"] == "active"
+    last = active.json()["events"][-1]
+    assert (last["action"], last["reason"], last["by"]) == (
+        "reactivate",
+        reason,
+        clinic_admin_uid(clinic),
+    )
+    # Still opted out of appointment emails until re-opted in (WriteUpp); invoices go.
+    reminder = {"category": "appointment_reminder", "mode": "queue"}
+    assert manual(clinic, recipient, **reminder).json()["delivery"]["state"] == "suppressed"
+    assert manual(clinic, recipient, category="invoice").status_code == 200
+    opted = call(
+        "POST",
+        "activity",
+        f"/recipients/{recipient}:opt_in",
+        bearer=clinic.admin,
+        body={"category": "appointment_reminder"},
+    )
+    assert "appointment_reminder" not in opted.json()["opted_out"]
+    again = manual(clinic, recipient, **reminder).json()["delivery"]["id"]
+    eventually(state_is(project, clinic, again, "sent"))
+
+
+def clinic_admin_uid(clinic: Clinic) -> str:
+    return f"admin-{clinic.suffix}"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/recipients/not-an-address", None, 400, "address"),
+        ("/recipients/pat@example.com:reactivate", {"reason": "x" * 501}, 400, "reason"),
+        ("/recipients/pat@example.com:opt_in", {"category": ""}, 400, "category"),
+        ("/recipients/never-bounced@example.com:reactivate", {"reason": "why"}, 409, None),
+    ],
+)
+def test_bad_recipient_requests(clinic, path, body, status, field):
+    method = "GET" if body is None else "POST"
+    answer = call(method, "activity", path, bearer=clinic.admin, body=body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"].get("field") == field
+
+
+def test_the_contact_summary_shows_what_became_of_each_email(clinic, project, recipient):
+    delivery_id = bounced(clinic, project, recipient)
+    listed = call(
+        "GET", "activity", "/deliveries?contact_id=contact-7", bearer=clinic.admin
+    ).json()["deliveries"]
+    mine = next(d for d in listed if d["id"] == delivery_id)
+    assert (mine["state"], mine["route"]["via"], mine["delivery_note"]) == (
+        "bounced",
+        "default",
+        None,
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +42,47 @@ def delivery_state_after(current: str, event: pe.ProviderEvent) -> str | None:
 
 
 class FirestoreRecipients:
-    def __init__(self, client: firestore.Client) -> None:
+    """`cache_s`: how long an instance reuses a suppression shard (dropped at once when this
+    instance changes an address of that tenant)."""
+
+    def __init__(self, client: firestore.Client, cache_s: float = 0.0) -> None:
         self._db = client
+        self._cache_s = cache_s
+        self._shards: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def suppressed(self, tenant_id: str, addresses: list[str]) -> dict[str, pe.Recipient]:
+        """The addresses among these that are suppressed or opted out of something."""
+        wanted = {a.lower(): paths.address_hash(a) for a in addresses}
+        shards = sorted({h[0] for h in wanted.values()})
+        entries: dict[str, Any] = {}
+        missing = []
+        now = time.monotonic()
+        with self._lock:
+            for shard in shards:
+                cached = self._shards.get((tenant_id, shard))
+                if cached is not None and now - cached[0] < self._cache_s:
+                    entries.update(cached[1])
+                else:
+                    missing.append(shard)
+        if missing:
+            refs = [self._db.document(paths.suppression_shard(tenant_id, m)) for m in missing]
+            METER.reads(len(refs))
+            for snapshot in self._db.get_all(refs):
+                found = (snapshot.to_dict() or {}).get("entries", {}) if snapshot.exists else {}
+                entries.update(found)
+                with self._lock:
+                    self._shards[(tenant_id, snapshot.id)] = (now, found)
+        return {
+            address: pe.recipient_from_doc(address, entries[digest])
+            for address, digest in wanted.items()
+            if digest in entries
+        }
+
+    def _forget(self, tenant_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._shards if k[0] == tenant_id]:
+                del self._shards[key]
 
     def get(self, tenant_id: str, address: str) -> pe.Recipient:
         METER.reads()
@@ -110,6 +151,7 @@ class FirestoreRecipients:
             updated, suppressed_now = pe.apply(recipient, event)
             METER.writes(2)
             transaction.set(recipient_ref, pe.recipient_to_doc(updated))
+            _index(transaction, self._db, tenant_id, recipient, updated)
             transaction.create(
                 mark,
                 {
@@ -137,6 +179,7 @@ class FirestoreRecipients:
             return True, suppressed_now, delivery
 
         result: tuple[bool, bool, dict[str, Any] | None] = apply(self._db.transaction())
+        self._forget(tenant_id)
         return result
 
     def record_unmatched(self, event: pe.ProviderEvent) -> bool:
@@ -175,10 +218,46 @@ class FirestoreRecipients:
             updated = pe.admin_change(recipient, change, now)
             METER.writes()
             transaction.set(ref, pe.recipient_to_doc(updated))
+            _index(transaction, self._db, tenant_id, recipient, updated)
             return updated
 
         changed: pe.Recipient = apply(self._db.transaction())
+        self._forget(tenant_id)
         return changed
+
+
+def _index(
+    transaction: Any,
+    db: firestore.Client,
+    tenant_id: str,
+    before: pe.Recipient,
+    after: pe.Recipient,
+) -> None:
+    """Keep the suppression shard in step: an entry while the address is suppressed or opted
+    out of anything, none otherwise (written blind, without reading the shard)."""
+    from google.cloud import firestore
+
+    def entry(r: pe.Recipient) -> dict[str, Any] | None:
+        if r.status is pe.Status.ACTIVE and not r.opted_out:
+            return None
+        return {
+            "address": r.address,
+            "status": r.status.value,
+            "opted_out": list(r.opted_out),
+            "status_since": r.status_since,
+            "status_reason": r.status_reason,
+        }
+
+    old, new = entry(before), entry(after)
+    if old == new:
+        return
+    digest = paths.address_hash(after.address)
+    METER.writes()
+    transaction.set(
+        db.document(paths.suppression_shard(tenant_id, digest)),
+        {"entries": {digest: new if new is not None else firestore.DELETE_FIELD}},
+        merge=True,
+    )
 
 
 def _hash(address: str) -> str:

@@ -63,3 +63,15 @@ def provider_event(tenant_id: str, provider: str, event_id: str) -> str:
 # Events that name no delivery we know (sent before sendvia, or by another system on the same
 # email-service account): kept, not errors.
 UNMATCHED_EVENTS = "unmatched_provider_events"
+
+
+def suppression_shard(tenant_id: str, address_hash: str) -> str:
+    """One of 16 documents listing the tenant's suppressed and opted-out addresses (by hash), so
+    `send` can check a batch's recipients in a few reads."""
+    return f"{tenant(tenant_id)}/suppressions/{address_hash[0]}"
+
+
+def address_hash(address: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(address.lower().encode()).hexdigest()[:40]

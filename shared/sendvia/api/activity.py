@@ -108,3 +108,25 @@ def one_delivery(call: Call, delivery_id: str) -> Reply:
         for attempt in found.get("attempts_log", [])
     ]
     return Reply(200, shown)
+
+
+@router.route("GET", "/recipients/{address}")
+def recipient(call: Call, address: str) -> Reply:
+    """An address's status with the email service, its opt-outs and its history."""
+    from sendvia.services import recipients
+
+    return Reply(200, recipients.status(call.runtime, call.user, address))
+
+
+@router.route("POST", "/recipients/{address}:reactivate")
+def reactivate(call: Call, address: str) -> Reply:
+    from sendvia.services import recipients
+
+    return Reply(200, recipients.reactivate(call.runtime, call.user, address, call.json))
+
+
+@router.route("POST", "/recipients/{address}:opt_in")
+def opt_in(call: Call, address: str) -> Reply:
+    from sendvia.services import recipients
+
+    return Reply(200, recipients.opt_in(call.runtime, call.user, address, call.json))

@@ -50,7 +50,25 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         sender.get("name", ""),
     )
     request = SendRequest.model_validate(doc["content"])
-    result = _send(rt, tenant_id, principal, request)
+    refused = send.refusal_for(rt, tenant_id, request)
+    if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
+        record = send.suppressed_record(doc, refused)
+        rt.activity.update_delivery(
+            tenant_id,
+            delivery_id,
+            {"state": "suppressed", "lease_until": None, "content": None, "error": record["error"]},
+        )
+        send.notify_refused(rt, tenant_id, delivery_id, record)
+        return 200, {"outcome": "suppressed"}
+    return _record_outcome(
+        rt, tenant_id, delivery_id, doc, _send(rt, tenant_id, principal, request)
+    )
+
+
+def _record_outcome(
+    rt: Runtime, tenant_id: str, delivery_id: str, doc: dict[str, Any], result: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """Write what the attempt came to, and answer Cloud Tasks accordingly."""
     error = result.get("error")
     attempt = {
         "at": rt.clock(),

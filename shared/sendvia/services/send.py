@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from sendvia.adapters.smtp_imap import Endpoint, Steps
+from sendvia.domain import provider_events as pe
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxSummary
 from sendvia.domain.message import HeaderError, Mailbox
@@ -33,7 +34,15 @@ from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, RouteReason, Via
 from sendvia.domain.tenant import OnBroken, Tenant
 from sendvia.domain.validation import parse_model
-from sendvia.errors import AppError, BadRequest, Conflict, Forbidden, PayloadTooLarge, Unavailable
+from sendvia.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    PayloadTooLarge,
+    Refused,
+    Unavailable,
+)
 from sendvia.runtime import Runtime
 from sendvia.services import mailboxes, routes
 from sendvia.services.settings import route_for
@@ -42,7 +51,11 @@ from sendvia.services.settings import route_for
 REMINDER_HORIZON = dt.timedelta(minutes=15)
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
 DEFAULT_QUOTA_WAIT_S = 3600  # when a provider's limit comes without a time to retry
-ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
+ENQUEUE_CONCURRENCY = 32
+SUPPRESSED_HINT = (
+    "Check the address with the contact. An administrator can reactivate it (and opt it back in "
+    "to appointment emails) under the contact's email status."
+)  # task creations in flight for a batch
 OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
 _TRANSIENT_CAUSES = {
     "timeout",
@@ -85,10 +98,15 @@ def send(
     route = route_in(rt, context, principal)
     delivery_id = delivery_id_for(key)
     record = _record(rt, principal, request, key, route)
+    refused = refusal_for(rt, principal.tenant_id, request)
+    if refused is not None:
+        record = suppressed_record(record, refused)
     # Created first: a retried request (same key) finds its delivery instead of sending again.
     if not rt.activity.create_delivery(principal.tenant_id, delivery_id, record):
         existing = rt.activity.get_delivery(principal.tenant_id, delivery_id)
         return _again(existing or record, request)
+    if refused is not None:
+        return _refused(rt, principal.tenant_id, delivery_id, record, request.mode)
     if request.mode == "queue":
         _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
         return 202, to_json(delivery_id, record)
@@ -123,11 +141,23 @@ def send_batch(
             results[index] = _batch_error(exc, index)
             continue
         accepted.append((index, delivery_id_for(message_key), request, record))
+    every = [a for _, _, r, _ in accepted for a in addresses(r.to + r.cc + r.bcc)]
+    suppressed = rt.recipients.suppressed(principal.tenant_id, every) if every else {}
+    refusals: dict[str, tuple[str, str]] = {}
+    for position, (index, delivery_id, request, record) in enumerate(accepted):
+        refused = first_refusal(suppressed, request)
+        if refused is not None:
+            refusals[delivery_id] = refused
+            accepted[position] = (index, delivery_id, request, suppressed_record(record, refused))
     created = rt.activity.create_deliveries(
         principal.tenant_id, [(delivery_id, record) for _, delivery_id, _, record in accepted]
     )
     due: list[tuple[str, SendRequest]] = []
     for (index, delivery_id, request, record), new in zip(accepted, created, strict=True):
+        if new and delivery_id in refusals:
+            _, body = _refused(rt, principal.tenant_id, delivery_id, record, "queue")
+            results[index] = {"delivery": body}
+            continue
         if new:
             results[index] = {"delivery": to_json(delivery_id, record)}
             due.append((delivery_id, request))
@@ -139,6 +169,71 @@ def send_batch(
             results[index] = _batch_error(exc, index)
     _enqueue_due(rt, principal.tenant_id, due)
     return results
+
+
+def refusal_for(rt: Runtime, tenant_id: str, request: SendRequest) -> tuple[str, str] | None:
+    """Why the email must not go (a suppressed or opted-out recipient), or None."""
+    listed = addresses(request.to + request.cc + request.bcc)
+    return first_refusal(rt.recipients.suppressed(tenant_id, listed), request)
+
+
+def first_refusal(
+    suppressed: dict[str, pe.Recipient], request: SendRequest
+) -> tuple[str, str] | None:
+    for address in addresses(request.to + request.cc + request.bcc):
+        refused = pe.refusal(suppressed.get(address.lower()), request.category)
+        if refused is not None:
+            return refused
+    return None
+
+
+def suppressed_record(record: dict[str, Any], refused: tuple[str, str]) -> dict[str, Any]:
+    code, reason = refused
+    return {
+        **record,
+        "state": "suppressed",
+        "content": None,
+        "error": {
+            "class": "suppressed",
+            "code": code,
+            "message": f"Failed to send email: {reason}.",
+            "hint": SUPPRESSED_HINT,
+        },
+    }
+
+
+def _refused(
+    rt: Runtime, tenant_id: str, delivery_id: str, record: dict[str, Any], mode: str
+) -> tuple[int, dict[str, Any]]:
+    """A manual send answers the reason (422); a triggered one is recorded `suppressed`, and
+    its sender and the admins are told."""
+    error = record["error"]
+    if mode != "queue":
+        raise Refused(
+            error["message"],
+            code=error["code"],
+            hint=error["hint"],
+            details={"delivery_id": delivery_id},
+        )
+    notify_refused(rt, tenant_id, delivery_id, record)
+    return 202, to_json(delivery_id, record)
+
+
+def notify_refused(rt: Runtime, tenant_id: str, delivery_id: str, record: dict[str, Any]) -> None:
+    notice = {
+        "kind": "send_suppressed",
+        "delivery_id": delivery_id,
+        "title": f"Email to {', '.join(record.get('to', []))} was not sent: "
+        f"{record.get('subject', '')}",
+        "message": record["error"]["message"],
+        "hint": SUPPRESSED_HINT,
+    }
+    sender = record.get("sender") or {}
+    audiences = ["admins"]
+    if sender.get("uid") and sender.get("role") != "admin":
+        audiences.append(f"user:{sender['uid']}")
+    for audience in audiences:
+        rt.mailboxes.add_notification(tenant_id, {**notice, "audience": audience}, rt.clock())
 
 
 def _batch_error(exc: AppError, index: int) -> dict[str, Any]:

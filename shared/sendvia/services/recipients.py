@@ -1,0 +1,94 @@
+"""Addresses as the default sender's email service sees them (seed 002): their status and
+history for anyone in the tenant; reactivation and re-opt-in for admins, recorded with who and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sendvia.domain import provider_events as pe
+from sendvia.domain.principal import Principal
+from sendvia.errors import BadRequest, Conflict
+from sendvia.runtime import Runtime
+from sendvia.services.settings import require_admin
+
+
+def checked_address(address: str) -> str:
+    value = address.strip().lower()
+    if not 3 <= len(value) <= 320 or value.count("@") != 1 or any(c.isspace() for c in value):
+        raise BadRequest(
+            "This is not an email address.",
+            field="address",
+            code="invalid_value",
+            hint="Use the address as it is written, e.g. pat@example.com.",
+        )
+    return value
+
+
+def status(rt: Runtime, principal: Principal, address: str) -> dict[str, Any]:
+    return to_json(rt.recipients.get(principal.tenant_id, checked_address(address)))
+
+
+def reactivate(
+    rt: Runtime, principal: Principal, address: str, read_body: Callable[[], Any]
+) -> dict[str, Any]:
+    """`read_body` is called once the caller is known to be an admin: a member gets 403."""
+    require_admin(principal, "reactivate an address")
+    body = read_body()
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 500:
+        raise BadRequest(
+            "Say why the address can be used again (1 to 500 characters).",
+            field="reason",
+            code="invalid_value",
+            hint="For example: the patient confirmed the address by phone.",
+        )
+    current = rt.recipients.get(principal.tenant_id, checked_address(address))
+    if current.status is pe.Status.ACTIVE:
+        raise Conflict(
+            f"{current.address} is active already.",
+            code="already_active",
+            hint="Only bounced, complained or inactive addresses can be reactivated.",
+        )
+    change = {"action": "reactivate", "by": principal.uid, "reason": reason.strip()}
+    return to_json(rt.recipients.change(principal.tenant_id, current.address, change, rt.clock()))
+
+
+def opt_in(
+    rt: Runtime, principal: Principal, address: str, read_body: Callable[[], Any]
+) -> dict[str, Any]:
+    require_admin(principal, "opt an address back in")
+    body = read_body()
+    category = body.get("category") if isinstance(body, dict) else None
+    if not isinstance(category, str) or not 1 <= len(category) <= 100:
+        raise BadRequest(
+            "Name the category to opt the address back in to.",
+            field="category",
+            code="invalid_value",
+            hint="For example: appointment_reminder.",
+        )
+    current = rt.recipients.get(principal.tenant_id, checked_address(address))
+    if category not in current.opted_out:
+        raise Conflict(
+            f"{current.address} is not opted out of {category}.",
+            code="not_opted_out",
+            hint=f"It is opted out of: {', '.join(current.opted_out) or 'nothing'}.",
+        )
+    change = {"action": "opt_in", "by": principal.uid, "category": category}
+    return to_json(rt.recipients.change(principal.tenant_id, current.address, change, rt.clock()))
+
+
+def to_json(recipient: pe.Recipient) -> dict[str, Any]:
+    def stamp(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+
+    return {
+        "address": recipient.address,
+        "status": recipient.status.value,
+        "status_since": stamp(recipient.status_since),
+        "status_reason": recipient.status_reason,
+        "opted_out": list(recipient.opted_out),
+        "events": [{k: stamp(v) for k, v in event.items()} for event in recipient.events],
+    }
