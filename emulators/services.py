@@ -186,6 +186,7 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_RELAY_PORT": str(ports["relay"]),
         "SENDVIA_RELAY_SECURITY": "starttls",
         "SENDVIA_RELAY_USERNAME": RELAY_USER,
+        "SENDVIA_RELAY_EVENT_ARGS": "sendgrid",  # the local relay stands in for SendGrid
         "SENDVIA_RELAY_PASSWORD": RELAY_SECRET_VERSION,
         "DEFAULT_RELAY_URL": f"http://{host}:{ports['relay_http']}",
         # Triggered emails: Cloud Tasks (the emulator) calls `deliver` with an OIDC token.

@@ -55,6 +55,10 @@ class RelaySettings:
     security: str  # "starttls" | "tls"
     username: str
     password_version: str  # Secret Manager version holding the password
+    # How the email service is told which tenant and delivery an email is, so that its events
+    # name them: "sendgrid" (X-SMTPAPI unique_args), "ses" (X-SES-MESSAGE-TAGS) or "" (only our
+    # Message-ID, which SendGrid leaves out of spam reports).
+    event_args: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,9 +266,12 @@ def _relay_settings(env: Mapping[str, str], problems: list[str]) -> RelaySetting
             "SENDVIA_RELAY_PASSWORD must name the Secret Manager version holding the "
             "relay's password (projects/P/secrets/NAME/versions/latest)."
         )
+    event_args = env.get("SENDVIA_RELAY_EVENT_ARGS", "").strip()
+    if event_args not in ("", "sendgrid", "ses"):
+        problems.append("SENDVIA_RELAY_EVENT_ARGS must be 'sendgrid', 'ses' or empty.")
     if problems:
         return None
-    return RelaySettings(host, int(port), security, username, password)
+    return RelaySettings(host, int(port), security, username, password, event_args)
 
 
 def _tasks_settings(env: Mapping[str, str], problems: list[str]) -> TasksSettings | None:

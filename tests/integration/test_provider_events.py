@@ -449,3 +449,28 @@ def test_the_contact_summary_shows_what_became_of_each_email(clinic, project, re
         "default",
         None,
     )
+
+
+def test_a_sendgrid_spam_report_is_placed_by_the_arguments_we_sent_along(
+    clinic, project, recipient
+):
+    """SendGrid's spam reports carry no Message-ID: the relay's email named its tenant and
+    delivery in X-SMTPAPI unique_args, which SendGrid copies into every event."""
+    delivery_id, _ = sent_email(clinic, project, recipient)
+    sent = requests.get(
+        f"{os.environ['DEFAULT_RELAY_URL']}/messages", params={"to": recipient}, timeout=10
+    ).json()["messages"][0]
+    unique_args = json.loads(sent["headers"]["X-SMTPAPI"])["unique_args"]
+    assert unique_args == {"sendvia_tenant": clinic.tenant, "sendvia_delivery": delivery_id}
+    report = {
+        "email": recipient,
+        "timestamp": int(time.time()),
+        "event": "spamreport",
+        "sg_event_id": uuid.uuid4().hex,
+        "sg_message_id": f"{uuid.uuid4().hex}.filter",
+        **unique_args,
+    }
+    assert post_sendgrid([report]).json() == {"recorded": 1, "duplicates": 0, "unmatched": 0}
+    assert delivery(project, clinic, delivery_id)["state"] == "complained"
+    assert (address_doc(project, clinic, recipient) or {})["status"] == "complained"
+    assert [n["kind"] for n in notices(clinic)] == ["email_complained"]

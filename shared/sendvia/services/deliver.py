@@ -61,7 +61,7 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         send.notify_refused(rt, tenant_id, delivery_id, record)
         return 200, {"outcome": "suppressed"}
     return _record_outcome(
-        rt, tenant_id, delivery_id, doc, _send(rt, tenant_id, principal, request)
+        rt, tenant_id, delivery_id, doc, _send(rt, tenant_id, delivery_id, principal, request)
     )
 
 
@@ -118,7 +118,7 @@ def _record_outcome(
 
 
 def _send(
-    rt: Runtime, tenant_id: str, principal: Principal, request: SendRequest
+    rt: Runtime, tenant_id: str, delivery_id: str, principal: Principal, request: SendRequest
 ) -> dict[str, Any]:
     """Send through the sender's route, from this instance's cached settings when it has them.
 
@@ -131,7 +131,12 @@ def _send(
     context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
     try:
         result = send.deliver_once(
-            rt, context, principal, request, send.route_in(rt, context, principal)
+            rt,
+            context,
+            principal,
+            request,
+            send.route_in(rt, context, principal),
+            delivery_id=delivery_id,
         )
     except (exceptions.NotFound, exceptions.FailedPrecondition):
         if not context.cached:
@@ -141,7 +146,12 @@ def _send(
     if context.cached and result["state"] != "sent" and error.get("class") == "auth":
         context = routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True)
         result = send.deliver_once(
-            rt, context, principal, request, send.route_in(rt, context, principal)
+            rt,
+            context,
+            principal,
+            request,
+            send.route_in(rt, context, principal),
+            delivery_id=delivery_id,
         )
     return result
 

@@ -110,7 +110,7 @@ def send(
     if request.mode == "queue":
         _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
         return 202, to_json(delivery_id, record)
-    outcome = deliver_once(rt, context, principal, request, route)
+    outcome = deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
     rt.activity.update_delivery(principal.tenant_id, delivery_id, outcome)
     delivery = to_json(delivery_id, {**record, **outcome})
     if outcome["state"] == "failed":
@@ -381,6 +381,8 @@ def deliver_once(
     principal: Principal,
     request: SendRequest,
     route: Route,
+    *,
+    delivery_id: str,
 ) -> dict[str, Any]:
     """Send once through the route; the changes to record on the delivery."""
     tenant = context.tenant
@@ -392,7 +394,7 @@ def deliver_once(
             route,
         )
     if route.via is Via.DEFAULT:
-        return _by_relay(rt, tenant, principal, request, route)
+        return _by_relay(rt, tenant, principal, request, route, delivery_id)
     doc = context.mailboxes.get(route.mailbox or "") or {}
     try:
         _not_throttled(rt, doc)
@@ -404,7 +406,16 @@ def deliver_once(
         )
         provider_id = _by_mailbox(rt, doc, request, message)
     except ProviderFailure as failure:
-        return _mailbox_failed(rt, tenant, principal, request, route, doc, failure)
+        failed = _mailbox_failed(rt, tenant, principal, route, doc, failure)
+        if failed is None:  # "when my mailbox cannot send, use yours"
+            reason = (
+                RouteReason.MAILBOX_THROTTLED_FALLBACK
+                if failure.kind is FailureKind.QUOTA
+                else RouteReason.MAILBOX_BROKEN_FALLBACK
+            )
+            fallback = _fallback(rt, tenant, principal, reason)
+            return _by_relay(rt, tenant, principal, request, fallback, delivery_id)
+        return failed
     return {
         "state": "sent",
         "sent_at": rt.clock(),
@@ -419,25 +430,22 @@ def _mailbox_failed(  # noqa: PLR0917 - the whole situation of a failed send
     rt: Runtime,
     tenant: Tenant,
     principal: Principal,
-    request: SendRequest,
     route: Route,
     doc: dict[str, Any],
     failure: ProviderFailure,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The mailbox could not send: it waits (quota) or turns broken (auth), and the email fails
-    or, when the tenant chose `on_broken: default`, goes by the platform's sender."""
+    or — None — goes by the platform's sender, when the tenant chose `on_broken: default`."""
     mailbox_id = route.mailbox or ""
     if failure.kind is FailureKind.QUOTA:
         _throttle(rt, principal.tenant_id, mailbox_id, failure)
-        reason = RouteReason.MAILBOX_THROTTLED_FALLBACK
     elif failure.kind is FailureKind.AUTH:
         mailboxes.mark_broken(rt, principal.tenant_id, mailbox_id, doc, failure)
         failure = ProviderFailure(FailureKind.AUTH, "mailbox_broken", failure.reply)
-        reason = RouteReason.MAILBOX_BROKEN_FALLBACK
     else:
         return _failed(failure, route)
-    if tenant.on_broken is OnBroken.DEFAULT:  # "when my mailbox cannot send, use yours"
-        return _by_relay(rt, tenant, principal, request, _fallback(rt, tenant, principal, reason))
+    if tenant.on_broken is OnBroken.DEFAULT:
+        return None
     return _failed(failure, route)
 
 
@@ -548,8 +556,13 @@ def _kind(cause: str) -> FailureKind:
     return FailureKind.PERMANENT
 
 
-def _by_relay(
-    rt: Runtime, tenant: Tenant, principal: Principal, request: SendRequest, route: Route
+def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
+    rt: Runtime,
+    tenant: Tenant,
+    principal: Principal,
+    request: SendRequest,
+    route: Route,
+    delivery_id: str,
 ) -> dict[str, Any]:
     relay = rt.settings.relay
     if relay is None:
@@ -565,6 +578,7 @@ def _by_relay(
         reply_to=principal.email or None,  # replies reach the person, not noreply@
         message_id_domain=rt.settings.platform_domain,
     )
+    _event_args(message, relay.event_args, principal.tenant_id, delivery_id)
     password = rt.secrets.access(relay.password_version).decode()
     try:
         _smtp(
@@ -594,6 +608,23 @@ def _by_relay(
         "route": route.to_json(),
         "delivery_note": None,
     }
+
+
+def _event_args(message: EmailMessage, kind: str, tenant_id: str, delivery_id: str) -> None:
+    """Name the tenant and delivery to the email service, which returns them in its events
+    (and strips these headers before delivering)."""
+    if kind == "sendgrid":
+        args = {pe.TENANT_ARG: tenant_id, pe.DELIVERY_ARG: delivery_id}
+        message["X-SMTPAPI"] = json.dumps({"unique_args": args})
+    elif kind == "ses":
+        message["X-SES-MESSAGE-TAGS"] = (
+            f"{pe.TENANT_ARG}={_tag(tenant_id)}, {pe.DELIVERY_ARG}={_tag(delivery_id)}"
+        )
+
+
+def _tag(value: str) -> str:
+    """SES tag values allow letters, digits, _ - . @ only."""
+    return "".join(c if c.isalnum() or c in "_-.@" else "_" for c in value)[:256]
 
 
 def _failed(failure: ProviderFailure, route: Route) -> dict[str, Any]:
