@@ -2,6 +2,8 @@
 
 sendvia dev token --tenant T --uid U --role admin|member [--email E] [--name N]
 sendvia dev connect-gmail --tenant T --uid U [--mailbox tenant|me] [--receive]
+sendvia dev event bounce|soft-bounce|complaint|delivered|suppressed ADDRESS
+                  [--provider sendgrid|ses] [--message-id ID]
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     mail_user.add_argument("action", choices=["add"])
     mail_user.add_argument("address")
+
+    event = dev_commands.add_parser(
+        "event",
+        help="post a signed email-service event (as SendGrid or SES would) to provider_events",
+    )
+    event.add_argument("kind", choices=devtools.EVENT_KINDS)
+    event.add_argument("address")
+    event.add_argument("--provider", choices=["sendgrid", "ses"], default="sendgrid")
+    event.add_argument(
+        "--message-id", help="the Message-ID of the email (see the delivery log), to place it"
+    )
     return parser
 
 
@@ -61,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "mail-user":
             print(devtools.add_mail_user(args.address))
+        elif args.command == "event":
+            print(
+                devtools.post_event(
+                    args.kind, args.address, provider=args.provider, message_id=args.message_id
+                )
+            )
         else:
             url = devtools.gmail_link(
                 tenant=args.tenant, uid=args.uid, mailbox=args.mailbox, receive=args.receive

@@ -162,3 +162,71 @@ def add_mail_user(address: str) -> str:
     if result.returncode != 0:
         raise DevToolError(result.stderr.strip() or "could not add the mail user")
     return result.stdout.strip()
+
+
+EVENT_KINDS = ("bounce", "soft-bounce", "complaint", "delivered", "suppressed")
+
+
+def post_event(kind: str, address: str, *, provider: str, message_id: str | None) -> str:
+    """Post a real, signed email-service event about `address` (and the email with
+    `message_id`, when given) to the local `provider_events`, as SendGrid or SES would."""
+    import json
+    import time
+    import uuid
+
+    import requests
+
+    signer = os.environ.get("EVENT_SIGNER_URL")
+    functions = os.environ.get("SENDVIA_FUNCTIONS_URL")
+    if not signer or not functions:
+        raise DevToolError("EVENT_SIGNER_URL is unset: run `make up` first.")
+    reason = "550 5.1.1 The email account that you tried to reach does not exist"
+    if provider == "sendgrid":
+        event: dict[str, object] = {
+            "email": address,
+            "timestamp": int(time.time()),
+            "sg_event_id": uuid.uuid4().hex,
+            "sg_message_id": f"{uuid.uuid4().hex}.filter",
+            **({"smtp-id": f"<{message_id.strip('<>')}>"} if message_id else {}),
+            **{
+                "bounce": {"event": "bounce", "type": "bounce", "reason": reason},
+                "soft-bounce": {"event": "bounce", "type": "blocked", "reason": "421 try later"},
+                "complaint": {"event": "spamreport"},
+                "delivered": {"event": "delivered", "response": "250 OK"},
+                "suppressed": {"event": "dropped", "reason": "Bounced Address"},
+            }[kind],
+        }
+        body = json.dumps([event]).encode()
+        headers = requests.post(f"{signer}/sendgrid/sign", data=body, timeout=10).json()
+        answer = requests.post(
+            f"{functions}/provider_events/sendgrid",
+            data=body,
+            headers={**headers["headers"], "Content-Type": "application/json"},
+            timeout=30,
+        )
+        return f"{answer.status_code} {answer.text}"
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    note_type, details = {
+        "bounce": ("Bounce", {"bounceType": "Permanent", "bounceSubType": "General"}),
+        "soft-bounce": ("Bounce", {"bounceType": "Transient", "bounceSubType": "General"}),
+        "complaint": ("Complaint", {"complaintFeedbackType": "abuse"}),
+        "delivered": ("Delivery", {}),
+        "suppressed": ("Bounce", {"bounceType": "Permanent", "bounceSubType": "Suppressed"}),
+    }[kind]
+    key, listed = {
+        "Bounce": ("bounce", "bouncedRecipients"),
+        "Complaint": ("complaint", "complainedRecipients"),
+        "Delivery": ("delivery", "recipients"),
+    }[note_type]
+    recipients = [address] if note_type == "Delivery" else [{"emailAddress": address}]
+    note = {
+        "notificationType": note_type,
+        key: {"timestamp": now, listed: recipients, **details},
+        "mail": {
+            "timestamp": now,
+            "commonHeaders": {"messageId": f"<{message_id.strip('<>')}>" if message_id else ""},
+        },
+    }
+    envelope = requests.post(f"{signer}/ses/sign", json={"message": note}, timeout=10).json()
+    answer = requests.post(f"{functions}/provider_events/ses", json=envelope, timeout=30)
+    return f"{answer.status_code} {answer.text}"
