@@ -474,3 +474,30 @@ def test_a_sendgrid_spam_report_is_placed_by_the_arguments_we_sent_along(
     assert delivery(project, clinic, delivery_id)["state"] == "complained"
     assert (address_doc(project, clinic, recipient) or {})["status"] == "complained"
     assert [n["kind"] for n in notices(clinic)] == ["email_complained"]
+
+
+def test_a_bounce_of_a_members_email_tells_the_member_and_the_admins(clinic, project, recipient):
+    answer = call(
+        "POST",
+        "send",
+        bearer=clinic.member,
+        body={
+            "to": [recipient],
+            "subject": "Reminder",
+            "text": "Tomorrow at 10:00.",
+            "category": "appointment_reminder",
+            "mode": "queue",
+        },
+    )
+    delivery_id = answer.json()["delivery"]["id"]
+    eventually(state_is(project, clinic, delivery_id, "sent"))
+    message_id = delivery(project, clinic, delivery_id)["message_id"]
+    post_sendgrid([sendgrid_event(recipient, message_id, "bounce", type="bounce")])
+    for bearer in (clinic.member, clinic.admin):
+        kinds = [
+            n["kind"]
+            for n in call("GET", "activity", "/notifications", bearer=bearer).json()[
+                "notifications"
+            ]
+        ]
+        assert kinds.count("email_bounced") == 1, kinds
