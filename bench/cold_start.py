@@ -36,10 +36,10 @@ SUBJECT = """
 import json
 import functions_framework
 app = functions_framework.create_app({target!r}, {source!r})
-method, path, body, token = {first!r}
+method, path, body, token, extra = {first!r}
 response = app.test_client().open(path, method=method, data=json.dumps(body) if body else None,
                                   headers={{"Authorization": "Bearer " + token,
-                                           "Content-Type": "application/json"}})
+                                           "Content-Type": "application/json", **extra}})
 if response.status_code >= ({strict!r} and 400 or 500):
     raise SystemExit(f"first request failed: {{response.status_code}} {{response.get_data()}}")
 """
@@ -56,7 +56,14 @@ FIRST_REQUESTS: dict[str, tuple[str, str, object]] = {
     "reminders": ("POST", "/", None),  # Cloud Scheduler's call
 }
 TENANT = "bench-tenant"
-STRICT = {"send", "deliver", "reminders", "settings", "activity"}  # these must succeed
+STRICT = {
+    "send",
+    "deliver",
+    "reminders",
+    "settings",
+    "activity",
+    "provider_events",
+}  # these must succeed
 
 
 def task_token() -> str:
@@ -106,6 +113,26 @@ def task_token() -> str:
     if not caught:
         raise SystemExit("no task reached the catcher within 10 s")
     return caught[0]
+
+
+def signed_bounce() -> tuple[str, str, object, str, dict[str, str]]:
+    """A SendGrid bounce as the Event Webhook posts it, signed by the stack's event signer."""
+    import json
+
+    events = [
+        {
+            "email": "pat@example.com",
+            "timestamp": int(time.time()),
+            "event": "bounce",
+            "type": "bounce",
+            "sg_event_id": uuid.uuid4().hex,
+            "smtp-id": f"<{uuid.uuid4().hex}@platform.test>",
+        }
+    ]
+    signed = requests.post(
+        f"{os.environ['EVENT_SIGNER_URL']}/sendgrid/sign", data=json.dumps(events), timeout=10
+    ).json()["headers"]
+    return ("POST", "/sendgrid", events, "", signed)
 
 
 def queued_delivery() -> str:
@@ -166,9 +193,11 @@ def main() -> None:
         for name in functions:
             if name == "deliver":
                 body = {"tenant_id": TENANT, "delivery_id": queued_delivery()}
-                first = ("POST", "/", body, oidc)
+                first = ("POST", "/", body, oidc, {})
+            elif name == "provider_events":
+                first = signed_bounce()
             else:
-                first = (*FIRST_REQUESTS.get(name, ("GET", "/", None)), token)
+                first = (*FIRST_REQUESTS.get(name, ("GET", "/", None)), token, {})
             code = SUBJECT.format(
                 target=name, source=str(DEFAULT_SOURCE), first=first, strict=name in STRICT
             )
