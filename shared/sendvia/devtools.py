@@ -205,7 +205,6 @@ def post_event(kind: str, address: str, *, provider: str, message_id: str | None
             timeout=30,
         )
         return f"{answer.status_code} {answer.text}"
-    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     note_type, details = {
         "bounce": ("Bounce", {"bounceType": "Permanent", "bounceSubType": "General"}),
         "soft-bounce": ("Bounce", {"bounceType": "Transient", "bounceSubType": "General"}),
@@ -213,20 +212,29 @@ def post_event(kind: str, address: str, *, provider: str, message_id: str | None
         "delivered": ("Delivery", {}),
         "suppressed": ("Bounce", {"bounceType": "Permanent", "bounceSubType": "Suppressed"}),
     }[kind]
+    mid = f"<{message_id.strip('<>')}>" if message_id else ""
+    note = ses_notification(note_type, address, mid, **details)
+    envelope = requests.post(f"{signer}/ses/sign", json={"message": note}, timeout=10).json()
+    answer = requests.post(f"{functions}/provider_events/ses", json=envelope, timeout=30)
+    return f"{answer.status_code} {answer.text}"
+
+
+def ses_notification(
+    note_type: str, address: str, message_id: str, **details: object
+) -> dict[str, object]:
+    """An SES notification (Bounce, Complaint or Delivery) about one recipient, as SNS carries it
+    in `Message`."""
+    import time
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     key, listed = {
         "Bounce": ("bounce", "bouncedRecipients"),
         "Complaint": ("complaint", "complainedRecipients"),
         "Delivery": ("delivery", "recipients"),
     }[note_type]
     recipients = [address] if note_type == "Delivery" else [{"emailAddress": address}]
-    note = {
+    return {
         "notificationType": note_type,
         key: {"timestamp": now, listed: recipients, **details},
-        "mail": {
-            "timestamp": now,
-            "commonHeaders": {"messageId": f"<{message_id.strip('<>')}>" if message_id else ""},
-        },
+        "mail": {"timestamp": now, "commonHeaders": {"messageId": message_id}},
     }
-    envelope = requests.post(f"{signer}/ses/sign", json={"message": note}, timeout=10).json()
-    answer = requests.post(f"{functions}/provider_events/ses", json=envelope, timeout=30)
-    return f"{answer.status_code} {answer.text}"

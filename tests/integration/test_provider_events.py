@@ -16,6 +16,7 @@ import pytest
 import requests
 from google.cloud import firestore
 from sendvia.adapters import paths
+from sendvia.devtools import ses_notification
 from sendvia.domain import provider_events
 
 from tests.integration.api import call, url
@@ -62,21 +63,6 @@ def post_sendgrid(events: list[dict[str, Any]], **sign: Any) -> requests.Respons
     return requests.post(
         url("provider_events", "/sendgrid"), data=body, headers=headers, timeout=30
     )
-
-
-def ses_note(kind: str, address: str, message_id: str, **details: Any) -> dict[str, Any]:
-    key, recipients = {
-        "Bounce": ("bounce", "bouncedRecipients"),
-        "Complaint": ("complaint", "complainedRecipients"),
-        "Delivery": ("delivery", "recipients"),
-    }[kind]
-    listed = [address] if kind == "Delivery" else [{"emailAddress": address}]
-    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-    return {
-        "notificationType": kind,
-        key: {"timestamp": now, recipients: listed, **details},
-        "mail": {"timestamp": now, "commonHeaders": {"messageId": message_id}},
-    }
 
 
 def signed_sns(note: Any, **envelope: Any) -> dict[str, Any]:
@@ -150,11 +136,12 @@ def test_deliveries_soft_bounces_and_unknown_types_never_suppress(clinic, projec
 
 def test_ses_complaints_and_deliveries_through_sns(clinic, project, recipient):
     delivery_id, message_id = sent_email(clinic, project, recipient)
-    delivered = post_ses(signed_sns(ses_note("Delivery", recipient, message_id)))
+    delivered = post_ses(signed_sns(ses_notification("Delivery", recipient, message_id)))
     assert delivered.status_code == 200, delivered.text
     assert delivery(project, clinic, delivery_id)["state"] == "delivered"
     complaint = signed_sns(
-        ses_note("Complaint", recipient, message_id, complaintFeedbackType="abuse"), version="1"
+        ses_notification("Complaint", recipient, message_id, complaintFeedbackType="abuse"),
+        version="1",
     )
     assert post_ses(complaint).json() == {"recorded": 1, "duplicates": 0, "unmatched": 0}
     assert post_ses(complaint).json()["duplicates"] == 1
@@ -167,7 +154,7 @@ def test_an_ses_suppression_makes_the_address_inactive_and_soft_bounces_do_not(
     clinic, project, recipient
 ):
     _, message_id = sent_email(clinic, project, recipient)
-    suppressed = ses_note(
+    suppressed = ses_notification(
         "Bounce",
         recipient,
         message_id,
@@ -178,7 +165,9 @@ def test_an_ses_suppression_makes_the_address_inactive_and_soft_bounces_do_not(
     assert (address_doc(project, clinic, recipient) or {})["status"] == "inactive"
     other = f"other-{recipient}"
     _, other_id = sent_email(clinic, project, other)
-    soft = ses_note("Bounce", other, other_id, bounceType="Transient", bounceSubType="General")
+    soft = ses_notification(
+        "Bounce", other, other_id, bounceType="Transient", bounceSubType="General"
+    )
     assert post_ses(signed_sns(soft)).json()["recorded"] == 1
     assert (address_doc(project, clinic, other) or {})["status"] == "active"
 
@@ -200,7 +189,7 @@ def test_tampered_unsigned_and_replayed_sendgrid_events_are_refused(clinic, proj
 
 def test_tampered_replayed_and_foreign_sns_messages_are_refused(clinic, project, recipient):
     _, message_id = sent_email(clinic, project, recipient)
-    note = ses_note("Complaint", recipient, message_id)
+    note = ses_notification("Complaint", recipient, message_id)
     good = signed_sns(note)
     hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     cases = [
@@ -292,6 +281,28 @@ def bounced(clinic: Clinic, project: str, address: str) -> str:
     return delivery_id
 
 
+def reminder(
+    clinic: Clinic, address: str, bearer: str | None = None, **changes: Any
+) -> dict[str, Any]:
+    """A triggered appointment reminder (scheduled, given `send_at`): the Delivery answered."""
+    body = {
+        "to": [address],
+        "subject": "Reminder",
+        "text": "Tomorrow at 10:00.",
+        "category": "appointment_reminder",
+        **({"send_at": changes.pop("send_at")} if "send_at" in changes else {"mode": "queue"}),
+        **changes,
+    }
+    answer = call("POST", "send", bearer=bearer or clinic.admin, body=body)
+    assert answer.status_code == 202, answer.text
+    return dict(answer.json()["delivery"])
+
+
+def notice_kinds(bearer: str) -> list[str]:
+    listed = call("GET", "activity", "/notifications", bearer=bearer).json()["notifications"]
+    return [n["kind"] for n in listed]
+
+
 def manual(clinic: Clinic, address: str, **changes: Any) -> requests.Response:
     body = {"to": [address], "subject": "Your invoice", "text": "Attached.", **changes}
     return call("POST", "send", bearer=clinic.admin, body=body)
@@ -325,45 +336,15 @@ def test_a_triggered_email_to_a_bounced_address_is_recorded_suppressed_and_notif
 ):
     bounced(clinic, project, recipient)
     before = relayed(recipient)
-    answer = call(
-        "POST",
-        "send",
-        bearer=clinic.admin,
-        body={
-            "to": [recipient],
-            "subject": "Reminder",
-            "text": "Tomorrow at 10:00.",
-            "category": "appointment_reminder",
-            "mode": "queue",
-        },
-    )
-    assert answer.status_code == 202, answer.text
-    assert answer.json()["delivery"]["state"] == "suppressed"
-    kinds = [
-        n["kind"]
-        for n in call("GET", "activity", "/notifications", bearer=clinic.admin).json()[
-            "notifications"
-        ]
-    ]
-    assert "send_suppressed" in kinds
+    assert reminder(clinic, recipient)["state"] == "suppressed"
+    assert "send_suppressed" in notice_kinds(clinic.admin)
     time.sleep(0.5)
     assert relayed(recipient) == before
 
 
 def test_a_reminder_scheduled_before_the_bounce_is_stopped_when_due(clinic, project, recipient):
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
-    scheduled = call(
-        "POST",
-        "send",
-        bearer=clinic.admin,
-        body={
-            "to": [recipient],
-            "subject": "Reminder",
-            "text": "Tomorrow at 10:00.",
-            "category": "appointment_reminder",
-            "send_at": later.isoformat(),
-        },
-    ).json()["delivery"]["id"]
+    scheduled = reminder(clinic, recipient, send_at=later.isoformat())["id"]
     bounced(clinic, project, recipient)
     eventually(state_is(project, clinic, scheduled, "suppressed"))
 
@@ -477,27 +458,10 @@ def test_a_sendgrid_spam_report_is_placed_by_the_arguments_we_sent_along(
 
 
 def test_a_bounce_of_a_members_email_tells_the_member_and_the_admins(clinic, project, recipient):
-    answer = call(
-        "POST",
-        "send",
-        bearer=clinic.member,
-        body={
-            "to": [recipient],
-            "subject": "Reminder",
-            "text": "Tomorrow at 10:00.",
-            "category": "appointment_reminder",
-            "mode": "queue",
-        },
-    )
-    delivery_id = answer.json()["delivery"]["id"]
+    delivery_id = reminder(clinic, recipient, bearer=clinic.member)["id"]
     eventually(state_is(project, clinic, delivery_id, "sent"))
     message_id = delivery(project, clinic, delivery_id)["message_id"]
     post_sendgrid([sendgrid_event(recipient, message_id, "bounce", type="bounce")])
     for bearer in (clinic.member, clinic.admin):
-        kinds = [
-            n["kind"]
-            for n in call("GET", "activity", "/notifications", bearer=bearer).json()[
-                "notifications"
-            ]
-        ]
+        kinds = notice_kinds(bearer)
         assert kinds.count("email_bounced") == 1, kinds

@@ -8,13 +8,11 @@ and SNS both deliver at least once — finds it and changes nothing a second tim
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import threading
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sendvia.adapters import paths
+from sendvia.cache import TenantCache
 from sendvia.domain import provider_events as pe
 from sendvia.metering import METER
 
@@ -47,9 +45,7 @@ class FirestoreRecipients:
 
     def __init__(self, client: firestore.Client, cache_s: float = 0.0) -> None:
         self._db = client
-        self._cache_s = cache_s
-        self._shards: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self._shards: TenantCache[dict[str, Any]] = TenantCache(cache_s)
 
     def suppressed(self, tenant_id: str, addresses: list[str]) -> dict[str, pe.Recipient]:
         """The addresses among these that are suppressed or opted out of something."""
@@ -57,32 +53,25 @@ class FirestoreRecipients:
         shards = sorted({h[0] for h in wanted.values()})
         entries: dict[str, Any] = {}
         missing = []
-        now = time.monotonic()
-        with self._lock:
-            for shard in shards:
-                cached = self._shards.get((tenant_id, shard))
-                if cached is not None and now - cached[0] < self._cache_s:
-                    entries.update(cached[1])
-                else:
-                    missing.append(shard)
+        for shard in shards:
+            cached = self._shards.get((tenant_id, shard))
+            if cached is None:
+                missing.append(shard)
+            else:
+                entries.update(cached)
         if missing:
+            generation = self._shards.generation()
             refs = [self._db.document(paths.suppression_shard(tenant_id, m)) for m in missing]
             METER.reads(len(refs))
             for snapshot in self._db.get_all(refs):
                 found = (snapshot.to_dict() or {}).get("entries", {}) if snapshot.exists else {}
                 entries.update(found)
-                with self._lock:
-                    self._shards[(tenant_id, snapshot.id)] = (now, found)
+                self._shards.put((tenant_id, snapshot.id), found, generation)
         return {
             address: pe.recipient_from_doc(address, entries[digest])
             for address, digest in wanted.items()
             if digest in entries
         }
-
-    def _forget(self, tenant_id: str) -> None:
-        with self._lock:
-            for key in [k for k in self._shards if k[0] == tenant_id]:
-                del self._shards[key]
 
     def get(self, tenant_id: str, address: str) -> pe.Recipient:
         METER.reads()
@@ -90,20 +79,6 @@ class FirestoreRecipients:
         return pe.recipient_from_doc(
             address.lower(), snapshot.to_dict() if snapshot.exists else None
         )
-
-    def get_many(self, tenant_id: str, addresses: list[str]) -> dict[str, pe.Recipient]:
-        """The addresses that have a record (any status), by lower-cased address."""
-        wanted = list(dict.fromkeys(a.lower() for a in addresses))
-        if not wanted:
-            return {}
-        refs = [self._db.document(paths.recipient(tenant_id, a)) for a in wanted]
-        METER.reads(len(refs))
-        found = {}
-        for snapshot in self._db.get_all(refs):
-            doc = snapshot.to_dict() if snapshot.exists else None
-            if doc:
-                found[doc["address"]] = pe.recipient_from_doc(doc["address"], doc)
-        return found
 
     def find_delivery(self, message_id: str) -> tuple[str, str] | None:
         """(tenant, delivery) of the email with our Message-ID, across tenants."""
@@ -158,7 +133,7 @@ class FirestoreRecipients:
                     "kind": event.kind.value,
                     "type": event.raw_type,
                     "at": event.at,
-                    "address_hash": _hash(event.address),
+                    "address_hash": paths.address_hash(event.address),
                     "delivery_id": delivery_id,
                 },
             )
@@ -179,18 +154,17 @@ class FirestoreRecipients:
             return True, suppressed_now, delivery
 
         result: tuple[bool, bool, dict[str, Any] | None] = apply(self._db.transaction())
-        self._forget(tenant_id)
+        self._shards.forget_tenant(tenant_id)
         return result
 
     def record_unmatched(self, event: pe.ProviderEvent) -> bool:
         """An event for an email we cannot place: kept (once) for the operator; no tenant's."""
         from google.api_core import exceptions
 
-        digest = hashlib.sha256(f"{event.provider}/{event.event_id}".encode()).hexdigest()[:40]
         METER.writes()
         try:
-            self._db.document(f"{paths.UNMATCHED_EVENTS}/{digest}").create(
-                {**event.to_json(), "address_hash": _hash(event.address)}
+            self._db.document(paths.unmatched_event(event.provider, event.event_id)).create(
+                {**event.to_json(), "address_hash": paths.address_hash(event.address)}
             )
         except exceptions.Conflict:
             return False
@@ -222,7 +196,7 @@ class FirestoreRecipients:
             return updated
 
         changed: pe.Recipient = apply(self._db.transaction())
-        self._forget(tenant_id)
+        self._shards.forget_tenant(tenant_id)
         return changed
 
 
@@ -258,7 +232,3 @@ def _index(
         {"entries": {digest: new if new is not None else firestore.DELETE_FIELD}},
         merge=True,
     )
-
-
-def _hash(address: str) -> str:
-    return hashlib.sha256(address.lower().encode()).hexdigest()[:40]

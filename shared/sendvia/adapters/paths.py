@@ -47,22 +47,21 @@ def recipients(tenant_id: str) -> str:
 
 def recipient(tenant_id: str, address: str) -> str:
     """An address's status, keyed by its hash (addresses are not valid document ids)."""
-    import hashlib
-
-    return f"{recipients(tenant_id)}/{hashlib.sha256(address.lower().encode()).hexdigest()[:40]}"
+    return f"{recipients(tenant_id)}/{address_hash(address)}"
 
 
 def provider_event(tenant_id: str, provider: str, event_id: str) -> str:
     """The mark that an event was recorded: a duplicate finds it."""
-    import hashlib
-
-    digest = hashlib.sha256(f"{provider}/{event_id}".encode()).hexdigest()[:40]
-    return f"{tenant(tenant_id)}/provider_events/{digest}"
+    return f"{tenant(tenant_id)}/provider_events/{event_hash(provider, event_id)}"
 
 
 # Events that name no delivery we know (sent before sendvia, or by another system on the same
 # email-service account): kept, not errors.
 UNMATCHED_EVENTS = "unmatched_provider_events"
+
+
+def unmatched_event(provider: str, event_id: str) -> str:
+    return f"{UNMATCHED_EVENTS}/{event_hash(provider, event_id)}"
 
 
 def suppression_shard(tenant_id: str, address_hash: str) -> str:
@@ -72,6 +71,14 @@ def suppression_shard(tenant_id: str, address_hash: str) -> str:
 
 
 def address_hash(address: str) -> str:
+    return _digest(address.lower())
+
+
+def event_hash(provider: str, event_id: str) -> str:
+    return _digest(f"{provider}/{event_id}")
+
+
+def _digest(text: str) -> str:
     import hashlib
 
-    return hashlib.sha256(address.lower().encode()).hexdigest()[:40]
+    return hashlib.sha256(text.encode()).hexdigest()[:40]

@@ -45,7 +45,6 @@ class SecretManagerSecrets:
         self._lock = threading.Lock()
         self._values: dict[str, bytes] = {}
         self._aliases: dict[str, tuple[float, str]] = {}  # alias → (resolved at, version name)
-        self.reads = 0  # Secret Manager accesses made by this instance (for tests and metrics)
 
     def _sm(self) -> Any:
         with self._lock:
@@ -93,7 +92,6 @@ class SecretManagerSecrets:
         data: bytes = response.payload.data
         resolved: str = response.name or version_name
         with self._lock:
-            self.reads += 1
             self._values[resolved] = data
             if resolved != version_name:
                 self._aliases[version_name] = (time.monotonic(), resolved)

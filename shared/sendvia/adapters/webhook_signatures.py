@@ -86,15 +86,22 @@ def sns_string_to_sign(message: Mapping[str, Any]) -> bytes:
 
 
 def cert_url_allowed(url: str, extra_prefixes: tuple[str, ...]) -> bool:
-    if any(url.startswith(prefix) for prefix in extra_prefixes):
+    """A signing certificate's URL: Amazon SNS's own (a .pem), or under a configured prefix."""
+    return sns_url_allowed(url, extra_prefixes) and (
+        urlsplit(url).path.endswith(".pem") or _configured(url, extra_prefixes)
+    )
+
+
+def sns_url_allowed(url: str, extra_prefixes: tuple[str, ...]) -> bool:
+    """An https URL of Amazon SNS (any region), or one under a configured prefix."""
+    if _configured(url, extra_prefixes):
         return True
     parts = urlsplit(url)
-    return (
-        parts.scheme == "https"
-        and bool(parts.hostname)
-        and bool(_AMAZON_SNS_HOST.match(parts.hostname or ""))
-        and parts.path.endswith(".pem")
-    )
+    return parts.scheme == "https" and bool(_AMAZON_SNS_HOST.match(parts.hostname or ""))
+
+
+def _configured(url: str, extra_prefixes: tuple[str, ...]) -> bool:
+    return any(url.startswith(prefix) for prefix in extra_prefixes)
 
 
 class SnsVerifier:
@@ -112,11 +119,7 @@ class SnsVerifier:
         return cert_url_allowed(url, self._extra)
 
     def subscribe_url_allowed(self, url: str) -> bool:
-        """SubscribeURL: Amazon SNS's own API (any path), or a configured prefix."""
-        if any(url.startswith(prefix) for prefix in self._extra):
-            return True
-        parts = urlsplit(url)
-        return parts.scheme == "https" and bool(_AMAZON_SNS_HOST.match(parts.hostname or ""))
+        return sns_url_allowed(url, self._extra)
 
     def verify(self, message: Mapping[str, Any], now: dt.datetime) -> None:
         from cryptography.exceptions import InvalidSignature

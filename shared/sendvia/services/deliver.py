@@ -21,7 +21,7 @@ from typing import Any
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal, Role
 from sendvia.runtime import Runtime
-from sendvia.services import routes, send
+from sendvia.services import notices, routes, send
 
 LEASE = dt.timedelta(minutes=5)
 
@@ -58,7 +58,9 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
             delivery_id,
             {"state": "suppressed", "lease_until": None, "content": None, "error": record["error"]},
         )
-        send.notify_refused(rt, tenant_id, delivery_id, record)
+        notices.not_sent(
+            rt, tenant_id, delivery_id, record, kind="send_suppressed", error=record["error"]
+        )
         return 200, {"outcome": "suppressed"}
     return _record_outcome(
         rt, tenant_id, delivery_id, doc, _send(rt, tenant_id, delivery_id, principal, request)
@@ -113,7 +115,7 @@ def _record_outcome(
         {"state": "failed", "lease_until": None, "error": error, "route": result["route"]},
         attempt=attempt,
     )
-    _notify_failure(rt, tenant_id, delivery_id, doc, error or {})
+    notices.not_sent(rt, tenant_id, delivery_id, doc, kind="send_failed", error=error or {})
     return 200, {"outcome": "failed", "error": error}
 
 
@@ -128,48 +130,18 @@ def _send(
     a failed attempt of those kinds, so trying again cannot send twice."""
     from google.api_core import exceptions
 
+    def attempt(context: routes.RouteContext) -> dict[str, Any]:
+        route = send.route_in(rt, context, principal)
+        return send.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
+
     context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
     try:
-        result = send.deliver_once(
-            rt,
-            context,
-            principal,
-            request,
-            send.route_in(rt, context, principal),
-            delivery_id=delivery_id,
-        )
+        result = attempt(context)
     except (exceptions.NotFound, exceptions.FailedPrecondition):
         if not context.cached:
             raise  # the secret of a current mailbox is unreadable: a 5xx, and a retry later
         result = {"state": "failed", "error": {"class": "auth"}}
     error = result.get("error") or {}
     if context.cached and result["state"] != "sent" and error.get("class") == "auth":
-        context = routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True)
-        result = send.deliver_once(
-            rt,
-            context,
-            principal,
-            request,
-            send.route_in(rt, context, principal),
-            delivery_id=delivery_id,
-        )
+        result = attempt(routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True))
     return result
-
-
-def _notify_failure(
-    rt: Runtime, tenant_id: str, delivery_id: str, doc: dict[str, Any], error: dict[str, Any]
-) -> None:
-    """A triggered email that finally failed: its sender and the admins are told, with why."""
-    recipients = ", ".join(doc.get("to", []))
-    notice = {
-        "kind": "send_failed",
-        "delivery_id": delivery_id,
-        "title": f"Email to {recipients} was not sent: {doc.get('subject', '')}",
-        "message": error.get("message", "Failed to send email."),
-        "hint": error.get("hint", ""),
-    }
-    audiences = ["admins"]
-    if doc.get("sender", {}).get("uid") and doc["sender"].get("role") != "admin":
-        audiences.append(f"user:{doc['sender']['uid']}")
-    for audience in audiences:
-        rt.mailboxes.add_notification(tenant_id, {**notice, "audience": audience}, rt.clock())

@@ -16,6 +16,7 @@ from sendvia.adapters.webhook_signatures import SignatureError, verify_sendgrid
 from sendvia.domain import provider_events as pe
 from sendvia.errors import BadRequest, Forbidden, Unauthenticated, Unavailable
 from sendvia.runtime import Runtime
+from sendvia.services import notices
 
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -141,9 +142,4 @@ def _notify(
             else "Check the address with the contact."
         ),
     }
-    sender = delivery.get("sender") or {}
-    audiences = ["admins"]
-    if sender.get("uid") and sender.get("role") != "admin":
-        audiences.append(f"user:{sender['uid']}")
-    for audience in audiences:
-        rt.mailboxes.add_notification(tenant_id, {**notice, "audience": audience}, rt.clock())
+    notices.tell_sender_and_admins(rt, tenant_id, delivery, notice)

@@ -36,15 +36,13 @@ def reactivate(
 ) -> dict[str, Any]:
     """`read_body` is called once the caller is known to be an admin: a member gets 403."""
     require_admin(principal, "reactivate an address")
-    body = read_body()
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 500:
-        raise BadRequest(
-            "Say why the address can be used again (1 to 500 characters).",
-            field="reason",
-            code="invalid_value",
-            hint="For example: the patient confirmed the address by phone.",
-        )
+    reason = _text(
+        read_body(),
+        "reason",
+        500,
+        "Say why the address can be used again (1 to 500 characters).",
+        "For example: the patient confirmed the address by phone.",
+    )
     current = rt.recipients.get(principal.tenant_id, checked_address(address))
     if current.status is pe.Status.ACTIVE:
         raise Conflict(
@@ -52,23 +50,20 @@ def reactivate(
             code="already_active",
             hint="Only bounced, complained or inactive addresses can be reactivated.",
         )
-    change = {"action": "reactivate", "by": principal.uid, "reason": reason.strip()}
-    return to_json(rt.recipients.change(principal.tenant_id, current.address, change, rt.clock()))
+    return _change(rt, principal, current, {"action": "reactivate", "reason": reason})
 
 
 def opt_in(
     rt: Runtime, principal: Principal, address: str, read_body: Callable[[], Any]
 ) -> dict[str, Any]:
     require_admin(principal, "opt an address back in")
-    body = read_body()
-    category = body.get("category") if isinstance(body, dict) else None
-    if not isinstance(category, str) or not 1 <= len(category) <= 100:
-        raise BadRequest(
-            "Name the category to opt the address back in to.",
-            field="category",
-            code="invalid_value",
-            hint="For example: appointment_reminder.",
-        )
+    category = _text(
+        read_body(),
+        "category",
+        100,
+        "Name the category to opt the address back in to.",
+        "For example: appointment_reminder.",
+    )
     current = rt.recipients.get(principal.tenant_id, checked_address(address))
     if category not in current.opted_out:
         raise Conflict(
@@ -76,8 +71,22 @@ def opt_in(
             code="not_opted_out",
             hint=f"It is opted out of: {', '.join(current.opted_out) or 'nothing'}.",
         )
-    change = {"action": "opt_in", "by": principal.uid, "category": category}
-    return to_json(rt.recipients.change(principal.tenant_id, current.address, change, rt.clock()))
+    return _change(rt, principal, current, {"action": "opt_in", "category": category})
+
+
+def _text(body: Any, field: str, limit: int, message: str, hint: str) -> str:
+    value = body.get(field) if isinstance(body, dict) else None
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= limit:
+        raise BadRequest(message, field=field, code="invalid_value", hint=hint)
+    return value.strip()
+
+
+def _change(
+    rt: Runtime, principal: Principal, current: pe.Recipient, change: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply an admin's change, recorded with who made it."""
+    recorded = {**change, "by": principal.uid}
+    return to_json(rt.recipients.change(principal.tenant_id, current.address, recorded, rt.clock()))
 
 
 def to_json(recipient: pe.Recipient) -> dict[str, Any]:

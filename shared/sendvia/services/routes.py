@@ -11,13 +11,12 @@ email's outcome is decided (services/deliver.py).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sendvia.cache import TenantCache
 from sendvia.domain.mailbox import TENANT_MAILBOX
 from sendvia.domain.tenant import Tenant
 
@@ -34,49 +33,11 @@ class RouteContext:
     cached: bool = False  # came from this instance's cache rather than from Firestore just now
 
 
-class RouteCache:
+class RouteCache(TenantCache[RouteContext]):
     """(tenant, mailbox ids) → RouteContext, for `ttl_s` seconds, at most MAX_ENTRIES."""
 
     def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: OrderedDict[tuple[str, ...], tuple[float, RouteContext]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._generation = 0  # moves on every forget: a read that overlapped one is not kept
-
-    def generation(self) -> int:
-        with self._lock:
-            return self._generation
-
-    def get(self, key: tuple[str, ...]) -> RouteContext | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            if self._clock() - found[0] >= self._ttl_s:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return found[1]
-
-    def put(self, key: tuple[str, ...], context: RouteContext, generation: int) -> None:
-        """Keep `context`, read since `generation()` answered `generation`, unless something
-        was forgotten meanwhile (it may have been read before that change)."""
-        if self._ttl_s <= 0:
-            return
-        with self._lock:
-            if generation != self._generation:
-                return
-            self._entries[key] = (self._clock(), context)
-            self._entries.move_to_end(key)
-            while len(self._entries) > MAX_ENTRIES:
-                self._entries.popitem(last=False)
-
-    def forget_tenant(self, tenant_id: str) -> None:
-        with self._lock:
-            self._generation += 1
-            for key in [k for k in self._entries if k[0] == tenant_id]:
-                del self._entries[key]
+        super().__init__(ttl_s, clock, max_entries=MAX_ENTRIES)
 
 
 def context_for(

@@ -44,7 +44,7 @@ from sendvia.errors import (
     Unavailable,
 )
 from sendvia.runtime import Runtime
-from sendvia.services import mailboxes, routes
+from sendvia.services import mailboxes, notices, routes
 from sendvia.services.settings import route_for
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
@@ -215,25 +215,8 @@ def _refused(
             hint=error["hint"],
             details={"delivery_id": delivery_id},
         )
-    notify_refused(rt, tenant_id, delivery_id, record)
+    notices.not_sent(rt, tenant_id, delivery_id, record, kind="send_suppressed", error=error)
     return 202, to_json(delivery_id, record)
-
-
-def notify_refused(rt: Runtime, tenant_id: str, delivery_id: str, record: dict[str, Any]) -> None:
-    notice = {
-        "kind": "send_suppressed",
-        "delivery_id": delivery_id,
-        "title": f"Email to {', '.join(record.get('to', []))} was not sent: "
-        f"{record.get('subject', '')}",
-        "message": record["error"]["message"],
-        "hint": SUPPRESSED_HINT,
-    }
-    sender = record.get("sender") or {}
-    audiences = ["admins"]
-    if sender.get("uid") and sender.get("role") != "admin":
-        audiences.append(f"user:{sender['uid']}")
-    for audience in audiences:
-        rt.mailboxes.add_notification(tenant_id, {**notice, "audience": audience}, rt.clock())
 
 
 def _batch_error(exc: AppError, index: int) -> dict[str, Any]:
