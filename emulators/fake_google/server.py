@@ -8,7 +8,9 @@ granted scopes (a user may untick a sensitive scope on the consent page), Gmail 
 Google's JSON shape and reasons, and every account has a daily and per-minute sending quota.
 
 Test API (for tests and for a person): GET /_fake/accounts/{email}/sent,
-POST /_fake/accounts/{email}:revoke, POST /_fake/accounts/{email}:limits, GET /_fake/accounts.
+POST /_fake/accounts/{email}:revoke, POST /_fake/accounts/{email}:limits, GET /_fake/accounts,
+and GET /_fake/received: what every request to Google carried (query, form, body, Authorization),
+so a test can prove that no credential meant for another provider ever reached Google.
 
     python -m emulators.fake_google.server --port 8200 --client-id ID --client-secret SECRET
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import binascii
 import html
 import logging
@@ -50,12 +53,38 @@ PROFILE_SCOPES = {
     "https://www.googleapis.com/auth/userinfo.profile",
 }
 MAX_RECIPIENTS = 100
+MAX_RECEIVED = 20_000  # requests remembered for /_fake/received
+MAX_RECORDED_BODY = 64 * 1024
 
 
 def create_app(client_id: str, client_secret: str) -> flask.Flask:
     app = flask.Flask("fake_google")
     state = FakeGoogleState()
     app.config["STATE"] = state
+    received: collections.deque[dict[str, str]] = collections.deque(maxlen=MAX_RECEIVED)
+
+    @app.before_request
+    def record() -> None:
+        request = flask.request
+        if request.path.startswith("/_fake/"):
+            return
+        body = request.get_data(as_text=True)  # cached first, so the form can still be parsed
+        received.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string.decode("utf-8", "replace"),
+                "form": urlencode(list(request.form.items(multi=True))),
+                "form_values": "\n".join(request.form.values()),
+                "body": body[:MAX_RECORDED_BODY],
+                "authorization": request.headers.get("Authorization", ""),
+            }
+        )
+
+    @app.get("/_fake/received")
+    def what_was_received() -> Any:
+        return {"requests": list(received)}
+
     _register_oauth(app, state, client_id, client_secret)
     _register_gmail(app, state)
     _register_test_api(app, state)

@@ -8,7 +8,8 @@ Each `Behaviour` makes one kind of trouble real providers make:
 - `busy_greeting`: 421 4.7.0 at connect; `temporary_failure`: 451 4.3.0 at MAIL FROM;
 - `drop_in_data`: the connection closes in the middle of DATA;
 - `stall`: the TCP connection is accepted and nothing is ever said;
-- `untrusted_certificate`: STARTTLS with a certificate nobody trusts.
+- `untrusted_certificate`: STARTTLS with a certificate nobody trusts;
+- `auth_not_offered`: EHLO lists no AUTH, even after STARTTLS (a relay-only port).
 Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`.
 """
 
@@ -40,6 +41,7 @@ class Behaviour(StrEnum):
     UNTRUSTED_CERTIFICATE = "untrusted_certificate"
     TEMPORARY_ONCE = "temporary_once"  # 451 on the first MAIL FROM, then accepts
     REJECT_RECIPIENT = "reject_recipient"  # 550 5.1.1 for every recipient
+    AUTH_NOT_OFFERED = "auth_not_offered"
     WELL_BEHAVED = "well_behaved"
 
 
@@ -65,6 +67,14 @@ class _Handler:
     def connections(self) -> int:
         return len(self.peers)
         self.port = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if getattr(server, "behaviour", None) is Behaviour.AUTH_NOT_OFFERED:
+            return [r for r in responses if not r[4:].startswith("AUTH")]
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(envelope.content)

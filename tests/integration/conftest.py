@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,12 @@ def project() -> str:
 def clinic(unique_id: str) -> Clinic:
     """A tenant with Gmail on and https://app.clinic.example allowed, with an admin and a member."""
     return make_clinic(unique_id)
+
+
+@pytest.fixture
+def recipient() -> str:
+    """An address at example.com no other test writes to."""
+    return f"pat-{uuid.uuid4().hex[:10]}@example.com"
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from google.cloud import firestore, tasks_v2
@@ -19,53 +17,23 @@ from emulators.mail.misbehaving import Behaviour, scripted_server
 from tests.integration.api import call
 from tests.integration.clinic import Clinic, connect, settings_of
 from tests.integration.google_flow import fake
-from tests.integration.test_send_now import email, relay_messages, send
+from tests.integration.helpers import (
+    delivery,
+    email,
+    eventually,
+    queued,
+    relay_messages,
+    send,
+    smtp_mailbox_at,
+    state_is,
+)
 
 QUEUE = "projects/demo-sendvia/locations/us-central1/queues/sendvia-deliveries"
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s")
-
-
-@pytest.fixture
-def recipient() -> str:
-    return f"pat-{uuid.uuid4().hex[:10]}@example.com"
 
 
 @pytest.fixture(scope="module")
 def tasks() -> tasks_v2.CloudTasksClient:
     return cloud_tasks_client()
-
-
-def queued(clinic: Clinic, address: str, key: str | None = None, **changes: object) -> str:
-    response = send(
-        clinic,
-        email(address, mode="queue", category="appointment_reminder", attachments=[], **changes),
-        key or str(uuid.uuid4()),
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["delivery"]["state"] == "queued"
-    return str(response.json()["delivery"]["id"])
-
-
-def delivery(project: str, clinic: Clinic, delivery_id: str) -> dict[str, Any]:
-    doc = (
-        firestore.Client(project=project)
-        .document(f"tenants/{clinic.tenant}/deliveries/{delivery_id}")
-        .get()
-    )
-    return doc.to_dict() or {}
-
-
-def state_is(project: str, clinic: Clinic, delivery_id: str, state: str) -> Callable[[], Any]:
-    return lambda: delivery(project, clinic, delivery_id).get("state") == state
 
 
 def extra_task(tasks: tasks_v2.CloudTasksClient, clinic: Clinic, delivery_id: str) -> None:
@@ -91,31 +59,6 @@ def extra_task(tasks: tasks_v2.CloudTasksClient, clinic: Clinic, delivery_id: st
 
 def queue_idle(tasks: tasks_v2.CloudTasksClient) -> bool:
     return not list(tasks.list_tasks(parent=QUEUE))
-
-
-def smtp_mailbox_at(clinic: Clinic, project: str, port: int) -> None:
-    """The tenant's SMTP mailbox, pointing at a scripted server, already confirmed."""
-    call("PATCH", "settings", bearer=clinic.admin, body={"integrations": {"smtp_imap": True}})
-    saved = call(
-        "PUT",
-        "settings",
-        "/mailboxes/tenant",
-        bearer=clinic.admin,
-        body={
-            "address": "front@riverside.example",
-            "smtp": {
-                "host": "127.0.0.1",
-                "port": port,
-                "security": "starttls",
-                "username": "front@riverside.example",
-                "password": "any-app-password",
-            },
-        },
-    )
-    assert saved.status_code == 200, saved.text
-    firestore.Client(project=project).document(f"tenants/{clinic.tenant}/mailboxes/tenant").update(
-        {"state": "active"}
-    )
 
 
 def test_a_triggered_email_goes_once_even_when_dispatched_again(clinic, recipient, tasks, project):

@@ -10,48 +10,19 @@ import time
 import uuid
 
 import pytest
-import requests
 
 from tests.integration.api import call
-from tests.integration.clinic import Clinic, connect, settings_of
+from tests.integration.clinic import connect, settings_of
 from tests.integration.google_flow import fake
-from tests.integration.test_smtp_mailbox import run_test, save, settings_body, sink_for
-
-
-def relay_messages(to: str) -> list[dict]:
-    return requests.get(
-        f"{os.environ['DEFAULT_RELAY_URL']}/messages", params={"to": to}, timeout=10
-    ).json()["messages"]
-
-
-def email(address: str, **changes: object) -> dict:
-    body = {
-        "to": [f"Bob Jones <{address}>"],
-        "subject": "Your invoice",
-        "text": "Please find it.",
-        "html": "<p>Please find it.</p>",
-        "category": "invoice",
-        "contact_id": "contact-7",
-        "attachments": [
-            {
-                "filename": "invoice.pdf",
-                "content_type": "application/pdf",
-                "content": base64.b64encode(b"%PDF-1.4 test").decode(),
-            }
-        ],
-    }
-    body.update(changes)
-    return body
-
-
-def send(clinic: Clinic, body: dict, key: str | None = None, bearer: str | None = None):
-    headers = {"Idempotency-Key": key} if key else {}
-    return call("POST", "send", bearer=bearer or clinic.admin, body=body, headers=headers)
-
-
-@pytest.fixture
-def recipient() -> str:
-    return f"bob-{uuid.uuid4().hex[:10]}@example.com"
+from tests.integration.helpers import (
+    email,
+    relay_messages,
+    run_test,
+    save,
+    send,
+    settings_body,
+    sink_for,
+)
 
 
 def test_without_a_mailbox_the_platform_sender_is_used_with_reply_to(clinic, recipient):

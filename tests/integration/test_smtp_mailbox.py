@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import ssl
 import time
 
 import pytest
-import requests
 from google.cloud import firestore
 from imapclient import IMAPClient
 from sendvia.domain.mailbox_settings import PASSWORD_DOTS
@@ -18,13 +16,16 @@ from sendvia.domain.mailbox_settings import PASSWORD_DOTS
 from emulators.mail.misbehaving import Behaviour, misbehaving
 from tests.integration.api import call, token
 from tests.integration.clinic import Clinic
-
-HOST = "127.0.0.1"
-DEMO = os.environ.get("MAIL_DEMO_USER", "")
-
-
-def port(name: str) -> int:
-    return int(os.environ[f"MAIL_{name}_PORT"])
+from tests.integration.helpers import (
+    DEMO,
+    HOST,
+    code_from,
+    port,
+    run_test,
+    save,
+    settings_body,
+    sink_for,
+)
 
 
 @pytest.fixture
@@ -34,56 +35,6 @@ def smtp_clinic(clinic: Clinic) -> Clinic:
     )
     assert response.status_code == 200
     return clinic
-
-
-def settings_body(**changes: object) -> dict:
-    body = {
-        "preset": "custom",
-        "address": DEMO,
-        "display_name": "Riverside Reception",
-        "smtp": {
-            "host": HOST,
-            "port": port("SUBMISSION"),
-            "security": "starttls",
-            "username": DEMO,
-            "password": os.environ["MAIL_DEMO_PASSWORD"],
-        },
-        "imap": {"host": HOST, "port": port("IMAPS"), "security": "tls"},
-    }
-    body.update(changes)
-    return body
-
-
-def save(clinic: Clinic, body: dict, mailbox: str = "tenant", bearer: str | None = None):
-    return call(
-        "PUT", "settings", f"/mailboxes/{mailbox}", bearer=bearer or clinic.admin, body=body
-    )
-
-
-def run_test(clinic: Clinic, mailbox: str = "tenant") -> dict:
-    response = call("POST", "test_connection", bearer=clinic.admin, body={"mailbox": mailbox})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def sink_for(address: str, subject_part: str) -> list[dict]:
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        found = [
-            m
-            for m in requests.get(
-                f"{os.environ['MAIL_SINK_URL']}/messages", params={"to": address}, timeout=10
-            ).json()["messages"]
-            if subject_part in m["subject"]
-        ]
-        if found:
-            return found
-        time.sleep(0.1)
-    return []
-
-
-def code_from(message: dict) -> str:
-    return re.search(r"confirmation code is (\d{6})", message["raw"]).group(1)
 
 
 # -- saving ------------------------------------------------------------------------------------
