@@ -1,11 +1,18 @@
-"""The ports services depend on; adapters implement them, tests may pass their own."""
+"""The ports services depend on; adapters implement them, tests may pass their own.
+
+Each port's docstrings are its contract, including what it raises: services catch only what is
+written here (a provider's ProviderFailure, the errors of sendvia.errors), never an SDK's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any, Protocol
 
-from sendvia.domain.mailbox import MailboxSummary
+from sendvia.domain.failures import ProviderFailure
+from sendvia.domain.mailbox import MailboxRecord, MailboxSummary, Provider
 from sendvia.domain.principal import Principal
 from sendvia.domain.tenant import Tenant
 
@@ -44,3 +51,149 @@ class Store(Protocol):
     def get_mailboxes(
         self, tenant_id: str, mailbox_ids: list[str]
     ) -> dict[str, MailboxSummary]: ...
+
+
+# -- mail providers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A composed email and where it goes: `recipients` is the SMTP envelope (every To, Cc and
+    Bcc address); `bcc` the ones in no header, which an API provider is given as a Bcc header it
+    strips itself."""
+
+    message: EmailMessage
+    recipients: tuple[str, ...]
+    bcc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A provider accepted the message. `warnings` are what went wrong around it without
+    stopping it (the copy to the Sent folder failed): recorded on the delivery, and logged."""
+
+    provider_message_id: str | None = None
+    warnings: tuple[dict[str, str], ...] = ()
+
+
+@dataclass
+class TestRun:
+    """A mailbox's connection test, step by step (`name`, `ok`, `reply`, `cause`, `hint`,
+    `elapsed_ms`), the provider's id of the test email, and the first failure, classified."""
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    provider_message_id: str | None = None
+    failure: ProviderFailure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def sent(self) -> bool:
+        """Whether the test email itself went (a later step, the Sent copy, may still fail)."""
+        return any(s["name"] == "send" and s["ok"] for s in self.steps)
+
+
+class MailboxProvider(Protocol):
+    """A kind of mailbox (Gmail, SMTP/IMAP, ...): everything sendvia does with one that depends
+    on who runs it. Implementations read the mailbox's credentials from Secrets themselves, and
+    send them to their own servers only.
+
+    Every method raises ProviderFailure (classified: auth, quota, transient, permanent) and
+    nothing else for what the provider or the network did."""
+
+    kind: Provider
+
+    def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
+        """Send the email from the mailbox (its provider keeps, or is given, a Sent copy)."""
+        ...
+
+    def check(self, mailbox: MailboxRecord) -> None:
+        """Whether the stored credentials still work (log in; refresh a token); sends nothing."""
+        ...
+
+    def test(self, mailbox: MailboxRecord, message: EmailMessage, recipient: str) -> TestRun:
+        """Each step of connecting and sending the test email; failures are in the TestRun."""
+        ...
+
+    def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
+        """The mailbox's folders (`name`, `special_use` as RFC 6154 names it, e.g. `\\Sent`);
+        ProviderFailure `no_imap` where the provider has none to choose from."""
+        ...
+
+    def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
+        """Drop what this instance keeps for the mailbox and, with `revoke`, revoke at the
+        provider what is revocable. Never raises: a provider that already forgot the access is
+        no reason to keep the mailbox."""
+        ...
+
+    def hint(self, failure: ProviderFailure) -> str:
+        """What a person can do about `failure`, in this provider's terms."""
+        ...
+
+    def broken_message(self, address: str) -> str:
+        """Why a mailbox of this provider stopped sending, for its admins."""
+        ...
+
+
+class Relay(Protocol):
+    """The platform's own sender (SendGrid, SES or any SMTP relay)."""
+
+    def send(self, outgoing: Outgoing, *, tenant_id: str, delivery_id: str) -> Sent:
+        """Send from the platform's address, naming the tenant and delivery to the email
+        service (its events come back with them). Raises ProviderFailure; a relay refusing its
+        own credentials is transient (the operator's to fix; the email waits)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a completed sign-in gave: the refresh token (to store in Secret Manager, never
+    elsewhere), the scopes the person granted, and the session's credentials (memory only)."""
+
+    refresh_token: str | None
+    granted_scopes: tuple[str, ...]
+    credentials: Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    email: str
+    name: str
+
+
+class OAuthProvider(Protocol):
+    """ "Sign in with …" for one mail provider. Raises ProviderFailure for refusals."""
+
+    mailbox_provider: Provider
+    callback_url: str  # where the provider sends the browser back (our oauth_callback)
+
+    def scopes_for(self, *, receive: bool) -> list[str]:
+        """The scopes to ask for: sending, and reading only when receiving is wanted."""
+        ...
+
+    def can_send(self, granted_scopes: tuple[str, ...]) -> bool:
+        """Whether the granted scopes let the mailbox send (a person may untick some)."""
+        ...
+
+    def can_read(self, granted_scopes: tuple[str, ...]) -> bool: ...
+
+    def authorization_url(self, scopes: list[str], state: str) -> tuple[str, str]:
+        """The provider's consent URL and the PKCE verifier to keep until the callback."""
+        ...
+
+    def exchange(self, code: str, scopes: list[str], state: str, verifier: str) -> Grant: ...
+
+    def profile(self, grant: Grant) -> Profile:
+        """The signed-in account's address and name."""
+        ...
+
+    def revoke(self, refresh_token: str) -> bool:
+        """Revoke a token (True when the provider confirmed); the token never goes in a URL."""
+        ...
+
+    def rotated(self, grant: Grant) -> str | None:
+        """The refresh token to store after using `grant`, when the provider issued a new one in
+        place of the old (Microsoft rotates them on every use; Google does not: None)."""
+        ...

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sendvia import config
 from sendvia.config import Settings
-from sendvia.ports import Identity, Secrets, Store
+from sendvia.domain.mailbox import Provider
+from sendvia.ports import Identity, MailboxProvider, OAuthProvider, Relay, Secrets, Store
 from sendvia.services.members import MemberTracker
 from sendvia.services.routes import RouteCache
 
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
     from sendvia.adapters.firestore_recipients import FirestoreRecipients
-    from sendvia.adapters.gmail import Gmail
-    from sendvia.adapters.google_oauth import GoogleOAuth
-    from sendvia.adapters.smtp_imap import MailServers
     from sendvia.adapters.webhook_signatures import SnsVerifier
 
 
@@ -41,9 +39,9 @@ class Runtime:
     mailboxes: FirestoreMailboxes
     activity: FirestoreActivity
     secrets: Secrets
-    google: GoogleOAuth | None  # None when Sign in with Google is not configured
-    gmail: Gmail | None
-    mail: MailServers
+    providers: Mapping[Provider, MailboxProvider]  # the ones this deployment configured
+    oauth: Mapping[str, OAuthProvider]  # "Sign in with …" by the name callers use: "google"
+    relay: Relay | None  # None when the platform's own sender is not configured
     queue: CloudTasksQueue | None  # None when triggered emails are not configured
     recipients: FirestoreRecipients
     events: SnsVerifier  # checks SNS signatures; its signing certificates kept per instance
@@ -64,6 +62,9 @@ def build(settings: Settings) -> Runtime:
         secret_manager_client,
     )
     from sendvia.adapters.google_oauth import GoogleOAuth
+    from sendvia.adapters.providers.gmail import GmailProvider
+    from sendvia.adapters.providers.relay import SmtpRelay
+    from sendvia.adapters.providers.smtp import SmtpProvider
     from sendvia.adapters.secret_manager import SecretManagerSecrets
     from sendvia.adapters.smtp_imap import MailServers
     from sendvia.adapters.webhook_signatures import SnsVerifier
@@ -72,7 +73,19 @@ def build(settings: Settings) -> Runtime:
     routes = RouteCache(settings.route_cache_s)
     store = FirestoreStore(db, on_change=routes.forget_tenant)
     secrets = SecretManagerSecrets(settings.project, secret_manager_client)
-    google = GoogleOAuth(settings.google, secrets) if settings.google else None
+    mail = MailServers(ca_file=settings.tls_ca_file, allow_loopback=settings.mail_allow_loopback)
+    providers: dict[Provider, MailboxProvider] = {Provider.SMTP: SmtpProvider(mail, secrets)}
+    oauth: dict[str, OAuthProvider] = {}
+    if settings.google:
+        google = GoogleOAuth(settings.google, secrets)
+        gmail = Gmail(google, settings.google.gmail_endpoint)
+        providers[Provider.GMAIL] = GmailProvider(google, gmail, secrets)
+        oauth["google"] = google
+    relay = (
+        SmtpRelay(settings.relay, settings.default_sender_address, mail, secrets)
+        if settings.relay
+        else None
+    )
     return Runtime(
         settings=settings,
         identity=FirebaseIdentity(settings.project),
@@ -81,9 +94,9 @@ def build(settings: Settings) -> Runtime:
         mailboxes=FirestoreMailboxes(db, on_change=routes.forget_tenant),
         activity=FirestoreActivity(db),
         secrets=secrets,
-        google=google,
-        gmail=Gmail(google, settings.google.gmail_endpoint) if google and settings.google else None,
-        mail=MailServers(ca_file=settings.tls_ca_file, allow_loopback=settings.mail_allow_loopback),
+        providers=providers,
+        oauth=oauth,
+        relay=relay,
         queue=CloudTasksQueue(settings.tasks, settings.project, cloud_tasks_client)
         if settings.tasks
         else None,

@@ -11,7 +11,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import firestore
 from sendvia.adapters.google_clients import secret_manager_client
-from sendvia.adapters.secret_manager import mailbox_secret_id
+from sendvia.domain.mailbox import mailbox_secret_id
 
 from tests.integration.api import call, token
 from tests.integration.clinic import RETURN_TO, connect, settings_of

@@ -8,7 +8,7 @@ import os
 import pytest
 from google.api_core import exceptions
 from sendvia.adapters.google_clients import secret_manager_client
-from sendvia.adapters.secret_manager import mailbox_secret_id
+from sendvia.domain.mailbox import mailbox_secret_id
 
 from tests.integration.api import call
 from tests.integration.clinic import Clinic, connect, settings_of

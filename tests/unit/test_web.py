@@ -39,9 +39,9 @@ def runtime() -> Runtime:
         mailboxes=unused,  # type: ignore[arg-type]
         activity=unused,  # type: ignore[arg-type]
         secrets=unused,  # type: ignore[arg-type]
-        google=None,
-        gmail=None,
-        mail=unused,  # type: ignore[arg-type]
+        providers={},
+        oauth={},
+        relay=None,
         queue=None,
         recipients=unused,  # type: ignore[arg-type]
         events=unused,  # type: ignore[arg-type]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from sendvia.config import GoogleSettings
 from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.mailbox import Provider
 from sendvia.metering import METER, TOKEN_REFRESHES
-from sendvia.ports import Secrets
+from sendvia.ports import Grant, Profile, Secrets
 
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 GMAIL_READ = "https://www.googleapis.com/auth/gmail.readonly"
@@ -36,22 +36,14 @@ def scopes_for(receive: bool) -> list[str]:
     return [*PROFILE, GMAIL_SEND, *([GMAIL_READ] if receive else [])]
 
 
-@dataclass(frozen=True)
-class Grant:
-    refresh_token: str | None
-    granted_scopes: tuple[str, ...]
-    credentials: Any  # google.oauth2.credentials.Credentials, in memory only
-
-
-@dataclass(frozen=True)
-class Profile:
-    email: str
-    name: str
-
-
 class GoogleOAuth:
+    """ports.OAuthProvider for Gmail, and the credentials of Gmail mailboxes."""
+
+    mailbox_provider = Provider.GMAIL
+
     def __init__(self, settings: GoogleSettings, secrets: Secrets) -> None:
         self._settings = settings
+        self.callback_url = settings.callback_url
         self._secrets = secrets
         self._secret: str | None = None
         self._lock = threading.RLock()
@@ -107,10 +99,22 @@ class GoogleOAuth:
         )
         return Grant(token.get("refresh_token"), granted, flow.credentials)
 
-    def profile(self, credentials: Any) -> Profile:
+    def scopes_for(self, *, receive: bool) -> list[str]:
+        return scopes_for(receive)
+
+    def can_send(self, granted_scopes: tuple[str, ...]) -> bool:
+        return GMAIL_SEND in granted_scopes
+
+    def can_read(self, granted_scopes: tuple[str, ...]) -> bool:
+        return GMAIL_READ in granted_scopes
+
+    def rotated(self, grant: Grant) -> str | None:
+        return None  # Google keeps a refresh token until it is revoked or unused for 6 months
+
+    def profile(self, grant: Grant) -> Profile:
         from google.auth.transport.requests import AuthorizedSession
 
-        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        session = AuthorizedSession(grant.credentials)  # type: ignore[no-untyped-call]
         response = session.get(self._settings.userinfo_uri, timeout=15)
         if response.status_code != 200:
             raise ProviderFailure(

@@ -10,7 +10,6 @@ refused), so a rotated relay password is picked up without a redeploy.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import threading
 import time
@@ -19,17 +18,7 @@ from typing import Any
 
 from sendvia.metering import METER, SECRET_ACCESSES
 
-_SECRET_ID = re.compile(r"[^A-Za-z0-9_-]")
 ALIAS_TTL_S = 300.0
-
-
-def mailbox_secret_id(tenant_id: str, mailbox_id: str) -> str:
-    """`sendvia-{tenant}-{mailbox}` as a valid secret id (other characters: hashed)."""
-    raw = f"sendvia-{tenant_id}-{mailbox_id}"
-    if _SECRET_ID.search(raw) or len(raw) > 255:
-        digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:32]
-        return f"sendvia-{digest}"
-    return raw
 
 
 def _label(value: str) -> str:

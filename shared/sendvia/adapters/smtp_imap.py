@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sendvia.domain.mailbox import Server as Endpoint
 from sendvia.domain.network import refusal
 
 STEP_LIMIT_S = 10.0
@@ -82,14 +83,6 @@ class StepFailed(Exception):  # noqa: N818 - a step's outcome
         super().__init__(f"{cause}: {reply}")
         self.cause = cause
         self.reply = reply
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-    security: str  # "starttls" | "tls"
-    username: str
 
 
 @dataclass

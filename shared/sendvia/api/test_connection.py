@@ -32,9 +32,7 @@ class ConfirmRequest(BaseModel):
 
 @router.route("POST", "/confirm")
 def confirm(call: Call) -> Reply:
-    from sendvia.services import smtp_mailboxes
-
     request = parse_model(ConfirmRequest, call.json())
     return Reply(
-        200, smtp_mailboxes.confirm(call.runtime, call.user, request.mailbox, request.code)
+        200, test_connection.confirm(call.runtime, call.user, request.mailbox, request.code)
     )

@@ -1,8 +1,13 @@
 """How a mail provider failed, classified so the caller knows what to do next.
 
 `auth`: the credentials no longer work (invalid_grant, 535) — the mailbox is broken until someone
-re-authorizes. `quota`: the provider's sending limits — wait until `retry_after_s`.
-`transient`: try again later. `permanent`: this message will never go (bad recipient).
+re-authorizes or enters a new password. `quota`: the provider's sending limits — wait until
+`retry_after_s`. `transient`: try again later. `permanent`: this message will never go (a bad
+recipient).
+
+Each provider names its causes (`wrong_password`, `token_revoked`, ...); which kind a cause is
+comes from this one table, so a server's answer counts the same at send time, at test time and on
+resume.
 """
 
 from __future__ import annotations
@@ -17,6 +22,46 @@ class FailureKind(StrEnum):
     PERMANENT = "permanent"
 
 
+# The mailbox cannot log in with what is stored: a person must act (new password, sign in again,
+# another port when the server stopped offering AUTH), so it is broken rather than retried.
+AUTH_CAUSES = frozenset(
+    {
+        "wrong_password",
+        "app_password_required",
+        "basic_auth_disabled",
+        "auth_not_offered",
+        "token_revoked",
+        "refresh_failed",
+        "unauthorized",
+        "scope_missing",
+        "reauthorize_required",
+    }
+)
+QUOTA_CAUSES = frozenset({"quota_exceeded", "mailbox_throttled"})
+TRANSIENT_CAUSES = frozenset(
+    {
+        "timeout",
+        "unreachable",
+        "server_unavailable",
+        "server_busy",
+        "temporary_failure",
+        "connection_dropped",
+        "imap_error",
+    }
+)
+
+
+def kind_of(cause: str) -> FailureKind:
+    """The kind of a provider's cause; anything unknown is permanent (never retried blindly)."""
+    if cause in AUTH_CAUSES:
+        return FailureKind.AUTH
+    if cause in QUOTA_CAUSES:
+        return FailureKind.QUOTA
+    if cause in TRANSIENT_CAUSES:
+        return FailureKind.TRANSIENT
+    return FailureKind.PERMANENT
+
+
 class ProviderFailure(Exception):
     """A failure of the provider, in words fit for a person; never carries a credential."""
 
@@ -28,3 +73,8 @@ class ProviderFailure(Exception):
         self.code = code
         self.reply = reply  # the provider's own words
         self.retry_after_s = retry_after_s
+
+    @classmethod
+    def of(cls, cause: str, reply: str) -> ProviderFailure:
+        """A failure whose kind follows from its cause."""
+        return cls(kind_of(cause), cause, reply)

@@ -1,10 +1,12 @@
-"""Mailbox states and the summary of a mailbox that routing and listings need."""
+"""Mailbox states, the stored mailbox as a typed record, and the summary routing needs."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +25,80 @@ class Provider(StrEnum):
 
 
 TENANT_MAILBOX = "tenant"
+_SECRET_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def mailbox_secret_id(tenant_id: str, mailbox_id: str) -> str:
+    """The Secret Manager id of a mailbox's credentials: `sendvia-{tenant}-{mailbox}` as a valid
+    secret id (other characters: hashed)."""
+    raw = f"sendvia-{tenant_id}-{mailbox_id}"
+    if _SECRET_ID.search(raw) or len(raw) > 255:
+        digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:32]
+        return f"sendvia-{digest}"
+    return raw
+
+
+@dataclass(frozen=True)
+class Server:
+    """An SMTP or IMAP server as the mailbox's settings give it (never with its password)."""
+
+    host: str
+    port: int
+    security: str  # "starttls" | "tls"
+    username: str
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Server | None:
+        if not doc:
+            return None
+        return cls(str(doc["host"]), int(doc["port"]), str(doc["security"]), str(doc["username"]))
+
+
+@dataclass(frozen=True)
+class MailboxRecord:
+    """A stored mailbox (`tenants/{t}/mailboxes/{id}`) as providers and services read it.
+
+    `secret_version` names the credentials in Secret Manager (a refresh token, or the SMTP and
+    IMAP passwords); the credentials themselves are never part of a record."""
+
+    tenant_id: str
+    id: str
+    provider: Provider
+    state: MailboxState
+    address: str
+    display_name: str = ""
+    secret_version: str | None = None
+    scopes: tuple[str, ...] = ()
+    smtp: Server | None = None
+    imap: Server | None = None
+    sent_folder: str | None = None
+    broken_notification: str | None = None
+    throttled_until: dt.datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_doc(cls, tenant_id: str, mailbox_id: str, doc: Mapping[str, Any]) -> MailboxRecord:
+        throttled = doc.get("throttled_until")
+        return cls(
+            tenant_id=tenant_id,
+            id=mailbox_id,
+            provider=Provider(doc["provider"]),
+            state=MailboxState(doc.get("state") or MailboxState.PENDING_CONFIRMATION),
+            address=str(doc.get("address", "")),
+            display_name=str(doc.get("display_name") or ""),
+            secret_version=doc.get("secret_version") or None,
+            scopes=tuple(doc.get("scopes") or ()),
+            smtp=Server.from_doc(doc.get("smtp")),
+            imap=Server.from_doc(doc.get("imap")),
+            sent_folder=doc.get("sent_folder") or None,
+            broken_notification=doc.get("broken_notification") or None,
+            throttled_until=throttled if isinstance(throttled, dt.datetime) else None,
+            raw=doc,
+        )
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[-1]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from email.utils import formataddr
 from enum import StrEnum
 
-from sendvia.domain.mailbox import MailboxState, MailboxSummary, Provider
+from sendvia.domain.mailbox import MailboxState, MailboxSummary
+from sendvia.domain.providers import switched_on
 from sendvia.domain.tenant import MailboxPolicy, OnBroken, Tenant
 
 
@@ -56,15 +57,6 @@ class Route:
         }
 
 
-def _integration_on(tenant: Tenant, provider: Provider) -> bool:
-    switches = tenant.integrations
-    return {
-        Provider.GMAIL: switches.gmail,
-        Provider.SMTP: switches.smtp_imap,
-        Provider.MICROSOFT: switches.microsoft,
-    }[provider]
-
-
 def relevant_mailbox(
     tenant: Tenant, tenant_mailbox: MailboxSummary | None, own_mailbox: MailboxSummary | None
 ) -> MailboxSummary | None:
@@ -87,7 +79,7 @@ def resolve_route(
 
     if mailbox is None:
         return default(RouteReason.NO_MAILBOX)
-    if not _integration_on(tenant, mailbox.provider):
+    if not switched_on(tenant.integrations, mailbox.provider):
         return default(RouteReason.INTEGRATION_OFF)
     own = Route(
         Via.MAILBOX,

@@ -1,15 +1,19 @@
-"""Connect a Gmail mailbox with "Sign in with Google" (seeds 000, 004; DESIGN.md §4–5).
+"""Connect a mailbox by signing in with its provider ("Sign in with Google"; seeds 000, 004).
 
 1. `start` (oauth_start, signed-in user): checks who may connect which mailbox, keeps a one-time
    state (10 minutes; stored by its hash with the tenant, user, mailbox, PKCE verifier and
    return_to) and answers with our `begin` link.
 2. `begin` (oauth_callback/begin, the user's browser): binds the state to that browser with an
-   HttpOnly cookie, then sends it to Google's consent screen. RFC 6749 §10.12 asks the client to
-   bind the flow to the user-agent; without it, anybody's consent could complete somebody else's
-   state and put their Gmail behind another tenant's mailbox.
-3. `finish` (oauth_callback, Google redirects back): uses the state once, checks the browser,
-   exchanges the code, requires gmail.send, reads the address, stores the refresh token as a new
-   secret version and only then replaces the mailbox, and redirects to return_to with the outcome.
+   HttpOnly cookie, then sends it to the provider's consent screen. RFC 6749 §10.12 asks the
+   client to bind the flow to the user-agent; without it, anybody's consent could complete
+   somebody else's state and put their Gmail behind another tenant's mailbox.
+3. `finish` (oauth_callback, the provider redirects back): uses the state once, checks the
+   browser, exchanges the code, requires the sending scope, reads the address, stores the refresh
+   token as a new secret version and only then replaces the mailbox, and redirects to return_to
+   with the outcome.
+
+Which provider signs in is the caller's `provider` ("google"); everything that differs between
+providers is behind ports.OAuthProvider, and domain/providers maps it to its mailbox provider.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from sendvia.adapters.google_oauth import GMAIL_READ, GMAIL_SEND, scopes_for
-from sendvia.adapters.secret_manager import mailbox_secret_id
 from sendvia.domain.failures import ProviderFailure
+from sendvia.domain.mailbox import MailboxRecord, mailbox_secret_id
 from sendvia.domain.message import clean_display_name
 from sendvia.domain.principal import Principal
+from sendvia.domain.providers import provider_for_sign_in, switched_on, traits
 from sendvia.domain.tenant import MailboxPolicy
 from sendvia.errors import BadRequest, Forbidden, Refused, Unavailable
+from sendvia.ports import OAuthProvider
 from sendvia.runtime import Runtime
 from sendvia.services.settings import load_tenant
 
@@ -54,25 +59,34 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
-    if rt.google is None:
-        raise Unavailable(
-            "Sign in with Google is not configured for this deployment.",
-            code="google_not_configured",
-            hint="The platform's operator must set the Google OAuth client.",
-        )
-    if request["provider"] != "google":
+def _sign_in(rt: Runtime, name: str) -> OAuthProvider:
+    """The sign-in a caller named, if this deployment offers it."""
+    if provider_for_sign_in(name) is None:
+        offered = ", ".join(repr(n) for n in sorted(rt.oauth)) or "none"
         raise Refused(
-            "Only Google is available for now.",
+            f"There is no sign-in {name!r} (offered here: {offered}).",
             code="provider_unavailable",
-            hint="Use 'google', or set up SMTP/IMAP.",
+            hint="Use one of those, or set up SMTP/IMAP.",
         )
+    oauth = rt.oauth.get(name)
+    if oauth is None:
+        raise Unavailable(
+            f"Sign in with {name.capitalize()} is not configured for this deployment.",
+            code=f"{name}_not_configured",
+            hint=f"The platform's operator must set the {name.capitalize()} OAuth client.",
+        )
+    return oauth
+
+
+def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
+    oauth = _sign_in(rt, request["provider"])
     tenant = load_tenant(rt, principal.tenant_id)
-    if not tenant.integrations.gmail:
+    label = traits(oauth.mailbox_provider).label
+    if not switched_on(tenant.integrations, oauth.mailbox_provider):
         raise Refused(
-            "Gmail is switched off for your practice.",
+            f"{label} is switched off for your practice.",
             code="integration_off",
-            hint="An administrator can switch on Gmail in the email settings.",
+            hint=f"An administrator can switch on {label} in the email settings.",
         )
     if request["mailbox"] == "tenant":
         if not principal.is_admin:
@@ -100,8 +114,8 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
             hint="An administrator adds the app's origin to return_origins.",
         )
     state = secrets.token_urlsafe(32)
-    scopes = scopes_for(request["receive"])
-    google_url, verifier = rt.google.authorization_url(scopes, state)
+    scopes = oauth.scopes_for(receive=request["receive"])
+    provider_url, verifier = oauth.authorization_url(scopes, state)
     now = rt.clock()
     rt.mailboxes.create_state(
         _hash(state),
@@ -109,18 +123,19 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
             "tenant_id": principal.tenant_id,
             "uid": principal.uid,
             "mailbox_id": mailbox_id,
-            "provider": "gmail",
+            "sign_in": request["provider"],
+            "provider": oauth.mailbox_provider.value,
             "scopes": scopes,
             "receive": request["receive"],
             "code_verifier": verifier,
             "return_to": return_to,
-            "google_url": google_url,
+            "provider_url": provider_url,
             "browser_hash": None,
             "created_at": now,
             "expires_at": now + STATE_LIFETIME,
         },
     )
-    begin_url = f"{rt.settings.google.callback_url}/begin?{urlencode({'state': state})}"  # type: ignore[union-attr]
+    begin_url = f"{oauth.callback_url}/begin?{urlencode({'state': state})}"
     return {
         "authorization_url": begin_url,
         "mailbox": request["mailbox"],
@@ -139,16 +154,13 @@ def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
         raise FlowRefused(
             "This sign-in link has expired, was already used, or was opened in another browser."
         )
-    secure = (
-        "; Secure"
-        if rt.settings.google and rt.settings.google.callback_url.startswith("https://")
-        else ""
-    )
+    oauth = rt.oauth.get(record.get("sign_in", "google"))
+    secure = "; Secure" if oauth and oauth.callback_url.startswith("https://") else ""
     cookie = (
         f"{BROWSER_COOKIE}={browser}; Max-Age={int(STATE_LIFETIME.total_seconds())}; "
         f"Path=/; HttpOnly; SameSite=Lax{secure}"
     )
-    return Redirect(record["google_url"], cookie)
+    return Redirect(record.get("provider_url") or record["google_url"], cookie)
 
 
 def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Redirect:
@@ -169,7 +181,9 @@ def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Red
     if args.get("error"):
         return outcome(
             "denied" if args["error"] == "access_denied" else "error",
-            None if args["error"] == "access_denied" else "google_error",
+            None
+            if args["error"] == "access_denied"
+            else f"{record.get('sign_in', 'google')}_error",
         )
     try:
         return _connect(rt, record, state, args.get("code", ""), outcome)
@@ -182,19 +196,21 @@ def _connect(
     rt: Runtime, record: dict[str, Any], state: str, code: str, outcome: Callable[..., Redirect]
 ) -> Redirect:
     tenant_id, mailbox_id = record["tenant_id"], record["mailbox_id"]
-    google = rt.google
-    if google is None or not load_tenant(rt, tenant_id).integrations.gmail:
+    oauth = rt.oauth.get(record.get("sign_in", "google"))
+    if oauth is None or not switched_on(
+        load_tenant(rt, tenant_id).integrations, oauth.mailbox_provider
+    ):
         return outcome("error", "integration_off")
-    grant = google.exchange(code, record["scopes"], state, record["code_verifier"])
-    if GMAIL_SEND not in grant.granted_scopes:
+    grant = oauth.exchange(code, record["scopes"], state, record["code_verifier"])
+    if not oauth.can_send(grant.granted_scopes):
         # The user unticked "Send email on your behalf": nothing can be sent with this grant.
         if grant.refresh_token:
-            google.revoke(grant.refresh_token)
+            oauth.revoke(grant.refresh_token)
         return outcome("error", "scope_not_granted")
     if not grant.refresh_token:
         return outcome("error", "no_refresh_token")
-    profile = google.profile(grant.credentials)
-    receive = bool(record.get("receive")) and GMAIL_READ in grant.granted_scopes
+    profile = oauth.profile(grant)
+    receive = bool(record.get("receive")) and oauth.can_read(grant.granted_scopes)
     warnings = []
     if record.get("receive") and not receive:
         warnings.append(
@@ -215,7 +231,7 @@ def _connect(
         tenant_id,
         mailbox_id,
         {
-            "provider": "gmail",
+            "provider": oauth.mailbox_provider.value,
             "state": "active",
             "address": profile.email,
             "display_name": clean_display_name(profile.name),
@@ -234,35 +250,29 @@ def _connect(
     if previous:
         _retire(
             rt,
-            tenant_id,
+            MailboxRecord.from_doc(tenant_id, mailbox_id, previous),
             secret_id=secret_id,
             version=version,
-            previous=previous,
             address=profile.email,
         )
     return outcome("connected")
 
 
 def _retire(
-    rt: Runtime,
-    tenant_id: str,
-    *,
-    secret_id: str,
-    version: str,
-    previous: dict[str, Any],
-    address: str,
+    rt: Runtime, previous: MailboxRecord, *, secret_id: str, version: str, address: str
 ) -> None:
-    """The new connection is in place: retire the old one (its token, cache, notification)."""
-    old_version = previous.get("secret_version")
+    """The new connection is in place: retire the old one (its access, caches, notification).
+
+    The old mailbox's own provider does it, whatever the new one is: an SMTP password is not a
+    token to revoke anywhere. A token of another account is revoked; one of the same account is
+    not (revoking it could revoke the account's whole grant, the new token with it)."""
+    old_version = previous.secret_version
     if old_version and old_version != version:
-        if previous.get("address") != address and rt.google is not None:
-            # Another Google account replaced this one: its access is no longer ours to keep.
-            try:
-                rt.google.revoke(rt.secrets.access(old_version).decode())
-            except Exception:
-                log.warning("could not revoke the replaced account's token")
-        if rt.gmail is not None:
-            rt.gmail.forget(old_version)
+        provider = rt.providers.get(previous.provider)
+        if provider is not None:
+            provider.forget(previous, revoke=previous.address != address)
         rt.secrets.destroy_older(secret_id, version)
-    if previous.get("broken_notification"):
-        rt.mailboxes.resolve_notification(tenant_id, previous["broken_notification"], rt.clock())
+    if previous.broken_notification:
+        rt.mailboxes.resolve_notification(
+            previous.tenant_id, previous.broken_notification, rt.clock()
+        )

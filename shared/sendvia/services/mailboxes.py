@@ -1,4 +1,4 @@
-"""A mailbox's lifecycle: show, revert, resume, revoke, forget, and breaking (DESIGN.md §5).
+"""A mailbox's lifecycle: show, revert, resume, revoke, forget, and breaking.
 
 Mailbox ids in requests are `tenant`, `me`, or (admins) `user-{uid}`; every read and write is
 under the caller's tenant, so another tenant's ids simply do not exist here.
@@ -7,25 +7,24 @@ under the caller's tenant, so another tenant's ids simply do not exist here.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
-from sendvia.adapters.secret_manager import mailbox_secret_id
 from sendvia.domain.failures import FailureKind, ProviderFailure
-from sendvia.domain.mailbox import TENANT_MAILBOX
+from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord, Provider, mailbox_secret_id
+from sendvia.domain.message import Mailbox, build_message
 from sendvia.domain.principal import Principal
-from sendvia.errors import Conflict, Forbidden, NotFound
+from sendvia.domain.providers import traits
+from sendvia.errors import AppError, BadGateway, Conflict, Forbidden, NotFound, Unavailable
+from sendvia.ports import MailboxProvider
 from sendvia.runtime import Runtime
-
-log = logging.getLogger("sendvia.mailboxes")
 
 PASSWORD_DOTS = "\u2022" * 14  # a stored password always reads back as exactly 14 dots (Senta)
 
-_FAILURE_HINTS = {
-    FailureKind.AUTH: "Sign in with Google again (Re-authorize) to resume sending from this "
-    "mailbox; until then email goes as the settings say for a broken mailbox.",
-    FailureKind.QUOTA: "Google's sending limit for this account is reached; sending resumes "
-    "when it resets.",
+# For a mailbox whose provider this deployment does not run (it cannot send anyway).
+_GENERIC_HINTS = {
+    FailureKind.AUTH: "Connect the mailbox again to resume sending from it; until then email "
+    "goes as the settings say for a broken mailbox.",
+    FailureKind.QUOTA: "The mailbox's sending limit is reached; sending resumes when it resets.",
     FailureKind.TRANSIENT: "Try again in a few minutes.",
     FailureKind.PERMANENT: "Check the message and the mailbox settings.",
 }
@@ -100,54 +99,70 @@ def to_json(mailbox_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def hint_for(failure: ProviderFailure) -> str:
-    return _FAILURE_HINTS[failure.kind]
-
-
-def error_record(failure: ProviderFailure, now: dt.datetime, address: str) -> dict[str, Any]:
-    if failure.kind is FailureKind.AUTH:
-        message = (
-            f"Sending from {address} stopped working: Google no longer accepts this "
-            "app's access (it was revoked or has expired)."
+def provider_for(rt: Runtime, kind: Provider) -> MailboxProvider:
+    """The adapter of a mailbox's provider; 503 when this deployment has not configured it."""
+    found = rt.providers.get(kind)
+    if found is None:
+        sign_in = traits(kind).sign_in
+        raise Unavailable(
+            f"{traits(kind).label} is not configured for this deployment.",
+            code=f"{sign_in or kind.value}_not_configured",
+            hint="The platform's operator must configure it.",
         )
+    return found
+
+
+def load_record(rt: Runtime, principal: Principal, mailbox_id: str) -> MailboxRecord:
+    return MailboxRecord.from_doc(principal.tenant_id, mailbox_id, load(rt, principal, mailbox_id))
+
+
+def hint_for(rt: Runtime, kind: Provider, failure: ProviderFailure) -> str:
+    provider = rt.providers.get(kind)
+    return provider.hint(failure) if provider else _GENERIC_HINTS[failure.kind]
+
+
+def error_record(
+    rt: Runtime, mailbox: MailboxRecord, failure: ProviderFailure, now: dt.datetime
+) -> dict[str, Any]:
+    provider = rt.providers.get(mailbox.provider)
+    if failure.kind is FailureKind.AUTH and provider is not None:
+        message = provider.broken_message(mailbox.address)
     else:
-        message = f"The last attempt with {address} failed: {failure.reply}"
+        message = f"The last attempt with {mailbox.address} failed: {failure.reply}"
     return {
         "code": failure.code,
         "message": message,
-        "hint": _FAILURE_HINTS[failure.kind],
+        "hint": hint_for(rt, mailbox.provider, failure),
         "at": now,
     }
 
 
-def mark_broken(
-    rt: Runtime, tenant_id: str, mailbox_id: str, doc: dict[str, Any], failure: ProviderFailure
-) -> bool:
+def mark_broken(rt: Runtime, mailbox: MailboxRecord, failure: ProviderFailure) -> bool:
     """The mailbox's credentials stopped working: broken, and the admins told once.
 
-    Only if the mailbox still has the credentials that failed (`doc`'s secret version): a
-    mailbox reconnected meanwhile is not broken by its old credentials."""
+    Only if the mailbox still has the credentials that failed (its secret version): a mailbox
+    reconnected meanwhile is not broken by its old credentials."""
     now = rt.clock()
-    error = error_record(failure, now, doc.get("address", ""))
+    error = error_record(rt, mailbox, failure, now)
     notification = {
         "kind": "mailbox_broken",
         "audience": "admins",
-        "mailbox": mailbox_id,
-        "title": f"Email from {doc.get('address', 'your mailbox')} needs re-authorizing",
+        "mailbox": mailbox.id,
+        "title": f"Email from {mailbox.address or 'your mailbox'} needs re-authorizing",
         "message": error["message"],
         "hint": error["hint"],
     }
     return rt.mailboxes.mark_broken(
-        tenant_id,
-        mailbox_id,
+        mailbox.tenant_id,
+        mailbox.id,
         error,
         notification,
         now,
-        credentials=doc.get("secret_version"),
+        credentials=mailbox.secret_version,
     )
 
 
-def mark_working(rt: Runtime, tenant_id: str, mailbox_id: str, doc: dict[str, Any]) -> None:
+def mark_working(rt: Runtime, mailbox: MailboxRecord) -> None:
     """A broken mailbox worked again: active, its breakage notification resolved."""
     changes: dict[str, Any] = {
         "state": "active",
@@ -155,9 +170,11 @@ def mark_working(rt: Runtime, tenant_id: str, mailbox_id: str, doc: dict[str, An
         "broken_since": None,
         "broken_notification": None,
     }
-    rt.mailboxes.update(tenant_id, mailbox_id, changes)
-    if doc.get("broken_notification"):
-        rt.mailboxes.resolve_notification(tenant_id, doc["broken_notification"], rt.clock())
+    rt.mailboxes.update(mailbox.tenant_id, mailbox.id, changes)
+    if mailbox.broken_notification:
+        rt.mailboxes.resolve_notification(
+            mailbox.tenant_id, mailbox.broken_notification, rt.clock()
+        )
 
 
 def revert(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
@@ -169,70 +186,62 @@ def revert(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
 
 
 def resume(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
-    """Back to the remembered details, after checking that they still work."""
+    """Back to the remembered details, after checking with the mailbox's own provider that they
+    still work: credentials it refuses break the mailbox (answered, not an error)."""
     mailbox_id = resolve_id(principal, requested, manage=True)
-    doc = load(rt, principal, mailbox_id)
-    if not doc.get("secret_version"):
+    mailbox = load_record(rt, principal, mailbox_id)
+    if not mailbox.secret_version:
         raise Conflict(
             "This mailbox has no stored access any more.",
             code="reauthorize_required",
-            hint="Sign in with Google again to reconnect it.",
+            hint="Connect it again from the email settings.",
         )
+    provider = provider_for(rt, mailbox.provider)
     try:
-        check_google_access(rt, doc)
+        provider.check(mailbox)
     except ProviderFailure as failure:
-        if failure.kind is FailureKind.AUTH:
-            mark_broken(rt, principal.tenant_id, mailbox_id, doc, failure)
-            return to_json(mailbox_id, load(rt, principal, mailbox_id))
-        raise
-    mark_working(rt, principal.tenant_id, mailbox_id, doc)
+        if failure.kind is not FailureKind.AUTH:
+            raise _unavailable(provider, failure) from failure
+        mark_broken(rt, mailbox, failure)
+        return to_json(mailbox_id, load(rt, principal, mailbox_id))
+    mark_working(rt, mailbox)
     rt.mailboxes.update(principal.tenant_id, mailbox_id, {"last_tested_at": rt.clock()})
     return to_json(mailbox_id, load(rt, principal, mailbox_id))
 
 
+def _unavailable(provider: MailboxProvider, failure: ProviderFailure) -> AppError:
+    """A provider that could not answer now (or refused for another reason than the
+    credentials): the mailbox stays as it is, and the caller may try again."""
+    error_type = Unavailable if failure.kind is FailureKind.TRANSIENT else BadGateway
+    return error_type(
+        f"The mailbox's provider could not confirm it: {failure.reply}",
+        code=failure.code,
+        hint=provider.hint(failure),
+    )
+
+
 def revoke(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
-    """Revoke the token at Google and drop it; the mailbox's details stay, state reverted."""
+    """Revoke the access at the provider and drop it; the mailbox's details stay, reverted."""
     mailbox_id = resolve_id(principal, requested, manage=True)
     doc = load(rt, principal, mailbox_id)
-    _drop_credentials(rt, principal.tenant_id, mailbox_id, doc)
+    _drop_credentials(rt, MailboxRecord.from_doc(principal.tenant_id, mailbox_id, doc))
     changes = {"state": "reverted", "secret_version": None, "revoked_at": rt.clock()}
     rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
     return to_json(mailbox_id, {**doc, **changes})
 
 
 def forget(rt: Runtime, principal: Principal, requested: str) -> None:
-    """Revoke at Google, destroy the secret, delete the mailbox."""
+    """Revoke at the provider, destroy the secret, delete the mailbox."""
     mailbox_id = resolve_id(principal, requested, manage=True)
-    doc = load(rt, principal, mailbox_id)
-    _drop_credentials(rt, principal.tenant_id, mailbox_id, doc)
+    _drop_credentials(rt, load_record(rt, principal, mailbox_id))
     rt.mailboxes.delete(principal.tenant_id, mailbox_id)
 
 
-def _drop_credentials(rt: Runtime, tenant_id: str, mailbox_id: str, doc: dict[str, Any]) -> None:
-    version = doc.get("secret_version")
-    if version and doc.get("provider") == "gmail" and rt.google is not None:
-        try:  # the token goes first, so a person's Google account no longer lists the app
-            rt.google.revoke(rt.secrets.access(version).decode())
-        except Exception:  # a token Google already forgot is no reason to keep ours
-            log.warning("could not revoke the token of mailbox %s at Google", mailbox_id)
-        if rt.gmail is not None:
-            rt.gmail.forget(version)
-    rt.secrets.delete(mailbox_secret_id(tenant_id, mailbox_id))
-
-
-def check_google_access(rt: Runtime, doc: dict[str, Any]) -> Any:
-    """Credentials for a Gmail mailbox with a fresh access token; raises ProviderFailure."""
-    if rt.google is None:
-        raise ProviderFailure(
-            FailureKind.PERMANENT,
-            "google_not_configured",
-            "Sign in with Google is not configured for this deployment.",
-        )
-    version = doc["secret_version"]
-    refresh_token = rt.secrets.access(version).decode()
-    credentials = rt.google.credentials(version, refresh_token, list(doc.get("scopes", [])))
-    rt.google.refresh(credentials)
-    return credentials
+def _drop_credentials(rt: Runtime, mailbox: MailboxRecord) -> None:
+    provider = rt.providers.get(mailbox.provider)
+    if provider is not None:
+        provider.forget(mailbox, revoke=True)
+    rt.secrets.delete(mailbox_secret_id(mailbox.tenant_id, mailbox.id))
 
 
 def record_test_delivery(
@@ -268,14 +277,12 @@ def record_test_delivery(
     )
 
 
-def test_message(doc: dict[str, Any], principal: Principal, subject: str, text: str) -> Any:
+def test_message(mailbox: MailboxRecord, principal: Principal, subject: str, text: str) -> Any:
     """A test email from the mailbox to the person running the test."""
-    from sendvia.domain.message import Mailbox, build_message
-
     return build_message(
-        sender=Mailbox(doc.get("display_name", ""), doc["address"]),
+        sender=Mailbox(mailbox.display_name, mailbox.address),
         to=[principal.email],
         subject=subject,
         text=text,
-        message_id_domain=doc["address"].rsplit("@", 1)[-1],
+        message_id_domain=mailbox.domain,
     )

@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 from email.message import EmailMessage
 from typing import Any
 
-from sendvia.adapters.smtp_imap import Endpoint, Steps
 from sendvia.domain import provider_events as pe
 from sendvia.domain.failures import FailureKind, ProviderFailure
-from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxSummary
+from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord, MailboxSummary
 from sendvia.domain.message import HeaderError, Mailbox
 from sendvia.domain.outgoing import (
     MAX_ATTACHMENT_BYTES,
@@ -28,7 +28,6 @@ from sendvia.domain.outgoing import (
     SendRequest,
     addresses,
     compose,
-    with_bcc,
 )
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, RouteReason, Via
@@ -43,34 +42,30 @@ from sendvia.errors import (
     Refused,
     Unavailable,
 )
+from sendvia.ports import Outgoing, Sent
 from sendvia.runtime import Runtime
 from sendvia.services import mailboxes, notices, routes
 from sendvia.services.settings import route_for
+
+log = logging.getLogger("sendvia.send")
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
 REMINDER_HORIZON = dt.timedelta(minutes=15)
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
 DEFAULT_QUOTA_WAIT_S = 3600  # when a provider's limit comes without a time to retry
-ENQUEUE_CONCURRENCY = 32
+ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
 SUPPRESSED_HINT = (
     "Check the address with the contact. An administrator can reactivate it (and opt it back in "
     "to appointment emails) under the contact's email status."
-)  # task creations in flight for a batch
+)
 OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
-_TRANSIENT_CAUSES = {
-    "timeout",
-    "unreachable",
-    "server_unavailable",
-    "server_busy",
-    "temporary_failure",
-    "connection_dropped",
-    "imap_error",
-}
-_AUTH_CAUSES = {
-    "wrong_password",
-    "app_password_required",
-    "basic_auth_disabled",
-    "auth_not_offered",
+# What the platform's own sender's failures leave a person to do: its credentials and limits are
+# the operator's, not the tenant's.
+_RELAY_HINTS = {
+    FailureKind.AUTH: "The platform's sender is being fixed; the email is retried.",
+    FailureKind.QUOTA: "The platform's sending limit is reached; try again later.",
+    FailureKind.TRANSIENT: "Try again in a few minutes.",
+    FailureKind.PERMANENT: "Check the recipients and the message.",
 }
 
 
@@ -370,26 +365,29 @@ def deliver_once(
     """Send once through the route; the changes to record on the delivery."""
     tenant = context.tenant
     if route.reason is RouteReason.MAILBOX_BROKEN:
-        return _failed(
-            ProviderFailure(
-                FailureKind.AUTH, "mailbox_broken", "The mailbox needs re-authorizing."
-            ),
-            route,
+        failure = ProviderFailure(
+            FailureKind.AUTH, "mailbox_broken", "The mailbox needs re-authorizing."
         )
+        doc = context.mailboxes.get(route.mailbox or "")
+        kind = MailboxRecord.from_doc(tenant.id, route.mailbox or "", doc).provider if doc else None
+        return _failed(failure, route, mailboxes.hint_for(rt, kind, failure) if kind else None)
     if route.via is Via.DEFAULT:
         return _by_relay(rt, tenant, principal, request, route, delivery_id)
-    doc = context.mailboxes.get(route.mailbox or "") or {}
+    mailbox = MailboxRecord.from_doc(
+        principal.tenant_id, route.mailbox or "", context.mailboxes.get(route.mailbox or "") or {}
+    )
+    message = compose(
+        request,
+        sender=Mailbox(mailbox.display_name, mailbox.address),
+        reply_to=None,
+        message_id_domain=mailbox.domain,
+    )
     try:
-        _not_throttled(rt, doc)
-        message = compose(
-            request,
-            sender=Mailbox(doc.get("display_name", ""), doc["address"]),
-            reply_to=None,
-            message_id_domain=doc["address"].rsplit("@", 1)[-1],
-        )
-        provider_id = _by_mailbox(rt, doc, request, message)
+        _not_throttled(rt, mailbox)
+        provider = mailboxes.provider_for(rt, mailbox.provider)
+        sent = provider.send(mailbox, _outgoing(message, request))
     except ProviderFailure as failure:
-        failed = _mailbox_failed(rt, tenant, principal, route, doc, failure)
+        failed = _mailbox_failed(rt, tenant, principal, route, mailbox, failure)
         if failed is None:  # "when my mailbox cannot send, use yours"
             reason = (
                 RouteReason.MAILBOX_THROTTLED_FALLBACK
@@ -399,13 +397,36 @@ def deliver_once(
             fallback = _fallback(rt, tenant, principal, reason)
             return _by_relay(rt, tenant, principal, request, fallback, delivery_id)
         return failed
+    return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
+
+
+def _outgoing(message: EmailMessage, request: SendRequest) -> Outgoing:
+    return Outgoing(
+        message,
+        recipients=tuple(addresses(request.to + request.cc + request.bcc)),
+        bcc=tuple(addresses(request.bcc)),
+    )
+
+
+def _sent(
+    rt: Runtime,
+    route: Route,
+    message: EmailMessage,
+    sent: Sent,
+    delivery_id: str,
+    *,
+    note: str | None,
+) -> dict[str, Any]:
+    for warning in sent.warnings:  # the email went; something around it did not
+        log.warning("delivery %s: %s: %s", delivery_id, warning["code"], warning["message"])
     return {
         "state": "sent",
         "sent_at": rt.clock(),
         "message_id": message["Message-ID"],
-        "provider_message_id": provider_id,
+        "provider_message_id": sent.provider_message_id,
         "route": route.to_json(),
-        "delivery_note": OWN_MAILBOX_NOTE,
+        "delivery_note": note,
+        "warnings": [dict(w) for w in sent.warnings],
     }
 
 
@@ -414,22 +435,22 @@ def _mailbox_failed(  # noqa: PLR0917 - the whole situation of a failed send
     tenant: Tenant,
     principal: Principal,
     route: Route,
-    doc: dict[str, Any],
+    mailbox: MailboxRecord,
     failure: ProviderFailure,
 ) -> dict[str, Any] | None:
     """The mailbox could not send: it waits (quota) or turns broken (auth), and the email fails
     or — None — goes by the platform's sender, when the tenant chose `on_broken: default`."""
-    mailbox_id = route.mailbox or ""
+    hint = mailboxes.hint_for(rt, mailbox.provider, failure)
     if failure.kind is FailureKind.QUOTA:
-        _throttle(rt, principal.tenant_id, mailbox_id, failure)
+        _throttle(rt, principal.tenant_id, mailbox.id, failure)
     elif failure.kind is FailureKind.AUTH:
-        mailboxes.mark_broken(rt, principal.tenant_id, mailbox_id, doc, failure)
+        mailboxes.mark_broken(rt, mailbox, failure)
         failure = ProviderFailure(FailureKind.AUTH, "mailbox_broken", failure.reply)
     else:
-        return _failed(failure, route)
+        return _failed(failure, route, hint)
     if tenant.on_broken is OnBroken.DEFAULT:
         return None
-    return _failed(failure, route)
+    return _failed(failure, route, hint)
 
 
 def _fallback(rt: Runtime, tenant: Tenant, principal: Principal, reason: RouteReason) -> Route:
@@ -437,11 +458,11 @@ def _fallback(rt: Runtime, tenant: Tenant, principal: Principal, reason: RouteRe
     return Route(default.via, None, default.sender, reason)
 
 
-def _not_throttled(rt: Runtime, doc: dict[str, Any]) -> None:
+def _not_throttled(rt: Runtime, mailbox: MailboxRecord) -> None:
     """A mailbox its provider asked to wait is not tried again before the time it gave."""
-    until = doc.get("throttled_until")
+    until = mailbox.throttled_until
     now = rt.clock()
-    if isinstance(until, dt.datetime) and until > now:
+    if until is not None and until > now:
         raise ProviderFailure(
             FailureKind.QUOTA,
             "mailbox_throttled",
@@ -458,87 +479,6 @@ def _throttle(rt: Runtime, tenant_id: str, mailbox_id: str, failure: ProviderFai
     rt.mailboxes.update(tenant_id, mailbox_id, {"throttled_until": until})
 
 
-def _by_mailbox(
-    rt: Runtime, doc: dict[str, Any], request: SendRequest, message: EmailMessage
-) -> str | None:
-    if doc.get("provider") == "gmail":
-        credentials = rt.google.credentials(  # type: ignore[union-attr]
-            doc["secret_version"],
-            rt.secrets.access(doc["secret_version"]).decode(),
-            list(doc.get("scopes", [])),
-        )
-        return rt.gmail.send(  # type: ignore[union-attr]
-            doc["secret_version"], credentials, with_bcc(message, request.bcc)
-        )
-    passwords = json.loads(rt.secrets.access(doc["secret_version"]))
-    server = doc["smtp"]
-    _smtp(
-        rt,
-        endpoint=Endpoint(
-            server["host"], int(server["port"]), server["security"], server["username"]
-        ),
-        password=passwords["smtp"],
-        sender=doc["address"],
-        request=request,
-        message=message,
-    )
-    if doc.get("imap"):  # SMTP does not keep a copy: put one in the Sent folder ourselves
-        _append_sent(rt, doc, passwords["imap"], message.as_bytes())
-    return None
-
-
-def _append_sent(rt: Runtime, doc: dict[str, Any], password: str, raw: bytes) -> None:
-    imap_server = doc["imap"]
-    steps = Steps()
-    client = steps.run(
-        "imap_login",
-        lambda: rt.mail.open_imap(
-            Endpoint(
-                imap_server["host"],
-                int(imap_server["port"]),
-                imap_server["security"],
-                imap_server["username"],
-            ),
-            password,
-        ),
-    )
-    if client is not None:
-        steps.run(
-            "sent_folder",
-            lambda: rt.mail.append_sent(client, doc.get("sent_folder") or "Sent", raw),
-        )
-        client.logout()
-
-
-def _smtp(
-    rt: Runtime,
-    *,
-    endpoint: Endpoint,
-    password: str,
-    sender: str,
-    request: SendRequest,
-    message: EmailMessage,
-) -> None:
-    with rt.mail.connection(endpoint, password) as (client, steps):
-        if client is not None:
-            recipients = addresses(request.to + request.cc + request.bcc)
-            raw = message.as_bytes()
-            steps.run("send", lambda: rt.mail.send(client, sender, recipients, raw))
-    failed = next((s for s in steps.results if not s["ok"]), None)
-    if failed is not None:
-        raise ProviderFailure(_kind(failed["cause"]), failed["cause"], failed["reply"])
-
-
-def _kind(cause: str) -> FailureKind:
-    if cause in _AUTH_CAUSES:
-        return FailureKind.AUTH
-    if cause == "quota_exceeded":
-        return FailureKind.QUOTA
-    if cause in _TRANSIENT_CAUSES:
-        return FailureKind.TRANSIENT
-    return FailureKind.PERMANENT
-
-
 def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     rt: Runtime,
     tenant: Tenant,
@@ -547,7 +487,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     route: Route,
     delivery_id: str,
 ) -> dict[str, Any]:
-    relay = rt.settings.relay
+    relay = rt.relay
     if relay is None:
         raise Unavailable(
             "The platform's own sender is not configured.",
@@ -561,56 +501,16 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
         reply_to=principal.email or None,  # replies reach the person, not noreply@
         message_id_domain=rt.settings.platform_domain,
     )
-    _event_args(message, relay.event_args, principal.tenant_id, delivery_id)
-    password = rt.secrets.access(relay.password_version).decode()
     try:
-        _smtp(
-            rt,
-            endpoint=Endpoint(relay.host, relay.port, relay.security, relay.username),
-            password=password,
-            sender=rt.settings.default_sender_address,
-            request=request,
-            message=message,
+        sent = relay.send(
+            _outgoing(message, request), tenant_id=principal.tenant_id, delivery_id=delivery_id
         )
     except ProviderFailure as failure:
-        if failure.kind is FailureKind.AUTH:
-            # The platform's own credentials, not the customer's: read them again, and let the
-            # email wait for the operator rather than fail.
-            rt.secrets.forget(relay.password_version)
-            failure = ProviderFailure(
-                FailureKind.TRANSIENT,
-                "relay_auth_failed",
-                "The platform's sender refused its credentials; the email will be retried.",
-            )
-        return _failed(failure, route)
-    return {
-        "state": "sent",
-        "sent_at": rt.clock(),
-        "message_id": message["Message-ID"],
-        "provider_message_id": None,
-        "route": route.to_json(),
-        "delivery_note": None,
-    }
+        return _failed(failure, route, None)
+    return _sent(rt, route, message, sent, delivery_id, note=None)
 
 
-def _event_args(message: EmailMessage, kind: str, tenant_id: str, delivery_id: str) -> None:
-    """Name the tenant and delivery to the email service, which returns them in its events
-    (and strips these headers before delivering)."""
-    if kind == "sendgrid":
-        args = {pe.TENANT_ARG: tenant_id, pe.DELIVERY_ARG: delivery_id}
-        message["X-SMTPAPI"] = json.dumps({"unique_args": args})
-    elif kind == "ses":
-        message["X-SES-MESSAGE-TAGS"] = (
-            f"{pe.TENANT_ARG}={_tag(tenant_id)}, {pe.DELIVERY_ARG}={_tag(delivery_id)}"
-        )
-
-
-def _tag(value: str) -> str:
-    """SES tag values allow letters, digits, _ - . @ only."""
-    return "".join(c if c.isalnum() or c in "_-.@" else "_" for c in value)[:256]
-
-
-def _failed(failure: ProviderFailure, route: Route) -> dict[str, Any]:
+def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> dict[str, Any]:
     return {
         "state": "failed",
         "route": route.to_json(),
@@ -618,7 +518,7 @@ def _failed(failure: ProviderFailure, route: Route) -> dict[str, Any]:
             "class": failure.kind.value,
             "code": failure.code,
             "message": _message(failure),
-            "hint": mailboxes.hint_for(failure),
+            "hint": hint or _RELAY_HINTS[failure.kind],
             "retry_after_s": failure.retry_after_s,
         },
     }
@@ -666,4 +566,5 @@ def to_json(delivery_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         "provider_message_id": doc.get("provider_message_id"),
         "error": doc.get("error"),
         "delivery_note": doc.get("delivery_note"),
+        "warnings": list(doc.get("warnings") or []),
     }

@@ -1,28 +1,22 @@
-"""SMTP/IMAP mailboxes with app passwords (seeds 001, 003; DESIGN.md §4–6).
-
-Save the settings (passwords only to Secret Manager), list the IMAP folders, run the stepwise test
-that sends the user a confirmation code, and confirm it: the mailbox stays `pending_confirmation`
-until the person proves the test email arrived (WriteUpp: "if you do not select yes then SMTP will
-not be set up").
+"""SMTP/IMAP mailboxes with app passwords (seeds 001, 003): save the settings (passwords only to
+Secret Manager) and list the IMAP folders. The mailbox stays `pending_confirmation` until its
+connection test's code is confirmed (services/test_connection).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
-import secrets
 from typing import Any
 
-from sendvia.adapters.secret_manager import mailbox_secret_id
-from sendvia.adapters.smtp_imap import Endpoint, Steps
-from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.failures import ProviderFailure
+from sendvia.domain.mailbox import Provider, mailbox_secret_id
 from sendvia.domain.mailbox_settings import (
     MailboxSettingsIn,
     SettingsError,
     resolve,
 )
 from sendvia.domain.principal import Principal
+from sendvia.domain.providers import ConnectedBy, switched_on, traits
 from sendvia.domain.tenant import MailboxPolicy, Tenant
 from sendvia.domain.validation import parse_model
 from sendvia.errors import BadGateway, BadRequest, Conflict, Refused
@@ -30,14 +24,10 @@ from sendvia.runtime import Runtime
 from sendvia.services import mailboxes
 from sendvia.services.settings import load_tenant
 
-CODE_LIFETIME = dt.timedelta(hours=24)
-MAX_CODE_ATTEMPTS = 5
-AUTH_CAUSES = {"wrong_password", "app_password_required", "basic_auth_disabled"}
-
 
 def _check_allowed(rt: Runtime, principal: Principal, mailbox_id: str) -> Tenant:
     tenant = load_tenant(rt, principal.tenant_id)
-    if not tenant.integrations.smtp_imap:
+    if not switched_on(tenant.integrations, Provider.SMTP):
         raise Refused(
             "SMTP/IMAP is switched off for your practice.",
             code="integration_off",
@@ -66,9 +56,10 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[s
             hint="Fill it in, or choose a preset.",
         ) from problem
     existing = rt.mailboxes.get(principal.tenant_id, mailbox_id)
-    if existing and existing.get("provider") != "smtp":
+    connected = traits(Provider(existing["provider"])) if existing else None
+    if connected is not None and connected.connected_by is not ConnectedBy.SETTINGS:
         raise Conflict(
-            "This mailbox is connected with Sign in with Google.",
+            f"This mailbox is connected with {connected.label} sign-in.",
             code="mailbox_in_use",
             hint="Forget that connection first.",
         )
@@ -103,7 +94,7 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[s
     )
     doc = {
         **(existing or {}),
-        "provider": "smtp",
+        "provider": Provider.SMTP.value,
         "address": settings.address,
         "display_name": settings.display_name,
         **servers,
@@ -134,169 +125,20 @@ def _passwords(rt: Runtime, doc: dict[str, Any]) -> dict[str, str]:
     return stored
 
 
-def _endpoint(server: dict[str, Any]) -> Endpoint:
-    return Endpoint(server["host"], int(server["port"]), server["security"], server["username"])
-
-
 def folders(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
-    """The IMAP folders, with the special-use `\\Sent` one suggested."""
+    """The mailbox's folders, with the special-use `\\Sent` one suggested."""
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=False)
-    doc = mailboxes.load(rt, principal, mailbox_id)
-    if doc.get("provider") != "smtp" or not doc.get("imap"):
-        raise Refused(
-            "This mailbox has no IMAP settings.",
-            code="no_imap",
-            hint="Add the IMAP server in the mailbox settings.",
-        )
-    steps = Steps()
-    client = steps.run(
-        "imap_login", lambda: rt.mail.open_imap(_endpoint(doc["imap"]), _passwords(rt, doc)["imap"])
-    )
-    listed = steps.run("folders", lambda: rt.mail.folders(client)) if client else None
-    if client is not None:
-        client.logout()
-    if listed is None:
-        failed = steps.results[-1]
+    mailbox = mailboxes.load_record(rt, principal, mailbox_id)
+    provider = mailboxes.provider_for(rt, mailbox.provider)
+    try:
+        listed = provider.folders(mailbox)
+    except ProviderFailure as failure:
+        if failure.code == "no_imap":
+            raise Refused(
+                failure.reply, code="no_imap", hint="Add the IMAP server in the mailbox settings."
+            ) from failure
         raise BadGateway(
-            f"The IMAP server: {failed['reply']}",
-            hint=failed["hint"] or "",
-            code=failed["cause"] or "mail_server_failed",
-        )
+            f"The IMAP server: {failure.reply}", hint=provider.hint(failure), code=failure.code
+        ) from failure
     sent = next((f["name"] for f in listed if f["special_use"] == "\\Sent"), None)
     return {"folders": listed, "suggested_sent": sent}
-
-
-def test(rt: Runtime, principal: Principal, mailbox_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """Resolve, connect, TLS, log in, send the test email with a code, log in to IMAP, and keep
-    a copy in the Sent folder — each step with its limit, cause and fix."""
-    tenant = load_tenant(rt, principal.tenant_id)
-    passwords = _passwords(rt, doc)
-    code = f"{secrets.randbelow(10**6):06d}"
-    message = mailboxes.test_message(
-        doc,
-        principal,
-        f"SMTP Test Connection from {tenant.product_name}",
-        f"This is a test email from {tenant.product_name}, sent through {doc['address']}.\n"
-        f"\nYour confirmation code is {code}.\n\nEnter it in {tenant.product_name} to "
-        "finish setting up your email. Until you do, email keeps going from the "
-        "platform's own address.\n",
-    )
-    raw = message.as_bytes()
-    steps = Steps()
-    client = rt.mail.open_smtp(_endpoint(doc["smtp"]), passwords["smtp"], steps)
-    if client is not None:
-        steps.run(
-            "send",
-            lambda: rt.mail.send(client, doc["address"], [principal.email], raw),
-            describe=lambda _: f"Accepted for {principal.email}",
-        )
-        client.close()
-    sent = steps.ok
-    if sent and doc.get("imap"):
-        imap = steps.run(
-            "imap_login",
-            lambda: rt.mail.open_imap(_endpoint(doc["imap"]), passwords["imap"]),
-            describe=lambda _: "Logged in",
-        )
-        if imap is not None:
-            steps.run(
-                "sent_folder",
-                lambda: rt.mail.append_sent(
-                    imap, doc.get("sent_folder") or _sent_of(rt, imap), raw
-                ),
-                describe=str,
-            )
-            imap.logout()
-    now = rt.clock()
-    error = None if sent else {k: steps.results[-1][k] for k in ("cause", "reply")}
-    delivery_id = mailboxes.record_test_delivery(
-        rt, principal, mailbox_id, message, provider_message_id=None, error=error
-    )
-    changes: dict[str, Any] = {"last_tested_at": now}
-    if sent:
-        salt = secrets.token_hex(8)
-        changes["confirmation"] = {
-            "salt": salt,
-            "hash": _hash(salt, code),
-            "attempts": 0,
-            "expires_at": now + CODE_LIFETIME,
-            "delivery_id": delivery_id,
-        }
-    failed = next((s for s in steps.results if not s["ok"]), None)
-    if failed and failed["cause"] in AUTH_CAUSES and doc.get("state") == "active":
-        failure = ProviderFailure(FailureKind.AUTH, failed["cause"], failed["reply"])
-        mailboxes.mark_broken(rt, principal.tenant_id, mailbox_id, doc, failure)
-    elif failed:
-        changes["last_error"] = {
-            "code": failed["cause"],
-            "message": failed["reply"],
-            "hint": failed["hint"],
-            "at": now,
-        }
-    rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
-    state = (rt.mailboxes.get(principal.tenant_id, mailbox_id) or {}).get("state")
-    return {
-        "ok": steps.ok,
-        "state": state,
-        "delivery_id": delivery_id,
-        "steps": steps.results,
-        "confirmation": "sent" if sent and state == "pending_confirmation" else None,
-    }
-
-
-def _sent_of(rt: Runtime, imap: Any) -> str:
-    listed = rt.mail.folders(imap)
-    return str(next((f["name"] for f in listed if f["special_use"] == "\\Sent"), "Sent"))
-
-
-def _hash(salt: str, code: str) -> str:
-    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
-
-
-def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> dict[str, Any]:
-    """The person read the code in the test email: the mailbox becomes active."""
-    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
-    doc = mailboxes.load(rt, principal, mailbox_id)
-    pending = doc.get("confirmation")
-    if not pending:
-        raise Conflict(
-            "There is no test email to confirm.",
-            code="nothing_to_confirm",
-            hint="Run the connection test first; it sends an email with a code.",
-        )
-    if pending["expires_at"] <= rt.clock():
-        raise BadRequest(
-            "That code has expired.",
-            code="code_expired",
-            field="code",
-            hint="Run the connection test again for a new code.",
-        )
-    if pending["attempts"] >= MAX_CODE_ATTEMPTS:
-        raise BadRequest(
-            "Too many wrong codes.",
-            code="too_many_attempts",
-            field="code",
-            hint="Run the connection test again for a new code.",
-        )
-    if not secrets.compare_digest(_hash(pending["salt"], code.strip()), pending["hash"]):
-        left = MAX_CODE_ATTEMPTS - pending["attempts"] - 1
-        rt.mailboxes.update(
-            principal.tenant_id,
-            mailbox_id,
-            {"confirmation": {**pending, "attempts": pending["attempts"] + 1}},
-        )
-        raise BadRequest(
-            "That code is not the one in the test email.",
-            code="invalid_code",
-            field="code",
-            hint=f"Check the latest test email; {left} tries left.",
-        )
-    changes = {
-        "state": "active",
-        "confirmed_at": rt.clock(),
-        "confirmation": None,
-        "last_error": None,
-        "broken_since": None,
-    }
-    rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
-    return mailboxes.to_json(mailbox_id, {**doc, **changes})

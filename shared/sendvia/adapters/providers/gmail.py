@@ -1,0 +1,140 @@
+"""Gmail mailboxes: "Sign in with Google" credentials, sent through the Gmail API.
+
+The refresh token lives in Secret Manager under the mailbox's secret version; this instance keeps
+credentials (and their access token) per version. Gmail files what it sends in the account's Sent
+folder itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sendvia.adapters.gmail import Gmail
+from sendvia.adapters.google_oauth import GoogleOAuth
+from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.mailbox import MailboxRecord, Provider
+from sendvia.domain.outgoing import with_bcc
+from sendvia.ports import Outgoing, Secrets, Sent, TestRun
+
+log = logging.getLogger("sendvia.providers.gmail")
+
+HINTS = {
+    FailureKind.AUTH: "Sign in with Google again (Re-authorize) to resume sending from this "
+    "mailbox; until then email goes as the settings say for a broken mailbox.",
+    FailureKind.QUOTA: "Google's sending limit for this account is reached; sending resumes "
+    "when it resets.",
+    FailureKind.TRANSIENT: "Try again in a few minutes.",
+    FailureKind.PERMANENT: "Check the message and the mailbox settings.",
+}
+# Causes a test step reports under the name a person recognises.
+_STEP_CAUSES = {
+    "refresh_failed": "token_revoked",
+    "unauthorized": "token_revoked",
+}
+
+
+class GmailProvider:
+    kind = Provider.GMAIL
+
+    def __init__(self, oauth: GoogleOAuth, gmail: Gmail, secrets: Secrets) -> None:
+        self._oauth = oauth
+        self._gmail = gmail
+        self._secrets = secrets
+
+    def _credentials(self, mailbox: MailboxRecord) -> Any:
+        version = mailbox.secret_version
+        if not version:
+            raise ProviderFailure(
+                FailureKind.AUTH,
+                "reauthorize_required",
+                "No Google access is stored for this mailbox.",
+            )
+        refresh_token = self._secrets.access(version).decode()
+        return self._oauth.credentials(version, refresh_token, list(mailbox.scopes))
+
+    def _fresh_credentials(self, mailbox: MailboxRecord) -> Any:
+        credentials = self._credentials(mailbox)
+        self._oauth.refresh(credentials)
+        return credentials
+
+    def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
+        credentials = self._credentials(mailbox)
+        raw = with_bcc(outgoing.message, list(outgoing.bcc))
+        return Sent(self._gmail.send(mailbox.secret_version or "", credentials, raw))
+
+    def check(self, mailbox: MailboxRecord) -> None:
+        self._fresh_credentials(mailbox)
+
+    def test(self, mailbox: MailboxRecord, message: Any, recipient: str) -> TestRun:
+        run = TestRun()
+        credentials = self._step(
+            run,
+            "refresh",
+            lambda: self._fresh_credentials(mailbox),
+            lambda _: "Google issued a fresh access token",
+        )
+        if credentials is not None:
+            run.provider_message_id = self._step(
+                run,
+                "send",
+                lambda: self._gmail.send(
+                    mailbox.secret_version or "", credentials, message.as_bytes()
+                ),
+                lambda sent: f"Gmail accepted the message (id {sent})",
+            )
+        return run
+
+    def _step(
+        self,
+        run: TestRun,
+        name: str,
+        action: Callable[[], Any],
+        describe: Callable[[Any], str],
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            result = action()
+        except ProviderFailure as failure:
+            run.failure = run.failure or failure
+            step = {
+                "ok": False,
+                "reply": failure.reply,
+                "cause": _STEP_CAUSES.get(failure.code, failure.code),
+                "hint": self.hint(failure),
+            }
+            result = None
+        else:
+            step = {"ok": True, "reply": describe(result), "cause": None, "hint": None}
+        elapsed_ms = round((time.perf_counter() - started) * 1000)
+        run.steps.append({"name": name, **step, "elapsed_ms": elapsed_ms})
+        return result
+
+    def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
+        raise ProviderFailure(
+            FailureKind.PERMANENT,
+            "no_imap",
+            "Gmail files sent email in its Sent folder itself; there is no folder to choose.",
+        )
+
+    def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
+        version = mailbox.secret_version
+        if not version:
+            return
+        if revoke:
+            try:  # the token goes first, so a person's Google account no longer lists the app
+                self._oauth.revoke(self._secrets.access(version).decode())
+            except Exception:
+                log.warning("could not revoke the token of mailbox %s at Google", mailbox.id)
+        self._gmail.forget(version)
+
+    def hint(self, failure: ProviderFailure) -> str:
+        return HINTS[failure.kind]
+
+    def broken_message(self, address: str) -> str:
+        return (
+            f"Sending from {address} stopped working: Google no longer accepts this app's "
+            "access (it was revoked or has expired)."
+        )

@@ -1,0 +1,195 @@
+"""SMTP/IMAP mailboxes with app passwords: send over SMTP, keep a copy in the IMAP Sent folder.
+
+SMTP does not file what it sends, so the copy is ours to make; when it fails the email has still
+gone, and the failure is a warning on the delivery (and a log line), not a failed send. The
+passwords (SMTP and IMAP, as one JSON secret) go to the mailbox's own servers only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from email.message import EmailMessage
+
+from sendvia.adapters.smtp_imap import HINTS, MailServers, Steps
+from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.mailbox import MailboxRecord, Provider, Server
+from sendvia.ports import Outgoing, Secrets, Sent, TestRun
+
+log = logging.getLogger("sendvia.providers.smtp")
+
+DEFAULT_SENT_FOLDER = "Sent"
+KIND_HINTS = {
+    FailureKind.AUTH: "Enter the mailbox's current (app) password in the email settings and "
+    "run the connection test again; until then email goes as the settings say for a broken "
+    "mailbox.",
+    FailureKind.QUOTA: "The mailbox's sending limit is reached; sending resumes when it resets.",
+    FailureKind.TRANSIENT: "Try again in a few minutes.",
+    FailureKind.PERMANENT: "Check the message and the mailbox settings.",
+}
+
+
+def first_failure(steps: Steps) -> ProviderFailure | None:
+    failed = next((s for s in steps.results if not s["ok"]), None)
+    return ProviderFailure.of(failed["cause"], failed["reply"]) if failed else None
+
+
+def send_over_smtp(
+    mail: MailServers,
+    endpoint: Server,
+    password: str,
+    *,
+    sender: str,
+    recipients: list[str],
+    raw: bytes,
+) -> None:
+    """Send on a pooled, logged-in connection; raises the failed step's ProviderFailure."""
+    with mail.connection(endpoint, password) as (client, steps):
+        if client is not None:
+            steps.run("send", lambda: mail.send(client, sender, recipients, raw))
+    failure = first_failure(steps)
+    if failure is not None:
+        raise failure
+
+
+class SmtpProvider:
+    kind = Provider.SMTP
+
+    def __init__(self, mail: MailServers, secrets: Secrets) -> None:
+        self._mail = mail
+        self._secrets = secrets
+
+    def _passwords(self, mailbox: MailboxRecord) -> dict[str, str]:
+        if not mailbox.secret_version:
+            raise ProviderFailure(
+                FailureKind.AUTH, "reauthorize_required", "No password is stored for this mailbox."
+            )
+        stored: dict[str, str] = json.loads(self._secrets.access(mailbox.secret_version))
+        return stored
+
+    @staticmethod
+    def _smtp(mailbox: MailboxRecord) -> Server:
+        if mailbox.smtp is None:
+            raise ProviderFailure(
+                FailureKind.PERMANENT, "no_smtp", "The mailbox has no SMTP server settings."
+            )
+        return mailbox.smtp
+
+    def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
+        passwords = self._passwords(mailbox)
+        raw = outgoing.message.as_bytes()
+        send_over_smtp(
+            self._mail,
+            self._smtp(mailbox),
+            passwords["smtp"],
+            sender=mailbox.address,
+            recipients=list(outgoing.recipients),
+            raw=raw,
+        )
+        if mailbox.imap is None:
+            return Sent()
+        copy = self._append_sent(mailbox, mailbox.imap, passwords["imap"], raw)
+        return Sent(warnings=(copy,) if copy else ())
+
+    def _append_sent(
+        self, mailbox: MailboxRecord, imap: Server, password: str, raw: bytes
+    ) -> dict[str, str]:
+        """Put a copy in the Sent folder; what went wrong, as a warning (empty when it worked)."""
+        folder = mailbox.sent_folder or DEFAULT_SENT_FOLDER
+        steps = Steps()
+        client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
+        if client is not None:
+            steps.run("sent_folder", lambda: self._mail.append_sent(client, folder, raw))
+            client.logout()
+        failure = first_failure(steps)
+        if failure is None:
+            return {}
+        return {
+            "code": "sent_copy_failed",
+            "message": f"The email was sent, but its copy could not be saved in {folder!r}: "
+            f"{failure.reply}",
+            "hint": HINTS.get(failure.code) or KIND_HINTS[failure.kind],
+        }
+
+    def check(self, mailbox: MailboxRecord) -> None:
+        passwords = self._passwords(mailbox)
+        steps = Steps()
+        client = self._mail.open_smtp(self._smtp(mailbox), passwords["smtp"], steps)
+        if client is not None:
+            client.close()
+        imap = mailbox.imap
+        if steps.ok and imap is not None:
+            opened = steps.run("imap_login", lambda: self._mail.open_imap(imap, passwords["imap"]))
+            if opened is not None:
+                opened.logout()
+        failure = first_failure(steps)
+        if failure is not None:
+            raise failure
+
+    def test(self, mailbox: MailboxRecord, message: EmailMessage, recipient: str) -> TestRun:
+        """Resolve, connect, TLS, log in, send the test email, log in to IMAP, and keep a copy
+        in the Sent folder: each step with its limit, cause and fix."""
+        passwords = self._passwords(mailbox)
+        raw = message.as_bytes()
+        steps = Steps()
+        client = self._mail.open_smtp(self._smtp(mailbox), passwords["smtp"], steps)
+        if client is not None:
+            steps.run(
+                "send",
+                lambda: self._mail.send(client, mailbox.address, [recipient], raw),
+                describe=lambda _: f"Accepted for {recipient}",
+            )
+            client.close()
+        imap = mailbox.imap
+        if steps.ok and imap is not None:
+            opened = steps.run(
+                "imap_login",
+                lambda: self._mail.open_imap(imap, passwords["imap"]),
+                describe=lambda _: "Logged in",
+            )
+            if opened is not None:
+                steps.run(
+                    "sent_folder",
+                    lambda: self._mail.append_sent(
+                        opened, mailbox.sent_folder or self._sent_of(opened), raw
+                    ),
+                    describe=str,
+                )
+                opened.logout()
+        return TestRun(steps.results, None, first_failure(steps))
+
+    def _sent_of(self, imap: object) -> str:
+        listed = self._mail.folders(imap)
+        found = next((f["name"] for f in listed if f["special_use"] == "\\Sent"), None)
+        return str(found or DEFAULT_SENT_FOLDER)
+
+    def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
+        imap = mailbox.imap
+        if imap is None:
+            raise ProviderFailure(
+                FailureKind.PERMANENT, "no_imap", "This mailbox has no IMAP settings."
+            )
+        password = self._passwords(mailbox)["imap"]
+        steps = Steps()
+        client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
+        listed = steps.run("folders", lambda: self._mail.folders(client)) if client else None
+        if client is not None:
+            client.logout()
+        failure = first_failure(steps)
+        if failure is not None or listed is None:
+            raise failure or ProviderFailure.of("imap_error", "The folders could not be listed.")
+        found: list[dict[str, str | None]] = listed
+        return found
+
+    def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
+        """Nothing to revoke: an app password is withdrawn in the provider's account settings."""
+
+    def hint(self, failure: ProviderFailure) -> str:
+        return HINTS.get(failure.code) or KIND_HINTS[failure.kind]
+
+    def broken_message(self, address: str) -> str:
+        return (
+            f"Sending from {address} stopped working: its mail server no longer accepts the "
+            "stored login (the password was changed or revoked, or the server's settings "
+            "changed)."
+        )
