@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import collections
 import binascii
+import collections
 import html
 import logging
 import time

@@ -9,7 +9,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from sendvia.domain.mailbox import MailboxRecord
+from sendvia.domain.tenant import Tenant
 
 V = TypeVar("V")
 
@@ -65,3 +69,20 @@ class TenantCache(Generic[V]):
             self._generation += 1
             for key in [k for k in self._entries if k[0] == tenant_id]:
                 del self._entries[key]
+
+
+@dataclass(frozen=True)
+class RouteContext:
+    """What choosing a sender's route needs: the tenant's settings and its mailboxes."""
+
+    tenant: Tenant
+    mailboxes: dict[str, MailboxRecord] = field(default_factory=dict)  # found ones, by id
+    cached: bool = False  # came from this instance's cache rather than from Firestore just now
+
+
+class RouteCache(TenantCache[RouteContext]):
+    """(tenant, mailbox ids) → RouteContext, for `ttl_s` seconds, at most MAX_ENTRIES
+    (services/routes.py)."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl_s, clock, max_entries=MAX_ENTRIES)

@@ -1,29 +1,40 @@
-"""The composition root: the adapters of one function instance, built once from Settings.
+"""The composition root: the ports of one function instance, built once from Settings.
 
-Emulators are chosen here and only here, by the environment variables in Settings; tests may
-build a Runtime of their own. Nothing is built at import: the first request builds what it needs.
+`Runtime` holds ports only; `build` is the one place that knows the adapters, and the emulators
+are chosen here by the `*_EMULATOR_HOST` settings (validated in sendvia.config) and nowhere else.
+Tests build a Runtime of their own from fakes. Nothing is built at import: the first request
+builds what it needs, and the adapters' modules are imported then (a cold start of a function
+that never sends email does not pay for the mail stack).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sendvia import config
+from sendvia.cache import RouteCache
 from sendvia.config import Settings
 from sendvia.domain.mailbox import Provider
-from sendvia.ports import Identity, MailboxProvider, OAuthProvider, Relay, Secrets, Store
-from sendvia.services.members import MemberTracker
-from sendvia.services.routes import RouteCache
-
-if TYPE_CHECKING:
-    from sendvia.adapters.cloud_tasks import CloudTasksQueue
-    from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
-    from sendvia.adapters.firestore_recipients import FirestoreRecipients
-    from sendvia.adapters.webhook_signatures import SnsVerifier
+from sendvia.ports import (
+    Deliveries,
+    Identity,
+    Mailboxes,
+    MailboxProvider,
+    Members,
+    Notifications,
+    OAuthProvider,
+    OAuthStates,
+    Queue,
+    Recipients,
+    Relay,
+    Secrets,
+    Store,
+    WebhookSignatures,
+)
 
 
 def utc_now() -> dt.datetime:
@@ -35,16 +46,18 @@ class Runtime:
     settings: Settings
     identity: Identity
     store: Store
-    members: MemberTracker
-    mailboxes: FirestoreMailboxes
-    activity: FirestoreActivity
+    members: Members
+    mailboxes: Mailboxes
+    deliveries: Deliveries
+    notifications: Notifications
+    oauth_states: OAuthStates
     secrets: Secrets
     providers: Mapping[Provider, MailboxProvider]  # the ones this deployment configured
     oauth: Mapping[str, OAuthProvider]  # "Sign in with …" by the name callers use: "google"
     relay: Relay | None  # None when the platform's own sender is not configured
-    queue: CloudTasksQueue | None  # None when triggered emails are not configured
-    recipients: FirestoreRecipients
-    events: SnsVerifier  # checks SNS signatures; its signing certificates kept per instance
+    queue: Queue | None  # None when triggered emails are not configured
+    recipients: Recipients
+    webhooks: WebhookSignatures
     clock: Callable[[], dt.datetime] = utc_now
     routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
 
@@ -52,9 +65,12 @@ class Runtime:
 def build(settings: Settings) -> Runtime:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.firebase_identity import FirebaseIdentity
-    from sendvia.adapters.firestore_mailboxes import FirestoreActivity, FirestoreMailboxes
-    from sendvia.adapters.firestore_recipients import FirestoreRecipients
-    from sendvia.adapters.firestore_store import FirestoreStore
+    from sendvia.adapters.firestore.deliveries import FirestoreDeliveries
+    from sendvia.adapters.firestore.mailboxes import FirestoreMailboxes
+    from sendvia.adapters.firestore.notifications import FirestoreNotifications
+    from sendvia.adapters.firestore.oauth_states import FirestoreOAuthStates
+    from sendvia.adapters.firestore.recipients import FirestoreRecipients
+    from sendvia.adapters.firestore.store import FirestoreStore
     from sendvia.adapters.gmail import Gmail
     from sendvia.adapters.google_clients import (
         cloud_tasks_client,
@@ -62,46 +78,62 @@ def build(settings: Settings) -> Runtime:
         secret_manager_client,
     )
     from sendvia.adapters.google_oauth import GoogleOAuth
+    from sendvia.adapters.member_tracker import MemberTracker
     from sendvia.adapters.providers.gmail import GmailProvider
     from sendvia.adapters.providers.relay import SmtpRelay
     from sendvia.adapters.providers.smtp import SmtpProvider
     from sendvia.adapters.secret_manager import SecretManagerSecrets
     from sendvia.adapters.smtp_imap import MailServers
-    from sendvia.adapters.webhook_signatures import SnsVerifier
+    from sendvia.adapters.webhook_signatures import WebhookVerifier
 
-    db = firestore_client(settings.project)
+    db = firestore_client(settings.project, settings.firestore_emulator_host)
     routes = RouteCache(settings.route_cache_s)
     store = FirestoreStore(db, on_change=routes.forget_tenant)
-    secrets = SecretManagerSecrets(settings.project, secret_manager_client)
+    secrets = SecretManagerSecrets(
+        settings.project, lambda: secret_manager_client(settings.secret_manager_emulator_host)
+    )
     mail = MailServers(ca_file=settings.tls_ca_file, allow_loopback=settings.mail_allow_loopback)
     providers: dict[Provider, MailboxProvider] = {Provider.SMTP: SmtpProvider(mail, secrets)}
     oauth: dict[str, OAuthProvider] = {}
     if settings.google:
+        # Google may grant fewer scopes than asked (granular consent); oauthlib would raise a
+        # bare Warning unless told to relax, and we check the granted scopes ourselves.
+        os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
         google = GoogleOAuth(settings.google, secrets)
-        gmail = Gmail(google, settings.google.gmail_endpoint)
-        providers[Provider.GMAIL] = GmailProvider(google, gmail, secrets)
+        providers[Provider.GMAIL] = GmailProvider(
+            google, Gmail(google, settings.google.gmail_endpoint), secrets
+        )
         oauth["google"] = google
     relay = (
         SmtpRelay(settings.relay, settings.default_sender_address, mail, secrets)
         if settings.relay
         else None
     )
+    queue = (
+        CloudTasksQueue(
+            settings.tasks,
+            settings.project,
+            lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
+        )
+        if settings.tasks
+        else None
+    )
     return Runtime(
         settings=settings,
-        identity=FirebaseIdentity(settings.project),
+        identity=FirebaseIdentity(settings.project, settings.auth_emulator_host),
         store=store,
         members=MemberTracker(store, utc_now),
         mailboxes=FirestoreMailboxes(db, on_change=routes.forget_tenant),
-        activity=FirestoreActivity(db),
+        deliveries=FirestoreDeliveries(db),
+        notifications=FirestoreNotifications(db),
+        oauth_states=FirestoreOAuthStates(db),
         secrets=secrets,
         providers=providers,
         oauth=oauth,
         relay=relay,
-        queue=CloudTasksQueue(settings.tasks, settings.project, cloud_tasks_client)
-        if settings.tasks
-        else None,
+        queue=queue,
         recipients=FirestoreRecipients(db, cache_s=settings.route_cache_s),
-        events=SnsVerifier(settings.events.sns_cert_url_prefixes),
+        webhooks=WebhookVerifier(settings.events.sns_cert_url_prefixes),
         routes=routes,
     )
 

@@ -374,7 +374,7 @@ def test_a_mailbox_mended_elsewhere_is_used_though_this_instance_remembers_it_br
 
 
 def test_old_credentials_failing_do_not_break_a_reconnected_mailbox(clinic, project):
-    from sendvia.adapters.firestore_mailboxes import FirestoreMailboxes
+    from sendvia.adapters.firestore.mailboxes import FirestoreMailboxes
 
     db = firestore.Client(project=project)
     ref = db.document(f"tenants/{clinic.tenant}/mailboxes/tenant")

@@ -3,9 +3,10 @@ instance's own changes drop them at once, and a read that overlapped a change is
 
 from __future__ import annotations
 
+from sendvia import cache as cache_module
+from sendvia.cache import RouteCache, RouteContext
+from sendvia.domain.mailbox import MailboxRecord
 from sendvia.domain.tenant import Tenant
-from sendvia.services import routes
-from sendvia.services.routes import RouteCache, RouteContext
 
 
 class Clock:
@@ -17,7 +18,8 @@ class Clock:
 
 
 def context(tenant_id: str = "acme") -> RouteContext:
-    return RouteContext(Tenant.defaults(tenant_id, "Riverside"), {"tenant": {"state": "active"}})
+    mailbox = MailboxRecord.from_doc(tenant_id, "tenant", {"provider": "smtp", "state": "active"})
+    return RouteContext(Tenant.defaults(tenant_id, "Riverside"), {"tenant": mailbox})
 
 
 def test_an_entry_lives_for_its_lifetime():
@@ -55,7 +57,7 @@ def test_a_lifetime_of_zero_keeps_nothing():
 
 
 def test_the_oldest_entries_go_first_when_full(monkeypatch):
-    monkeypatch.setattr(routes, "MAX_ENTRIES", 2)
+    monkeypatch.setattr(cache_module, "MAX_ENTRIES", 2)
     cache = RouteCache(30, Clock())
     for uid in ("u1", "u2"):
         cache.put(("acme", uid), context(), cache.generation())

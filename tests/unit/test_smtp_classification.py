@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from sendvia.adapters.smtp_imap import HINTS, classify_reply
-from sendvia.services.deliver import answer_for
 
 
 @pytest.mark.parametrize(
@@ -35,16 +34,3 @@ from sendvia.services.deliver import answer_for
 def test_classify_reply(code, text, at_login, cause):
     assert classify_reply(code, text, at_login=at_login) == cause
     assert cause in HINTS
-
-
-@pytest.mark.parametrize(
-    ("state", "error_class", "status"),
-    [
-        ("busy", None, 409),  # another attempt holds the lease: Cloud Tasks retries later
-        ("queued", "transient", 503),  # retry with the queue's backoff
-        ("done", None, 200),
-        ("missing", None, 200),
-    ],
-)
-def test_what_deliver_answers_cloud_tasks(state, error_class, status):
-    assert answer_for(state, error_class) == status

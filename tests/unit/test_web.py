@@ -1,51 +1,20 @@
-"""The HTTP plumbing with stand-in ports: an unexpected failure is a 500 that reveals nothing."""
+"""The HTTP plumbing with fake ports: an unexpected failure is a 500 that reveals nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import flask
-from sendvia.config import load
-from sendvia.domain.principal import Principal, Role
 from sendvia.errors import Conflict
-from sendvia.runtime import Runtime
-from sendvia.services.members import MemberTracker
 from sendvia.web import Reply, Router
 
-PRINCIPAL = Principal("t1", "u1", "u1@example.com", Role.ADMIN)
+from tests.fakes import fake_runtime
 
 
-class AcceptingIdentity:
-    def verify(self, token: str) -> Principal:
-        return PRINCIPAL
-
-
-class NullStore:
-    def record_member(self, principal: Principal, seen_at: str) -> None:
-        return None
-
-
-def runtime() -> Runtime:
-    settings = load(
-        {"GOOGLE_CLOUD_PROJECT": "demo-sendvia", "SENDVIA_PLATFORM_DOMAIN": "platform.test"}
-    )
-    store = NullStore()
-    unused = None  # this router touches no mailbox, secret or provider
-    return Runtime(
-        settings=settings,
-        identity=AcceptingIdentity(),
-        store=store,  # type: ignore[arg-type]
-        members=MemberTracker(store, lambda: dt.datetime.now(dt.UTC)),  # type: ignore[arg-type]
-        mailboxes=unused,  # type: ignore[arg-type]
-        activity=unused,  # type: ignore[arg-type]
-        secrets=unused,  # type: ignore[arg-type]
-        providers={},
-        oauth={},
-        relay=None,
-        queue=None,
-        recipients=unused,  # type: ignore[arg-type]
-        events=unused,  # type: ignore[arg-type]
-    )
+def request(path: str) -> flask.Response:
+    fakes = fake_runtime()
+    app = flask.Flask("test")
+    headers = {"Authorization": f"Bearer {fakes.token('t1', 'u1')}"}
+    with app.test_request_context(path, headers=headers):
+        return router.handle(flask.request, fakes.runtime)
 
 
 router = Router("demo")
@@ -64,12 +33,6 @@ def conflict(call):
 @router.route("GET", "/items/{item_id}")
 def item(call, item_id):
     return Reply(200, {"item": item_id})
-
-
-def request(path: str) -> flask.Response:
-    app = flask.Flask("test")
-    with app.test_request_context(path, headers={"Authorization": "Bearer x"}):
-        return router.handle(flask.request, runtime())
 
 
 def test_an_unexpected_exception_is_a_generic_500():

@@ -10,6 +10,7 @@ firebase-admin skips the signature and expiry checks (FIREBASE_AUTH_EMULATOR_HOS
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -22,7 +23,11 @@ _RESIGN_HINT = "Sign in again to get a fresh ID token."
 
 
 class FirebaseIdentity:
-    def __init__(self, project: str, app_name: str = "sendvia") -> None:
+    def __init__(
+        self, project: str, emulator_host: str | None = None, app_name: str = "sendvia"
+    ) -> None:
+        if emulator_host:  # the Admin SDK is told of the Auth emulator by this variable only
+            os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator_host
         self._project = project
         self._app_name = app_name
         self._app: Any = None

@@ -29,8 +29,16 @@ def deliveries(tenant_id: str) -> str:
     return f"{tenant(tenant_id)}/deliveries"
 
 
+def delivery(tenant_id: str, delivery_id: str) -> str:
+    return f"{deliveries(tenant_id)}/{delivery_id}"
+
+
 def notifications(tenant_id: str) -> str:
     return f"{tenant(tenant_id)}/notifications"
+
+
+def notification(tenant_id: str, notification_id: str) -> str:
+    return f"{notifications(tenant_id)}/{notification_id}"
 
 
 # One-time OAuth states are looked up by the hash of the state, before the tenant is known.

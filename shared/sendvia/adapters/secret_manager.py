@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sendvia.metering import METER, SECRET_ACCESSES
+from sendvia.ports import SecretUnavailable
 
 ALIAS_TTL_S = 300.0
 
@@ -76,8 +77,16 @@ class SecretManagerSecrets:
                 cached = self._values.get(version_name)
         if cached is not None:
             return cached
+        from google.api_core import exceptions
+
         METER.add(SECRET_ACCESSES)
-        response = self._sm().access_secret_version(name=version_name)
+        try:
+            response = self._sm().access_secret_version(name=version_name)
+        except (exceptions.NotFound, exceptions.FailedPrecondition) as exc:
+            # Gone, disabled or destroyed: the exception names the version, not its value.
+            raise SecretUnavailable(
+                f"{version_name} cannot be read ({exc.grpc_status_code})"
+            ) from exc
         data: bytes = response.payload.data
         resolved: str = response.name or version_name
         with self._lock:

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from sendvia.domain.provider_events import SignatureError
+
 SENDGRID_TOLERANCE = dt.timedelta(minutes=10)
 SNS_TOLERANCE = dt.timedelta(hours=1)
 _AMAZON_SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
@@ -38,10 +40,6 @@ _SUBSCRIPTION_FIELDS = (
     "TopicArn",
     "Type",
 )
-
-
-class SignatureError(Exception):
-    """Not signed, wrongly signed, or too old: the request is refused (401) and nothing kept."""
 
 
 def verify_sendgrid(
@@ -176,3 +174,35 @@ def _fetch(url: str) -> bytes:
     if response.status_code != 200:
         raise OSError(f"{url} answered {response.status_code}")
     return response.content[:65536]
+
+
+class WebhookVerifier:
+    """ports.WebhookSignatures: SendGrid's ECDSA and SNS's RSA checks, and SNS subscriptions."""
+
+    def __init__(
+        self, sns_cert_url_prefixes: tuple[str, ...], fetch: Callable[[str], bytes] | None = None
+    ) -> None:
+        self._sns = SnsVerifier(sns_cert_url_prefixes, fetch)
+        self._extra = sns_cert_url_prefixes
+
+    def verify_sendgrid(
+        self,
+        public_key_b64: str,
+        body: bytes,
+        signature_b64: str,
+        timestamp: str,
+        now: dt.datetime,
+    ) -> None:
+        verify_sendgrid(public_key_b64, body, signature_b64, timestamp, now)
+
+    def verify_sns(self, message: Mapping[str, Any], now: dt.datetime) -> None:
+        self._sns.verify(message, now)
+
+    def confirm_sns_subscription(self, subscribe_url: str) -> bool:
+        """SNS asks the endpoint to confirm a new subscription by visiting SubscribeURL."""
+        if not sns_url_allowed(subscribe_url, self._extra):
+            raise SignatureError("SubscribeURL is not Amazon SNS's")
+        import requests
+
+        answer = requests.get(subscribe_url, timeout=10, allow_redirects=False)
+        return answer.status_code == 200

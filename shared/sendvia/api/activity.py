@@ -1,132 +1,81 @@
-"""`activity`: the caller's notifications (and, later, the delivery log and recipients)."""
+"""`activity`: the caller's notifications, the delivery log, and recipients' email status
+(docs/api.md § activity)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from sendvia.errors import NotFound
+from sendvia.api import presentation as show
+from sendvia.domain.validation import parse_model
+from sendvia.services import activity as service
+from sendvia.services import recipients
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")
 
 
-def _audiences(call: Call) -> list[str]:
-    return [f"user:{call.user.uid}", *(["admins"] if call.user.is_admin else [])]
-
-
-def _json(item: dict[str, Any], uid: str) -> dict[str, Any]:
-    def stamp(value: Any) -> Any:
-        return value.isoformat() if isinstance(value, dt.datetime) else value
-
-    return {
-        "id": item["id"],
-        "kind": item.get("kind"),
-        "title": item.get("title"),
-        "message": item.get("message"),
-        "hint": item.get("hint"),
-        "mailbox": item.get("mailbox"),
-        "created_at": stamp(item.get("created_at")),
-        "resolved_at": stamp(item.get("resolved_at")),
-        "read": uid in item.get("read_by", []),
-    }
-
-
 @router.route("GET", "/notifications")
 def notifications(call: Call) -> Reply:
-    uid = call.user.uid
-    items = call.runtime.activity.notifications(call.user.tenant_id, _audiences(call))
-    listed = [_json(item, uid) for item in items]
-    if call.request.args.get("unread") == "true":
-        listed = [item for item in listed if not item["read"]]
-    return Reply(200, {"notifications": listed})
+    unread = call.request.args.get("unread") == "true"
+    found = service.notifications(call.runtime, call.user, unread=unread)
+    return Reply(200, {"notifications": [show.notification(n, call.user.uid) for n in found]})
 
 
 @router.route("POST", "/notifications/{notification_id}:read")
 def mark_read(call: Call, notification_id: str) -> Reply:
-    item = call.runtime.activity.notification(call.user.tenant_id, notification_id)
-    if item is None or item.get("audience") not in _audiences(call):
-        raise NotFound(
-            "There is no such notification.",
-            code="notification_not_found",
-            hint="List your notifications to see their ids.",
-        )
-    call.runtime.activity.mark_read(call.user.tenant_id, notification_id, call.user.uid)
-    return Reply(
-        200, _json({**item, "read_by": [*item.get("read_by", []), call.user.uid]}, call.user.uid)
-    )
+    read = service.mark_read(call.runtime, call.user, notification_id)
+    return Reply(200, show.notification(read, call.user.uid))
 
 
-_FILTERS = ("contact_id", "state", "category")
+class DeliveryQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page_size: int = Field(default=50, ge=1, le=200)
+    page_token: StrictStr | None = Field(default=None, max_length=100)
+    contact_id: StrictStr | None = Field(default=None, max_length=200)
+    state: StrictStr | None = Field(default=None, max_length=40)
+    category: StrictStr | None = Field(default=None, max_length=100)
 
 
 @router.route("GET", "/deliveries")
 def deliveries(call: Call) -> Reply:
     """The delivery log, newest first; members see what they sent, admins everything."""
-    from sendvia.errors import BadRequest
-    from sendvia.services.send import to_json
-
-    args = call.request.args
-    filters = {name: args[name] for name in _FILTERS if args.get(name)}
-    if not call.user.is_admin:
-        filters["created_by"] = call.user.uid
-    raw_size = args.get("page_size", "50")
-    if not raw_size.isdigit() or not 1 <= int(raw_size) <= 200:
-        raise BadRequest(
-            "page_size must be a number from 1 to 200.",
-            field="page_size",
-            code="invalid_value",
-            hint="Leave it out for 50.",
+    query = parse_model(DeliveryQuery, dict(call.request.args))
+    filters = {
+        name: value
+        for name, value in (
+            ("contact_id", query.contact_id),
+            ("state", query.state),
+            ("category", query.category),
         )
-    page, token = call.runtime.activity.list_deliveries(
-        call.user.tenant_id, filters, int(raw_size), args.get("page_token") or None
+        if value
+    }
+    page, token = service.deliveries(
+        call.runtime, call.user, filters, query.page_size, query.page_token or None
     )
-    return Reply(200, {"deliveries": [to_json(d["id"], d) for d in page], "next_page_token": token})
+    return Reply(200, {"deliveries": [show.delivery(d) for d in page], "next_page_token": token})
 
 
 @router.route("GET", "/deliveries/{delivery_id}")
 def one_delivery(call: Call, delivery_id: str) -> Reply:
     """One delivery with its attempts and last error."""
-    from sendvia.services.send import to_json
-
-    found = call.runtime.activity.get_delivery(call.user.tenant_id, delivery_id)
-    if found is None or (not call.user.is_admin and found.get("created_by") != call.user.uid):
-        raise NotFound(
-            "There is no such delivery.",
-            code="delivery_not_found",
-            hint="List the deliveries to see their ids.",
-        )
-    shown = to_json(delivery_id, found)
-    shown["last_error"] = found.get("last_error")
-    shown["attempts_log"] = [
-        {
-            **attempt,
-            "at": attempt["at"].isoformat()
-            if isinstance(attempt.get("at"), dt.datetime)
-            else attempt.get("at"),
-        }
-        for attempt in found.get("attempts_log", [])
-    ]
-    return Reply(200, shown)
+    found = service.delivery(call.runtime, call.user, delivery_id)
+    return Reply(200, show.delivery_with_attempts(found))
 
 
 @router.route("GET", "/recipients/{address}")
 def recipient(call: Call, address: str) -> Reply:
     """An address's status with the email service, its opt-outs and its history."""
-    from sendvia.services import recipients
-
-    return Reply(200, recipients.status(call.runtime, call.user, address))
+    return Reply(200, show.recipient(recipients.status(call.runtime, call.user, address)))
 
 
 @router.route("POST", "/recipients/{address}:reactivate")
 def reactivate(call: Call, address: str) -> Reply:
-    from sendvia.services import recipients
-
-    return Reply(200, recipients.reactivate(call.runtime, call.user, address, call.json))
+    changed = recipients.reactivate(call.runtime, call.user, address, call.json)
+    return Reply(200, show.recipient(changed))
 
 
 @router.route("POST", "/recipients/{address}:opt_in")
 def opt_in(call: Call, address: str) -> Reply:
-    from sendvia.services import recipients
-
-    return Reply(200, recipients.opt_in(call.runtime, call.user, address, call.json))
+    changed = recipients.opt_in(call.runtime, call.user, address, call.json)
+    return Reply(200, show.recipient(changed))

@@ -1,26 +1,21 @@
-"""`send`: send an email now through the route the settings give (API.md § send)."""
+"""`send`: send an email now, queue it, schedule it, queue a batch, or cancel one not yet sent
+(docs/api.md § send)."""
 
 from __future__ import annotations
 
-from sendvia.errors import BadRequest
-from sendvia.services import send as service
+from sendvia.api import presentation as show
+from sendvia.domain.delivery import Delivery
+from sendvia.errors import BadRequest, PayloadTooLarge
+from sendvia.services import accept as service
 from sendvia.web import Call, Reply, Router
 
 router = Router("send")
 
 MAX_BODY_BYTES = 15 * 1024 * 1024  # 10 MB of attachments grow by a third in base64
+MAX_BATCH = 500
 
 
-@router.route("POST", "/")
-def send(call: Call) -> Reply:
-    length = call.request.content_length or 0
-    if length > MAX_BODY_BYTES:
-        from sendvia.errors import PayloadTooLarge
-
-        raise PayloadTooLarge(
-            f"The request is {length} bytes; at most {MAX_BODY_BYTES}.",
-            hint="Attachments can add up to 10 MB; send larger files as a link.",
-        )
+def _key(call: Call) -> str | None:
     key = call.request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:
         raise BadRequest(
@@ -29,34 +24,27 @@ def send(call: Call) -> Reply:
             code="invalid_value",
             hint="Use a UUID per email.",
         )
+    return key
+
+
+@router.route("POST", "/")
+def send(call: Call) -> Reply:
+    length = call.request.content_length or 0
+    if length > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"The request is {length} bytes; at most {MAX_BODY_BYTES}.",
+            hint="Attachments can add up to 10 MB; send larger files as a link.",
+        )
+    key = _key(call)
     status, delivery = service.send(call.runtime, call.user, call.json(), key)
-    return Reply(status, {"delivery": delivery})
+    return Reply(status, {"delivery": show.delivery(delivery)})
 
 
 @router.route("POST", "/{delivery_id}:cancel")
 def cancel(call: Call, delivery_id: str) -> Reply:
     """Cancel a scheduled or queued email that has not started sending."""
-    from sendvia.errors import Conflict, NotFound
-
-    outcome, doc = call.runtime.activity.cancel_delivery(
-        call.user.tenant_id, delivery_id, call.user.uid, call.user.is_admin
-    )
-    if outcome == "missing" or doc is None:
-        raise NotFound(
-            "There is no such delivery.",
-            code="delivery_not_found",
-            hint="List the deliveries to see their ids.",
-        )
-    if outcome == "too_late":
-        raise Conflict(
-            f"This email is already {doc['state']}.",
-            code="too_late",
-            hint="Only scheduled or queued emails can be cancelled.",
-        )
-    return Reply(200, {"delivery": service.to_json(delivery_id, doc)})
-
-
-MAX_BATCH = 500
+    cancelled = service.cancel(call.runtime, call.user, delivery_id)
+    return Reply(200, {"delivery": show.delivery(cancelled)})
 
 
 @router.route("POST", "/batch")
@@ -73,6 +61,6 @@ def batch(call: Call) -> Reply:
             code="invalid_value",
             hint="Split larger batches into several requests.",
         )
-    key = call.request.headers.get("Idempotency-Key")
-    results = service.send_batch(call.runtime, call.user, messages, key)
-    return Reply(202, {"results": results})
+    results = service.send_batch(call.runtime, call.user, messages, _key(call))
+    shown = [{"delivery": show.delivery(r)} if isinstance(r, Delivery) else r for r in results]
+    return Reply(202, {"results": shown})

@@ -1,8 +1,9 @@
-"""`settings`: the tenant's email settings, mailboxes and members (API.md § settings)."""
+"""`settings`: the tenant's email settings, mailboxes and members (docs/api.md § settings)."""
 
 from __future__ import annotations
 
-from sendvia.services import mailboxes
+from sendvia.api import presentation as show
+from sendvia.services import mailboxes, smtp_mailboxes
 from sendvia.services import settings as service
 from sendvia.web import Call, Reply, Router
 
@@ -11,7 +12,19 @@ router = Router("settings")
 
 @router.route("GET", "/")
 def get_settings(call: Call) -> Reply:
-    return Reply(200, service.overview(call.runtime, call.user))
+    found = service.overview(call.runtime, call.user)
+    return Reply(
+        200,
+        {
+            "tenant": found.tenant.to_json(),
+            "mailboxes": {
+                "tenant": show.mailbox(found.tenant_mailbox) if found.tenant_mailbox else None,
+                "me": show.mailbox(found.own_mailbox) if found.own_mailbox else None,
+            },
+            "route": found.route.to_json(),
+            "may_send": found.may_send,
+        },
+    )
 
 
 @router.route("PATCH", "/")
@@ -27,24 +40,22 @@ def get_members(call: Call) -> Reply:
 @router.route("GET", "/mailboxes/{mailbox_id}")
 def get_mailbox(call: Call, mailbox_id: str) -> Reply:
     stored_id = mailboxes.resolve_id(call.user, mailbox_id, manage=False)
-    return Reply(
-        200, mailboxes.to_json(stored_id, mailboxes.load(call.runtime, call.user, stored_id))
-    )
+    return Reply(200, show.mailbox(mailboxes.load(call.runtime, call.user, stored_id)))
 
 
 @router.route("POST", "/mailboxes/{mailbox_id}:revert")
 def revert_mailbox(call: Call, mailbox_id: str) -> Reply:
-    return Reply(200, mailboxes.revert(call.runtime, call.user, mailbox_id))
+    return Reply(200, show.mailbox(mailboxes.revert(call.runtime, call.user, mailbox_id)))
 
 
 @router.route("POST", "/mailboxes/{mailbox_id}:resume")
 def resume_mailbox(call: Call, mailbox_id: str) -> Reply:
-    return Reply(200, mailboxes.resume(call.runtime, call.user, mailbox_id))
+    return Reply(200, show.mailbox(mailboxes.resume(call.runtime, call.user, mailbox_id)))
 
 
 @router.route("POST", "/mailboxes/{mailbox_id}:revoke")
 def revoke_mailbox(call: Call, mailbox_id: str) -> Reply:
-    return Reply(200, mailboxes.revoke(call.runtime, call.user, mailbox_id))
+    return Reply(200, show.mailbox(mailboxes.revoke(call.runtime, call.user, mailbox_id)))
 
 
 @router.route("DELETE", "/mailboxes/{mailbox_id}")
@@ -55,13 +66,10 @@ def forget_mailbox(call: Call, mailbox_id: str) -> Reply:
 
 @router.route("PUT", "/mailboxes/{mailbox_id}")
 def save_mailbox(call: Call, mailbox_id: str) -> Reply:
-    from sendvia.services import smtp_mailboxes
-
-    return Reply(200, smtp_mailboxes.save(call.runtime, call.user, mailbox_id, call.json()))
+    saved = smtp_mailboxes.save(call.runtime, call.user, mailbox_id, call.json())
+    return Reply(200, show.mailbox(saved))
 
 
 @router.route("GET", "/mailboxes/{mailbox_id}/folders")
 def mailbox_folders(call: Call, mailbox_id: str) -> Reply:
-    from sendvia.services import smtp_mailboxes
-
     return Reply(200, smtp_mailboxes.folders(call.runtime, call.user, mailbox_id))

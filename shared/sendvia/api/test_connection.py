@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from sendvia.api import presentation as show
 from sendvia.domain.validation import parse_model
 from sendvia.services import test_connection
 from sendvia.web import Call, Reply, Router
@@ -33,6 +34,5 @@ class ConfirmRequest(BaseModel):
 @router.route("POST", "/confirm")
 def confirm(call: Call) -> Reply:
     request = parse_model(ConfirmRequest, call.json())
-    return Reply(
-        200, test_connection.confirm(call.runtime, call.user, request.mailbox, request.code)
-    )
+    confirmed = test_connection.confirm(call.runtime, call.user, request.mailbox, request.code)
+    return Reply(200, show.mailbox(confirmed))

@@ -72,13 +72,25 @@ class MailboxRecord:
     smtp: Server | None = None
     imap: Server | None = None
     sent_folder: str | None = None
+    receive: bool = False
     broken_notification: str | None = None
     throttled_until: dt.datetime | None = None
+    last_error: Mapping[str, Any] | None = None
+    warnings: tuple[Mapping[str, Any], ...] = ()
+    confirmation: Mapping[str, Any] | None = None  # the pending test email's code (its hash)
+    connected_at: dt.datetime | None = None
+    confirmed_at: dt.datetime | None = None
+    last_tested_at: dt.datetime | None = None
+    last_synced_at: dt.datetime | None = None
+    # The stored document as read, for a write that keeps what it does not change.
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_doc(cls, tenant_id: str, mailbox_id: str, doc: Mapping[str, Any]) -> MailboxRecord:
-        throttled = doc.get("throttled_until")
+        def stamp(key: str) -> dt.datetime | None:
+            value = doc.get(key)
+            return value if isinstance(value, dt.datetime) else None
+
         return cls(
             tenant_id=tenant_id,
             id=mailbox_id,
@@ -91,14 +103,33 @@ class MailboxRecord:
             smtp=Server.from_doc(doc.get("smtp")),
             imap=Server.from_doc(doc.get("imap")),
             sent_folder=doc.get("sent_folder") or None,
+            receive=bool(doc.get("receive", False)),
             broken_notification=doc.get("broken_notification") or None,
-            throttled_until=throttled if isinstance(throttled, dt.datetime) else None,
+            throttled_until=stamp("throttled_until"),
+            last_error=doc.get("last_error") or None,
+            warnings=tuple(doc.get("warnings") or ()),
+            confirmation=doc.get("confirmation") or None,
+            connected_at=stamp("connected_at"),
+            confirmed_at=stamp("confirmed_at"),
+            last_tested_at=stamp("last_tested_at"),
+            last_synced_at=stamp("last_synced_at"),
             raw=doc,
         )
 
     @property
     def domain(self) -> str:
         return self.address.rsplit("@", 1)[-1]
+
+    def summary(self) -> MailboxSummary:
+        synced = self.last_synced_at
+        return MailboxSummary(
+            id=self.id,
+            provider=self.provider,
+            state=self.state,
+            address=self.address,
+            display_name=self.display_name,
+            last_synced_at=synced.isoformat() if synced else None,
+        )
 
 
 @dataclass(frozen=True)

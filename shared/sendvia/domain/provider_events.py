@@ -36,6 +36,10 @@ TENANT_ARG = "sendvia_tenant"
 DELIVERY_ARG = "sendvia_delivery"
 
 
+class SignatureError(Exception):
+    """Not signed, wrongly signed, or too old: the request is refused (401) and nothing kept."""
+
+
 class EventError(ValueError):
     """The body is not an event batch of this provider (a 400, nothing stored)."""
 

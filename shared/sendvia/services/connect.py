@@ -117,7 +117,7 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
     scopes = oauth.scopes_for(receive=request["receive"])
     provider_url, verifier = oauth.authorization_url(scopes, state)
     now = rt.clock()
-    rt.mailboxes.create_state(
+    rt.oauth_states.create(
         _hash(state),
         {
             "tenant_id": principal.tenant_id,
@@ -149,7 +149,7 @@ def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
         if browser_cookie and len(browser_cookie) >= 32
         else (secrets.token_urlsafe(32))
     )
-    record = rt.mailboxes.claim_state(_hash(state), _hash(browser), rt.clock()) if state else None
+    record = rt.oauth_states.claim(_hash(state), _hash(browser), rt.clock()) if state else None
     if record is None:
         raise FlowRefused(
             "This sign-in link has expired, was already used, or was opened in another browser."
@@ -165,7 +165,7 @@ def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
 
 def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Redirect:
     state = args.get("state", "")
-    record = rt.mailboxes.consume_state(_hash(state), rt.clock()) if state else None
+    record = rt.oauth_states.consume(_hash(state), rt.clock()) if state else None
     if record is None:
         raise FlowRefused("This sign-in has expired or was already completed.")
     if not browser_cookie or record.get("browser_hash") != _hash(browser_cookie):
@@ -244,13 +244,13 @@ def _connect(
             "broken_since": None,
             "broken_notification": None,
             "warnings": warnings,
-            "last_synced_at": (previous or {}).get("last_synced_at"),
+            "last_synced_at": previous.last_synced_at if previous else None,
         },
     )
     if previous:
         _retire(
             rt,
-            MailboxRecord.from_doc(tenant_id, mailbox_id, previous),
+            previous,
             secret_id=secret_id,
             version=version,
             address=profile.email,
@@ -273,6 +273,4 @@ def _retire(
             provider.forget(previous, revoke=previous.address != address)
         rt.secrets.destroy_older(secret_id, version)
     if previous.broken_notification:
-        rt.mailboxes.resolve_notification(
-            previous.tenant_id, previous.broken_notification, rt.clock()
-        )
+        rt.notifications.resolve(previous.tenant_id, previous.broken_notification, rt.clock())

@@ -1,16 +1,17 @@
-"""Deliver one queued email, for Cloud Tasks (DESIGN.md §6).
+"""Deliver one queued email, for Cloud Tasks.
 
-At-least-once dispatch must not mean twice sent: the delivery is claimed in a Firestore
-transaction with a lease, so a duplicate dispatch or a racing retry finds it `sending` (busy: try
-later) or `sent` (done). Outcomes, as `answer_for` classifies them:
+At-least-once dispatch must not mean twice sent: the delivery is claimed under a lease
+(domain/delivery), so a duplicate dispatch or a racing retry finds it `sending` (busy: try later)
+or done. What an attempt's outcome does (domain.delivery.after_failure), and what Cloud Tasks is
+answered (`answer_for`):
 - sent → 200;
 - transient (4xx SMTP, timeouts, 5xx HTTP) → back to `queued`, 503, and Cloud Tasks retries with
   the queue's backoff;
 - quota (Gmail's limits, SMTP 4.5.x) → the mailbox is `throttled_until`, the delivery waits for a
   new task at that time (or, when the tenant chose the platform's sender for broken mailboxes,
   goes that way) → 200;
-- auth (handled by the send: the mailbox turns broken) and permanent → `failed`, the sender and the
-  admins are notified → 200, never retried.
+- auth (the mailbox turned broken) and permanent → `failed`, the sender and the admins are
+  notified → 200, never retried.
 """
 
 from __future__ import annotations
@@ -18,104 +19,93 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sendvia.cache import RouteContext
+from sendvia.domain.delivery import Claim, Delivery, DeliveryState, Next, after_failure
+from sendvia.domain.failures import FailureKind
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal, Role
+from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
-from sendvia.services import notices, routes, send
+from sendvia.services import attempt, notices, routes, suppression
 
 LEASE = dt.timedelta(minutes=5)
 
 
-def answer_for(state: str, error_class: str | None) -> int:
+def answer_for(outcome: Claim | Next | None) -> int:
     """The HTTP status for Cloud Tasks: non-2xx means "retry" (a pure rule, table-tested)."""
-    if state == "busy":
+    if outcome is Claim.BUSY:
         return 409  # another attempt holds the lease; retry later and find it done
-    if state == "queued" and error_class == "transient":
+    if outcome is Next.RETRY:
         return 503
     return 200
 
 
 def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[str, Any]]:
-    outcome, doc = rt.activity.claim_delivery(tenant_id, delivery_id, rt.clock(), LEASE)
-    if outcome == "missing":
-        return 200, {"outcome": "missing"}  # nothing to do; a retry would not change that
-    if outcome in ("done", "busy") or doc is None:
-        return answer_for(outcome, None), {"outcome": outcome}
-    sender = doc.get("sender", {})
+    claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, rt.clock(), LEASE)
+    if claim is not Claim.CLAIMED or delivery is None:
+        return answer_for(claim), {"outcome": claim.value}
+    sender = delivery.sender
     principal = Principal(
         tenant_id,
-        sender.get("uid", ""),
-        sender.get("email", ""),
+        str(sender.get("uid", "")),
+        str(sender.get("email", "")),
         Role(sender.get("role", "member")),
-        sender.get("name", ""),
+        str(sender.get("name", "")),
     )
-    request = SendRequest.model_validate(doc["content"])
-    refused = send.refusal_for(rt, tenant_id, request)
+    request = SendRequest.model_validate(delivery.content)
+    refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
-        record = send.suppressed_record(doc, refused)
-        rt.activity.update_delivery(
-            tenant_id,
-            delivery_id,
-            {"state": "suppressed", "lease_until": None, "content": None, "error": record["error"]},
-        )
-        notices.not_sent(
-            rt, tenant_id, delivery_id, record, kind="send_suppressed", error=record["error"]
-        )
+        changes = {**suppression.suppressed_changes(refused), "lease_until": None}
+        rt.deliveries.update(tenant_id, delivery_id, changes)
+        notices.not_sent(rt, tenant_id, delivery, kind="send_suppressed", error=changes["error"])
         return 200, {"outcome": "suppressed"}
-    return _record_outcome(
-        rt, tenant_id, delivery_id, doc, _send(rt, tenant_id, delivery_id, principal, request)
-    )
+    result = _send(rt, tenant_id, delivery_id, principal, request)
+    return _record_outcome(rt, tenant_id, delivery, result)
 
 
 def _record_outcome(
-    rt: Runtime, tenant_id: str, delivery_id: str, doc: dict[str, Any], result: dict[str, Any]
+    rt: Runtime, tenant_id: str, delivery: Delivery, result: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     """Write what the attempt came to, and answer Cloud Tasks accordingly."""
     error = result.get("error")
-    attempt = {
+    attempt_log = {
         "at": rt.clock(),
-        "number": doc.get("attempts", 1),
+        "number": delivery.attempts or 1,
         "outcome": result["state"],
-        "route": result["route"].get("via"),
+        "route": (result.get("route") or {}).get("via"),
         "error": error,
     }
-    if result["state"] == "sent":
-        rt.activity.update_delivery(
-            tenant_id,
-            delivery_id,
-            {**result, "lease_until": None, "content": None},
-            attempt=attempt,
-        )
+    if result["state"] == DeliveryState.SENT:
+        changes = {**result, "lease_until": None, "content": None}
+        rt.deliveries.update(tenant_id, delivery.id, changes, attempt=attempt_log)
         return 200, {"outcome": "sent"}
-    error_class = error["class"] if error else "permanent"
-    if error_class == "transient":
-        rt.activity.update_delivery(
-            tenant_id,
-            delivery_id,
-            {"state": "queued", "lease_until": None, "last_error": error},
-            attempt=attempt,
-        )
-        return answer_for("queued", "transient"), {"outcome": "retry", "error": error}
-    if error_class == "quota":
-        wait = dt.timedelta(seconds=(error or {}).get("retry_after_s") or send.DEFAULT_QUOTA_WAIT_S)
-        until = rt.clock() + wait  # the mailbox itself was told to wait (send.deliver_once)
-        generation = int(doc.get("attempts", 1))
-        rt.activity.update_delivery(
-            tenant_id,
-            delivery_id,
-            {"state": "queued", "lease_until": None, "last_error": error, "send_at": until},
-            attempt=attempt,
-        )
+    kind = FailureKind(error["class"]) if error else FailureKind.PERMANENT
+    next_step = after_failure(kind)
+    if next_step is Next.RETRY:
+        queued = {"state": DeliveryState.QUEUED.value, "lease_until": None, "last_error": error}
+        rt.deliveries.update(tenant_id, delivery.id, queued, attempt=attempt_log)
+        return answer_for(next_step), {"outcome": "retry", "error": error}
+    if next_step is Next.DEFER:
+        wait = (error or {}).get("retry_after_s") or attempt.DEFAULT_QUOTA_WAIT_S
+        until = rt.clock() + dt.timedelta(seconds=wait)  # the mailbox itself waits too
+        deferred = {
+            "state": DeliveryState.QUEUED.value,
+            "lease_until": None,
+            "last_error": error,
+            "send_at": until,
+        }
+        rt.deliveries.update(tenant_id, delivery.id, deferred, attempt=attempt_log)
         if rt.queue is not None:
-            rt.queue.enqueue(tenant_id, delivery_id, at=until, generation=generation)
+            rt.queue.enqueue(tenant_id, delivery.id, at=until, generation=delivery.attempts or 1)
         return 200, {"outcome": "deferred", "until": until.isoformat()}
-    rt.activity.update_delivery(
-        tenant_id,
-        delivery_id,
-        {"state": "failed", "lease_until": None, "error": error, "route": result["route"]},
-        attempt=attempt,
-    )
-    notices.not_sent(rt, tenant_id, delivery_id, doc, kind="send_failed", error=error or {})
+    failed = {
+        "state": DeliveryState.FAILED.value,
+        "lease_until": None,
+        "error": error,
+        "route": result.get("route"),
+    }
+    rt.deliveries.update(tenant_id, delivery.id, failed, attempt=attempt_log)
+    notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=error or {})
     return 200, {"outcome": "failed", "error": error}
 
 
@@ -128,20 +118,19 @@ def _send(
     refused or gone, the mailbox broken — is read again and tried once more: a mailbox
     reconnected on another instance a moment ago must not fail this email. Nothing was sent by
     a failed attempt of those kinds, so trying again cannot send twice."""
-    from google.api_core import exceptions
 
-    def attempt(context: routes.RouteContext) -> dict[str, Any]:
-        route = send.route_in(rt, context, principal)
-        return send.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
+    def once(context: RouteContext) -> dict[str, Any]:
+        route = attempt.route_in(rt, context, principal)
+        return attempt.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
 
     context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
     try:
-        result = attempt(context)
-    except (exceptions.NotFound, exceptions.FailedPrecondition):
+        result = once(context)
+    except SecretUnavailable:
         if not context.cached:
             raise  # the secret of a current mailbox is unreadable: a 5xx, and a retry later
         result = {"state": "failed", "error": {"class": "auth"}}
     error = result.get("error") or {}
-    if context.cached and result["state"] != "sent" and error.get("class") == "auth":
-        result = attempt(routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True))
+    if context.cached and result["state"] != DeliveryState.SENT and error.get("class") == "auth":
+        result = once(routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True))
     return result

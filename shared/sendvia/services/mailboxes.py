@@ -10,15 +10,19 @@ import datetime as dt
 from typing import Any
 
 from sendvia.domain.failures import FailureKind, ProviderFailure
-from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord, Provider, mailbox_secret_id
+from sendvia.domain.mailbox import (
+    TENANT_MAILBOX,
+    MailboxRecord,
+    MailboxState,
+    Provider,
+    mailbox_secret_id,
+)
 from sendvia.domain.message import Mailbox, build_message
 from sendvia.domain.principal import Principal
 from sendvia.domain.providers import traits
 from sendvia.errors import AppError, BadGateway, Conflict, Forbidden, NotFound, Unavailable
 from sendvia.ports import MailboxProvider
 from sendvia.runtime import Runtime
-
-PASSWORD_DOTS = "\u2022" * 14  # a stored password always reads back as exactly 14 dots (Senta)
 
 # For a mailbox whose provider this deployment does not run (it cannot send anyway).
 _GENERIC_HINTS = {
@@ -56,47 +60,20 @@ def resolve_id(principal: Principal, requested: str, *, manage: bool) -> str:
     )
 
 
-def load(rt: Runtime, principal: Principal, mailbox_id: str) -> dict[str, Any]:
-    doc = rt.mailboxes.get(principal.tenant_id, mailbox_id)
-    if doc is None:
+def load(rt: Runtime, principal: Principal, mailbox_id: str) -> MailboxRecord:
+    found = rt.mailboxes.get(principal.tenant_id, mailbox_id)
+    if found is None:
         raise NotFound(
             "No mailbox is connected here.",
             code="mailbox_not_found",
             hint="Connect one from the email settings.",
         )
-    return doc
+    return found
 
 
-def to_json(mailbox_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """The API's Mailbox: settings and state, never a credential."""
-
-    def stamp(key: str) -> str | None:
-        value = doc.get(key)
-        return value.isoformat() if isinstance(value, dt.datetime) else value
-
-    error = doc.get("last_error")
-    if error:
-        at = error.get("at")
-        error = {**error, "at": at.isoformat() if isinstance(at, dt.datetime) else at}
-    smtp, imap = doc.get("smtp"), doc.get("imap")
-    return {
-        "id": mailbox_id,
-        "provider": doc.get("provider"),
-        "address": doc.get("address", ""),
-        "display_name": doc.get("display_name", ""),
-        "state": doc.get("state"),
-        "smtp": {**smtp, "password": PASSWORD_DOTS} if smtp else None,
-        "imap": {**imap, "password": PASSWORD_DOTS} if imap else None,
-        "sent_folder": doc.get("sent_folder"),
-        "receive": bool(doc.get("receive", False)),
-        "scopes": list(doc.get("scopes", [])),
-        "last_error": error or None,
-        "connected_at": stamp("connected_at"),
-        "confirmed_at": stamp("confirmed_at"),
-        "last_tested_at": stamp("last_tested_at"),
-        "last_synced_at": stamp("last_synced_at"),
-        "warnings": list(doc.get("warnings", [])),
-    }
+def with_changes(mailbox: MailboxRecord, changes: dict[str, Any]) -> MailboxRecord:
+    """The mailbox as it reads after `changes` were written."""
+    return MailboxRecord.from_doc(mailbox.tenant_id, mailbox.id, {**mailbox.raw, **changes})
 
 
 def provider_for(rt: Runtime, kind: Provider) -> MailboxProvider:
@@ -110,10 +87,6 @@ def provider_for(rt: Runtime, kind: Provider) -> MailboxProvider:
             hint="The platform's operator must configure it.",
         )
     return found
-
-
-def load_record(rt: Runtime, principal: Principal, mailbox_id: str) -> MailboxRecord:
-    return MailboxRecord.from_doc(principal.tenant_id, mailbox_id, load(rt, principal, mailbox_id))
 
 
 def hint_for(rt: Runtime, kind: Provider, failure: ProviderFailure) -> str:
@@ -165,31 +138,30 @@ def mark_broken(rt: Runtime, mailbox: MailboxRecord, failure: ProviderFailure) -
 def mark_working(rt: Runtime, mailbox: MailboxRecord) -> None:
     """A broken mailbox worked again: active, its breakage notification resolved."""
     changes: dict[str, Any] = {
-        "state": "active",
+        "state": MailboxState.ACTIVE.value,
         "last_error": None,
         "broken_since": None,
         "broken_notification": None,
     }
     rt.mailboxes.update(mailbox.tenant_id, mailbox.id, changes)
     if mailbox.broken_notification:
-        rt.mailboxes.resolve_notification(
-            mailbox.tenant_id, mailbox.broken_notification, rt.clock()
-        )
+        rt.notifications.resolve(mailbox.tenant_id, mailbox.broken_notification, rt.clock())
 
 
-def revert(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
+def revert(rt: Runtime, principal: Principal, requested: str) -> MailboxRecord:
     """Use the platform's sender again; the mailbox's details are remembered."""
     mailbox_id = resolve_id(principal, requested, manage=True)
-    doc = load(rt, principal, mailbox_id)
-    rt.mailboxes.update(principal.tenant_id, mailbox_id, {"state": "reverted"})
-    return to_json(mailbox_id, {**doc, "state": "reverted"})
+    mailbox = load(rt, principal, mailbox_id)
+    changes = {"state": MailboxState.REVERTED.value}
+    rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
+    return with_changes(mailbox, changes)
 
 
-def resume(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
+def resume(rt: Runtime, principal: Principal, requested: str) -> MailboxRecord:
     """Back to the remembered details, after checking with the mailbox's own provider that they
     still work: credentials it refuses break the mailbox (answered, not an error)."""
     mailbox_id = resolve_id(principal, requested, manage=True)
-    mailbox = load_record(rt, principal, mailbox_id)
+    mailbox = load(rt, principal, mailbox_id)
     if not mailbox.secret_version:
         raise Conflict(
             "This mailbox has no stored access any more.",
@@ -203,10 +175,10 @@ def resume(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
         if failure.kind is not FailureKind.AUTH:
             raise _unavailable(provider, failure) from failure
         mark_broken(rt, mailbox, failure)
-        return to_json(mailbox_id, load(rt, principal, mailbox_id))
+        return load(rt, principal, mailbox_id)
     mark_working(rt, mailbox)
     rt.mailboxes.update(principal.tenant_id, mailbox_id, {"last_tested_at": rt.clock()})
-    return to_json(mailbox_id, load(rt, principal, mailbox_id))
+    return load(rt, principal, mailbox_id)
 
 
 def _unavailable(provider: MailboxProvider, failure: ProviderFailure) -> AppError:
@@ -220,20 +192,24 @@ def _unavailable(provider: MailboxProvider, failure: ProviderFailure) -> AppErro
     )
 
 
-def revoke(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
+def revoke(rt: Runtime, principal: Principal, requested: str) -> MailboxRecord:
     """Revoke the access at the provider and drop it; the mailbox's details stay, reverted."""
     mailbox_id = resolve_id(principal, requested, manage=True)
-    doc = load(rt, principal, mailbox_id)
-    _drop_credentials(rt, MailboxRecord.from_doc(principal.tenant_id, mailbox_id, doc))
-    changes = {"state": "reverted", "secret_version": None, "revoked_at": rt.clock()}
+    mailbox = load(rt, principal, mailbox_id)
+    _drop_credentials(rt, mailbox)
+    changes = {
+        "state": MailboxState.REVERTED.value,
+        "secret_version": None,
+        "revoked_at": rt.clock(),
+    }
     rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
-    return to_json(mailbox_id, {**doc, **changes})
+    return with_changes(mailbox, changes)
 
 
 def forget(rt: Runtime, principal: Principal, requested: str) -> None:
     """Revoke at the provider, destroy the secret, delete the mailbox."""
     mailbox_id = resolve_id(principal, requested, manage=True)
-    _drop_credentials(rt, load_record(rt, principal, mailbox_id))
+    _drop_credentials(rt, load(rt, principal, mailbox_id))
     rt.mailboxes.delete(principal.tenant_id, mailbox_id)
 
 
@@ -255,7 +231,7 @@ def record_test_delivery(
 ) -> str:
     """The test email in the delivery log, like any other email (kind `test`)."""
     now = rt.clock()
-    return rt.activity.add_delivery(
+    return rt.deliveries.add(
         principal.tenant_id,
         {
             "kind": "test",

@@ -6,25 +6,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sendvia.domain.delivery import Delivery
 from sendvia.runtime import Runtime
 
 
 def tell_sender_and_admins(
-    rt: Runtime, tenant_id: str, delivery: Mapping[str, Any], notice: Mapping[str, Any]
+    rt: Runtime, tenant_id: str, delivery: Delivery, notice: Mapping[str, Any]
 ) -> None:
-    sender = delivery.get("sender") or {}
+    sender = delivery.sender
     audiences = ["admins"]
     if sender.get("uid") and sender.get("role") != "admin":
         audiences.append(f"user:{sender['uid']}")
     for audience in audiences:
-        rt.mailboxes.add_notification(tenant_id, {**notice, "audience": audience}, rt.clock())
+        rt.notifications.add(tenant_id, {**notice, "audience": audience}, rt.clock())
 
 
 def not_sent(
     rt: Runtime,
     tenant_id: str,
-    delivery_id: str,
-    delivery: Mapping[str, Any],
+    delivery: Delivery,
     *,
     kind: str,
     error: Mapping[str, Any],
@@ -36,9 +36,8 @@ def not_sent(
         delivery,
         {
             "kind": kind,
-            "delivery_id": delivery_id,
-            "title": f"Email to {', '.join(delivery.get('to', []))} was not sent: "
-            f"{delivery.get('subject', '')}",
+            "delivery_id": delivery.id,
+            "title": f"Email to {', '.join(delivery.to)} was not sent: {delivery.subject}",
             "message": error.get("message", "Failed to send email."),
             "hint": error.get("hint", ""),
         },

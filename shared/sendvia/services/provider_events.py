@@ -12,15 +12,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sendvia.adapters.webhook_signatures import SignatureError, verify_sendgrid
 from sendvia.domain import provider_events as pe
+from sendvia.domain.delivery import Delivery
+from sendvia.domain.provider_events import SignatureError
 from sendvia.errors import BadRequest, Forbidden, Unauthenticated, Unavailable
 from sendvia.runtime import Runtime
 from sendvia.services import notices
 
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
-NOTIFYING_KINDS = ("triggered", "scheduled")
 
 
 def receive_sendgrid(rt: Runtime, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def receive_sendgrid(rt: Runtime, headers: Mapping[str, str], body: bytes) -> di
             hint="Set SENDVIA_SENDGRID_PUBLIC_KEY to the Event Webhook's verification key.",
         )
     try:
-        verify_sendgrid(
+        rt.webhooks.verify_sendgrid(
             key,
             body,
             headers.get(SENDGRID_SIGNATURE, ""),
@@ -56,7 +56,7 @@ def receive_ses(rt: Runtime, body: bytes) -> dict[str, Any]:
     if not isinstance(envelope, dict):
         raise BadRequest("The body is not an SNS message (JSON object).", field="body")
     try:
-        rt.events.verify(envelope, rt.clock())
+        rt.webhooks.verify_sns(envelope, rt.clock())
     except SignatureError as exc:
         raise _refused(exc) from exc
     if envelope.get("TopicArn") not in rt.settings.events.ses_topic_arns:
@@ -79,12 +79,10 @@ def receive_ses(rt: Runtime, body: bytes) -> dict[str, Any]:
 
 def _confirm(rt: Runtime, url: str) -> bool:
     """SNS asks the endpoint to confirm a new subscription by visiting SubscribeURL."""
-    if not rt.events.subscribe_url_allowed(url):
-        raise BadRequest("SubscribeURL is not Amazon SNS's.", field="SubscribeURL")
-    import requests
-
-    answer = requests.get(url, timeout=10, allow_redirects=False)
-    return answer.status_code == 200
+    try:
+        return rt.webhooks.confirm_sns_subscription(url)
+    except SignatureError as exc:
+        raise BadRequest("SubscribeURL is not Amazon SNS's.", field="SubscribeURL") from exc
 
 
 def _refused(exc: SignatureError) -> Unauthenticated:
@@ -113,7 +111,7 @@ def _record(rt: Runtime, event: pe.ProviderEvent) -> str:
     new, suppressed_now, delivery = rt.recipients.record(tenant_id, delivery_id, event)
     if not new:
         return "duplicates"
-    if delivery and pe.suppressing_status(event) and delivery.get("kind") in NOTIFYING_KINDS:
+    if delivery and pe.suppressing_status(event) and delivery.notifies:
         _notify(rt, tenant_id, delivery, event, suppressed_now)
     return "recorded"
 
@@ -121,7 +119,7 @@ def _record(rt: Runtime, event: pe.ProviderEvent) -> str:
 def _notify(
     rt: Runtime,
     tenant_id: str,
-    delivery: dict[str, Any],
+    delivery: Delivery,
     event: pe.ProviderEvent,
     suppressed_now: bool,
 ) -> None:
@@ -131,9 +129,9 @@ def _notify(
     }.get(event.kind, "was not delivered")
     notice = {
         "kind": f"email_{event.kind.value}",
-        "delivery_id": delivery["id"],
+        "delivery_id": delivery.id,
         "address": event.address,
-        "title": f"Email to {event.address} {what}: {delivery.get('subject', '')}",
+        "title": f"Email to {event.address} {what}: {delivery.subject}",
         "message": event.reason or f"The email service reported: {event.raw_type}.",
         "hint": (
             "Check the address with the contact. It is now opted out of appointment emails; "

@@ -4,7 +4,6 @@ history for anyone in the tenant; reactivation and re-opt-in for admins, recorde
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -27,13 +26,13 @@ def checked_address(address: str) -> str:
     return value
 
 
-def status(rt: Runtime, principal: Principal, address: str) -> dict[str, Any]:
-    return to_json(rt.recipients.get(principal.tenant_id, checked_address(address)))
+def status(rt: Runtime, principal: Principal, address: str) -> pe.Recipient:
+    return rt.recipients.get(principal.tenant_id, checked_address(address))
 
 
 def reactivate(
     rt: Runtime, principal: Principal, address: str, read_body: Callable[[], Any]
-) -> dict[str, Any]:
+) -> pe.Recipient:
     """`read_body` is called once the caller is known to be an admin: a member gets 403."""
     require_admin(principal, "reactivate an address")
     reason = _text(
@@ -55,7 +54,7 @@ def reactivate(
 
 def opt_in(
     rt: Runtime, principal: Principal, address: str, read_body: Callable[[], Any]
-) -> dict[str, Any]:
+) -> pe.Recipient:
     require_admin(principal, "opt an address back in")
     category = _text(
         read_body(),
@@ -83,21 +82,7 @@ def _text(body: Any, field: str, limit: int, message: str, hint: str) -> str:
 
 def _change(
     rt: Runtime, principal: Principal, current: pe.Recipient, change: dict[str, Any]
-) -> dict[str, Any]:
+) -> pe.Recipient:
     """Apply an admin's change, recorded with who made it."""
     recorded = {**change, "by": principal.uid}
-    return to_json(rt.recipients.change(principal.tenant_id, current.address, recorded, rt.clock()))
-
-
-def to_json(recipient: pe.Recipient) -> dict[str, Any]:
-    def stamp(value: Any) -> Any:
-        return value.isoformat() if isinstance(value, dt.datetime) else value
-
-    return {
-        "address": recipient.address,
-        "status": recipient.status.value,
-        "status_since": stamp(recipient.status_since),
-        "status_reason": recipient.status_reason,
-        "opted_out": list(recipient.opted_out),
-        "events": [{k: stamp(v) for k, v in event.items()} for event in recipient.events],
-    }
+    return rt.recipients.change(principal.tenant_id, current.address, recorded, rt.clock())

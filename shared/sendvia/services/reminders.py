@@ -12,7 +12,7 @@ from typing import Any
 
 from sendvia.errors import Unavailable
 from sendvia.runtime import Runtime
-from sendvia.services.send import REMINDER_HORIZON
+from sendvia.services.accept import REMINDER_HORIZON
 
 PAGE_SIZE = 500
 CONCURRENCY = 32  # task creations in flight; the queue's own rate limit paces the dispatches
@@ -30,7 +30,7 @@ def run(rt: Runtime, horizon: dt.timedelta = REMINDER_HORIZON) -> dict[str, Any]
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         in_flight: list[Future[bool]] = []
         while True:
-            page, after = rt.activity.due_deliveries(until, PAGE_SIZE, after)
+            page, after = rt.deliveries.due(until, PAGE_SIZE, after)
             # The previous page's tasks were being created while this page was read.
             created.extend(f.result() for f in in_flight)
             in_flight = [pool.submit(queue.enqueue, t, d, at=at) for t, d, at in page]

@@ -11,43 +11,18 @@ email's outcome is decided (services/deliver.py).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
 
-from sendvia.cache import TenantCache
+from sendvia.cache import RouteContext
 from sendvia.domain.mailbox import TENANT_MAILBOX
-from sendvia.domain.tenant import Tenant
-
-if TYPE_CHECKING:
-    from sendvia.runtime import Runtime
-
-MAX_ENTRIES = 10_000
-
-
-@dataclass(frozen=True)
-class RouteContext:
-    tenant: Tenant
-    mailboxes: dict[str, dict[str, Any]] = field(default_factory=dict)  # found ones, by id
-    cached: bool = False  # came from this instance's cache rather than from Firestore just now
-
-
-class RouteCache(TenantCache[RouteContext]):
-    """(tenant, mailbox ids) → RouteContext, for `ttl_s` seconds, at most MAX_ENTRIES."""
-
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(ttl_s, clock, max_entries=MAX_ENTRIES)
+from sendvia.runtime import Runtime
+from sendvia.services.settings import load_tenant
 
 
 def context_for(
     rt: Runtime, tenant_id: str, own_mailbox_id: str, *, fresh: bool = False
 ) -> RouteContext:
     """The tenant and the mailboxes a sender's route depends on; from the cache unless `fresh`."""
-    from dataclasses import replace
-
-    from sendvia.services.settings import load_tenant
-
     key = (tenant_id, own_mailbox_id)
     if not fresh:
         hit = rt.routes.get(key)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxSummary
+from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord, MailboxSummary
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, relevant_mailbox, resolve_route
 from sendvia.domain.tenant import Tenant
+from sendvia.domain.tenant_patch import TenantPatch
+from sendvia.domain.validation import parse_model
 from sendvia.errors import Forbidden
 from sendvia.runtime import Runtime
 
@@ -30,28 +33,33 @@ def require_admin(principal: Principal, action: str) -> None:
         )
 
 
-def overview(rt: Runtime, principal: Principal) -> dict[str, Any]:
-    """GET settings: the tenant, its mailbox and the caller's, and the route of their email."""
+@dataclass(frozen=True)
+class Overview:
+    """What the settings page shows: the tenant, its mailbox and the caller's, and the route
+    the caller's email takes today."""
+
+    tenant: Tenant
+    tenant_mailbox: MailboxRecord | None
+    own_mailbox: MailboxRecord | None
+    route: Route
+    may_send: bool
+
+
+def overview(rt: Runtime, principal: Principal) -> Overview:
+    """GET settings."""
     tenant = load_tenant(rt, principal.tenant_id)
     found = rt.mailboxes.get_many(principal.tenant_id, [TENANT_MAILBOX, principal.own_mailbox_id])
-    docs = {m: found.get(m) for m in (TENANT_MAILBOX, principal.own_mailbox_id)}
-    summaries = {m: MailboxSummary.from_doc(m, d) for m, d in docs.items() if d}
+    tenant_mailbox, own = found.get(TENANT_MAILBOX), found.get(principal.own_mailbox_id)
     route = route_for(
         rt,
         tenant,
         principal,
-        summaries.get(TENANT_MAILBOX),
-        summaries.get(principal.own_mailbox_id),
+        tenant_mailbox.summary() if tenant_mailbox else None,
+        own.summary() if own else None,
     )
-    return {
-        "tenant": tenant.to_json(),
-        "mailboxes": {
-            "tenant": _shown(TENANT_MAILBOX, docs[TENANT_MAILBOX]),
-            "me": _shown(principal.own_mailbox_id, docs[principal.own_mailbox_id]),
-        },
-        "route": route.to_json(),
-        "may_send": principal.is_admin or tenant.members_may_send,
-    }
+    return Overview(
+        tenant, tenant_mailbox, own, route, principal.is_admin or tenant.members_may_send
+    )
 
 
 def route_for(
@@ -76,9 +84,6 @@ def update_tenant(rt: Runtime, principal: Principal, body: Callable[[], Any]) ->
     `body` is read only once the caller is known to be an admin: a member gets 403 whatever
     they sent."""
     require_admin(principal, "change the practice's email settings")
-    from sendvia.domain.tenant_patch import TenantPatch
-    from sendvia.domain.validation import parse_model
-
     patch = parse_model(TenantPatch, body())
     tenant = patch.apply(load_tenant(rt, principal.tenant_id))
     rt.store.save_tenant(tenant)
@@ -112,9 +117,3 @@ def members(rt: Runtime, principal: Principal) -> dict[str, Any]:
             }
         )
     return {"members": listed}
-
-
-def _shown(mailbox_id: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
-    from sendvia.services.mailboxes import to_json
-
-    return to_json(mailbox_id, doc) if doc else None

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from sendvia.domain.failures import ProviderFailure
-from sendvia.domain.mailbox import Provider, mailbox_secret_id
+from sendvia.domain.mailbox import MailboxRecord, MailboxState, Provider, mailbox_secret_id
 from sendvia.domain.mailbox_settings import (
     MailboxSettingsIn,
     SettingsError,
@@ -42,7 +42,7 @@ def _check_allowed(rt: Runtime, principal: Principal, mailbox_id: str) -> Tenant
     return tenant
 
 
-def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[str, Any]:
+def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> MailboxRecord:
     """PUT the settings: stored, password in Secret Manager, state pending_confirmation."""
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
     _check_allowed(rt, principal, mailbox_id)
@@ -56,14 +56,14 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[s
             hint="Fill it in, or choose a preset.",
         ) from problem
     existing = rt.mailboxes.get(principal.tenant_id, mailbox_id)
-    connected = traits(Provider(existing["provider"])) if existing else None
+    connected = traits(existing.provider) if existing else None
     if connected is not None and connected.connected_by is not ConnectedBy.SETTINGS:
         raise Conflict(
             f"This mailbox is connected with {connected.label} sign-in.",
             code="mailbox_in_use",
             hint="Forget that connection first.",
         )
-    stored = _passwords(rt, existing) if existing and existing.get("secret_version") else {}
+    stored = _passwords(rt, existing.secret_version) if existing and existing.secret_version else {}
     passwords = {
         "smtp": settings.smtp_password or stored.get("smtp"),
         "imap": settings.imap_password or stored.get("imap") or stored.get("smtp"),
@@ -75,7 +75,7 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[s
             field="smtp.password",
             hint="Enter the mailbox's (app) password.",
         )
-    version = (existing or {}).get("secret_version")
+    version = existing.secret_version if existing else None
     if passwords != stored:
         version = rt.secrets.add_version(
             mailbox_secret_id(principal.tenant_id, mailbox_id),
@@ -89,11 +89,11 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[s
     unchanged = (
         existing is not None
         and passwords == stored
-        and existing.get("address") == settings.address
-        and all(existing.get(k) == v for k, v in servers.items())
+        and existing.address == settings.address
+        and all(existing.raw.get(k) == v for k, v in servers.items())
     )
     doc = {
-        **(existing or {}),
+        **(existing.raw if existing else {}),
         "provider": Provider.SMTP.value,
         "address": settings.address,
         "display_name": settings.display_name,
@@ -108,27 +108,27 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> dict[s
     if not unchanged:  # new servers or credentials must be proven again
         doc.update(
             {
-                "state": "pending_confirmation",
+                "state": MailboxState.PENDING_CONFIRMATION.value,
                 "confirmation": None,
                 "confirmed_at": None,
                 "last_error": None,
             }
         )
     rt.mailboxes.put(principal.tenant_id, mailbox_id, doc)
-    if version and existing and existing.get("secret_version") not in (None, version):
+    if version and existing and existing.secret_version not in (None, version):
         rt.secrets.destroy_older(mailbox_secret_id(principal.tenant_id, mailbox_id), version)
-    return mailboxes.to_json(mailbox_id, doc)
+    return MailboxRecord.from_doc(principal.tenant_id, mailbox_id, doc)
 
 
-def _passwords(rt: Runtime, doc: dict[str, Any]) -> dict[str, str]:
-    stored: dict[str, str] = json.loads(rt.secrets.access(doc["secret_version"]))
+def _passwords(rt: Runtime, version: str) -> dict[str, str]:
+    stored: dict[str, str] = json.loads(rt.secrets.access(version))
     return stored
 
 
 def folders(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
     """The mailbox's folders, with the special-use `\\Sent` one suggested."""
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=False)
-    mailbox = mailboxes.load_record(rt, principal, mailbox_id)
+    mailbox = mailboxes.load(rt, principal, mailbox_id)
     provider = mailboxes.provider_for(rt, mailbox.provider)
     try:
         listed = provider.folders(mailbox)

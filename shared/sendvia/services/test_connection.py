@@ -30,7 +30,7 @@ MAX_CODE_ATTEMPTS = 5
 
 def run(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
-    mailbox = mailboxes.load_record(rt, principal, mailbox_id)
+    mailbox = mailboxes.load(rt, principal, mailbox_id)
     provider = mailboxes.provider_for(rt, mailbox.provider)
     product = load_tenant(rt, principal.tenant_id).product_name
     by_code = traits(mailbox.provider).connected_by is ConnectedBy.SETTINGS
@@ -67,7 +67,8 @@ def run(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
         }
     _follow(rt, provider, mailbox, result, by_code=by_code, changes=changes)
     rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
-    state = (rt.mailboxes.get(principal.tenant_id, mailbox_id) or {}).get("state")
+    after = rt.mailboxes.get(principal.tenant_id, mailbox_id)
+    state = after.state.value if after else None
     return {
         "ok": result.ok,
         "state": state,
@@ -140,11 +141,11 @@ def _hash(salt: str, code: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
 
-def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> dict[str, Any]:
+def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> MailboxRecord:
     """The person read the code in the test email: the mailbox becomes active."""
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
-    doc = mailboxes.load(rt, principal, mailbox_id)
-    pending = doc.get("confirmation")
+    mailbox = mailboxes.load(rt, principal, mailbox_id)
+    pending = mailbox.confirmation
     if not pending:
         raise Conflict(
             "There is no test email to confirm.",
@@ -179,11 +180,11 @@ def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> dic
             hint=f"Check the latest test email; {left} tries left.",
         )
     changes = {
-        "state": "active",
+        "state": MailboxState.ACTIVE.value,
         "confirmed_at": rt.clock(),
         "confirmation": None,
         "last_error": None,
         "broken_since": None,
     }
     rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
-    return mailboxes.to_json(mailbox_id, {**doc, **changes})
+    return mailboxes.with_changes(mailbox, changes)

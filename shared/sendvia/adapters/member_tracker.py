@@ -1,4 +1,5 @@
-"""Who has used the product: the admin's members list is built from these records."""
+"""Who has used the product: the admin's members list is built from these records, written
+through the Store at most every few minutes per member and instance."""
 
 from __future__ import annotations
 

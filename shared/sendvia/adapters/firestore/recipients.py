@@ -14,29 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sendvia.adapters import paths
 from sendvia.cache import TenantCache
 from sendvia.domain import provider_events as pe
+from sendvia.domain.delivery import Delivery, state_after_event
 from sendvia.metering import METER
 
 if TYPE_CHECKING:
     from google.cloud import firestore
-
-# A delivery's state only moves this way: a late `delivered` does not undo a bounce.
-_DELIVERY_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
-_DELIVERY_STATE = {
-    pe.EventKind.DELIVERED: "delivered",
-    pe.EventKind.DROPPED: "bounced",
-    pe.EventKind.COMPLAINED: "complained",
-}
-
-
-def delivery_state_after(current: str, event: pe.ProviderEvent) -> str | None:
-    """The delivery's new state after the event, or None to leave it (a pure rule)."""
-    if event.kind is pe.EventKind.BOUNCED:
-        wanted = "bounced" if event.hard else None
-    else:
-        wanted = _DELIVERY_STATE.get(event.kind)
-    if wanted is None or current not in _DELIVERY_RANK:
-        return None
-    return wanted if _DELIVERY_RANK[wanted] > _DELIVERY_RANK[current] else None
 
 
 class FirestoreRecipients:
@@ -97,7 +79,7 @@ class FirestoreRecipients:
 
     def record(
         self, tenant_id: str, delivery_id: str | None, event: pe.ProviderEvent
-    ) -> tuple[bool, bool, dict[str, Any] | None]:
+    ) -> tuple[bool, bool, Delivery | None]:
         """Record one event: (new, suppressed_now, the delivery as it was). `new` is False for
         a duplicate, which changes nothing."""
         from google.cloud import firestore
@@ -105,15 +87,13 @@ class FirestoreRecipients:
         mark = self._db.document(paths.provider_event(tenant_id, event.provider, event.event_id))
         recipient_ref = self._db.document(paths.recipient(tenant_id, event.address))
         delivery_ref = (
-            self._db.document(f"{paths.deliveries(tenant_id)}/{delivery_id}")
-            if delivery_id
-            else None
+            self._db.document(paths.delivery(tenant_id, delivery_id)) if delivery_id else None
         )
 
         @firestore.transactional
-        def apply(
+        def record_once(
             transaction: firestore.Transaction,
-        ) -> tuple[bool, bool, dict[str, Any] | None]:
+        ) -> tuple[bool, bool, Delivery | None]:
             refs = [mark, recipient_ref, *([delivery_ref] if delivery_ref else [])]
             METER.reads(len(refs))
             snapshots = {s.reference.path: s for s in transaction.get_all(refs)}
@@ -139,13 +119,15 @@ class FirestoreRecipients:
             )
             delivery = None
             if delivery_ref is not None and snapshots[delivery_ref.path].exists:
-                delivery = {"id": delivery_id, **(snapshots[delivery_ref.path].to_dict() or {})}
+                delivery = Delivery.from_doc(
+                    delivery_ref.id, snapshots[delivery_ref.path].to_dict() or {}
+                )
                 changes: dict[str, Any] = {
                     "provider_events": firestore.ArrayUnion([event.to_json()])
                 }
-                state = delivery_state_after(str(delivery.get("state")), event)
+                state = state_after_event(delivery.state, event)
                 if state is not None:
-                    changes["state"] = state
+                    changes["state"] = state.value
                     changes["outcome_at"] = event.at
                     if event.reason:
                         changes["outcome_reason"] = event.reason
@@ -153,7 +135,7 @@ class FirestoreRecipients:
                 transaction.update(delivery_ref, changes)
             return True, suppressed_now, delivery
 
-        result: tuple[bool, bool, dict[str, Any] | None] = apply(self._db.transaction())
+        result: tuple[bool, bool, Delivery | None] = record_once(self._db.transaction())
         self._shards.forget_tenant(tenant_id)
         return result
 
@@ -183,7 +165,7 @@ class FirestoreRecipients:
         ref = self._db.document(paths.recipient(tenant_id, address))
 
         @firestore.transactional
-        def apply(transaction: firestore.Transaction) -> pe.Recipient:
+        def change_once(transaction: firestore.Transaction) -> pe.Recipient:
             METER.reads()
             snapshot = ref.get(transaction=transaction)
             recipient = pe.recipient_from_doc(
@@ -195,7 +177,7 @@ class FirestoreRecipients:
             _index(transaction, self._db, tenant_id, recipient, updated)
             return updated
 
-        changed: pe.Recipient = apply(self._db.transaction())
+        changed: pe.Recipient = change_once(self._db.transaction())
         self._shards.forget_tenant(tenant_id)
         return changed
 

@@ -1,0 +1,200 @@
+"""ports.Deliveries on Firestore: `tenants/{t}/deliveries/{id}`, moved through the states of
+domain/delivery by compare-and-set writes and transactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sendvia.adapters import paths
+from sendvia.domain.delivery import (
+    Cancel,
+    Claim,
+    Delivery,
+    DeliveryState,
+    claim_refusal,
+    may_cancel,
+)
+from sendvia.metering import METER
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+_CLAIM_TRIES = 3
+
+
+class FirestoreDeliveries:
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def _ref(self, tenant_id: str, delivery_id: str) -> Any:
+        return self._db.document(paths.delivery(tenant_id, delivery_id))
+
+    def add(self, tenant_id: str, data: Mapping[str, Any]) -> str:
+        ref = self._db.collection(paths.deliveries(tenant_id)).document()
+        METER.writes()
+        ref.set(dict(data))
+        delivery_id: str = ref.id
+        return delivery_id
+
+    def get(self, tenant_id: str, delivery_id: str) -> Delivery | None:
+        METER.reads()
+        snapshot = self._ref(tenant_id, delivery_id).get()
+        return Delivery.from_doc(snapshot.id, snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> bool:
+        from google.api_core import exceptions
+
+        METER.writes()
+        try:
+            self._ref(tenant_id, delivery_id).create(dict(data))
+        except exceptions.Conflict:
+            return False
+        return True
+
+    def create_many(
+        self, tenant_id: str, records: list[tuple[str, Mapping[str, Any]]]
+    ) -> list[bool]:
+        """In one commit. The commit is atomic, so one existing delivery (a retried batch) fails
+        it whole: then each is created on its own, and the ones that exist are reported."""
+        from google.api_core import exceptions
+
+        batch = self._db.batch()
+        for delivery_id, data in records:
+            batch.create(self._ref(tenant_id, delivery_id), dict(data))
+        METER.writes(len(records))
+        try:
+            batch.commit()
+        except exceptions.Conflict:
+            return [self.create(tenant_id, i, data) for i, data in records]
+        return [True] * len(records)
+
+    def claim(
+        self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
+    ) -> tuple[Claim, Delivery | None]:
+        """A compare-and-set rather than a transaction: the lease is written on the condition
+        that the document has not changed since it was read (its update time), so of two racing
+        claimers one write fails its precondition, and that claimer reads again and finds the
+        delivery `sending` or done. One read and one write, two round trips."""
+        from google.api_core import exceptions
+
+        ref = self._ref(tenant_id, delivery_id)
+        for _ in range(_CLAIM_TRIES):
+            METER.reads()
+            snapshot = ref.get()
+            if not snapshot.exists:
+                return Claim.MISSING, None
+            found = Delivery.from_doc(snapshot.id, snapshot.to_dict() or {})
+            refused = claim_refusal(
+                found.state,
+                send_at=found.send_at,
+                lease_until=found.lease_until,
+                now=now,
+                lease=lease,
+            )
+            if refused is not None:
+                return refused, (found if refused is Claim.DONE else None)
+            changes = {
+                "state": DeliveryState.SENDING.value,
+                "lease_until": now + lease,
+                "attempts": found.attempts + 1,
+            }
+            METER.writes()
+            try:
+                ref.update(
+                    changes, option=self._db.write_option(last_update_time=snapshot.update_time)
+                )
+            except (exceptions.FailedPrecondition, exceptions.NotFound):
+                continue  # changed since we read it: look again
+            return Claim.CLAIMED, Delivery.from_doc(
+                found.id, {**(snapshot.to_dict() or {}), **changes}
+            )
+        return Claim.BUSY, None
+
+    def update(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> None:
+        data = dict(changes)
+        if attempt is not None:
+            from google.cloud import firestore
+
+            data["attempts_log"] = firestore.ArrayUnion([dict(attempt)])
+        METER.writes()
+        self._ref(tenant_id, delivery_id).update(data)
+
+    def page(
+        self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        from google.cloud import firestore
+
+        collection = self._db.collection(paths.deliveries(tenant_id))
+        query: Any = collection
+        for name, value in filters.items():
+            query = query.where(filter=firestore.FieldFilter(name, "==", value))
+        query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
+        if after:
+            METER.reads()
+            cursor = collection.document(after).get()
+            if not cursor.exists:
+                return [], None
+            query = query.start_after(cursor)
+        docs = list(query.limit(page_size + 1).stream())
+        METER.reads(max(1, len(docs)))  # a query costs at least one read
+        page = [Delivery.from_doc(d.id, d.to_dict() or {}) for d in docs[:page_size]]
+        return page, (page[-1].id if len(docs) > page_size else None)
+
+    def due(
+        self, until: dt.datetime, page_size: int, after: Any = None
+    ) -> tuple[list[tuple[str, str, dt.datetime]], Any]:
+        """A collection-group query: one composite index on state, send_at."""
+        from google.cloud import firestore
+
+        query = (
+            self._db.collection_group("deliveries")
+            .where(filter=firestore.FieldFilter("state", "==", DeliveryState.SCHEDULED.value))
+            .where(filter=firestore.FieldFilter("send_at", "<=", until))
+            .order_by("send_at")
+            .limit(page_size)
+        )
+        if after is not None:
+            query = query.start_after(after)
+        docs = list(query.stream())
+        METER.reads(max(1, len(docs)))
+        found = [
+            (d.reference.parent.parent.id, d.id, d.get("send_at"))
+            for d in docs
+            if d.reference.parent.parent is not None
+        ]
+        return found, (docs[-1] if len(docs) == page_size else None)
+
+    def cancel(
+        self, tenant_id: str, delivery_id: str, uid: str, is_admin: bool
+    ) -> tuple[Cancel, Delivery | None]:
+        from google.cloud import firestore
+
+        ref = self._ref(tenant_id, delivery_id)
+
+        @firestore.transactional
+        def cancel_unsent(transaction: firestore.Transaction) -> tuple[Cancel, Delivery | None]:
+            METER.reads()
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return Cancel.MISSING, None
+            doc = snapshot.to_dict() or {}
+            found = Delivery.from_doc(snapshot.id, doc)
+            if not is_admin and found.created_by != uid:
+                return Cancel.MISSING, None
+            if not may_cancel(found.state):
+                return Cancel.TOO_LATE, found
+            changes = {"state": DeliveryState.CANCELLED.value, "content": None, "cancelled_by": uid}
+            METER.writes()
+            transaction.update(ref, changes)
+            return Cancel.CANCELLED, Delivery.from_doc(found.id, {**doc, **changes})
+
+        result: tuple[Cancel, Delivery | None] = cancel_unsent(self._db.transaction())
+        return result

@@ -1,0 +1,216 @@
+"""A delivery — one email's record in the delivery log — and the state machine it moves through.
+
+    scheduled ─┐                     ┌─> sent ─> delivered ─> bounced ─> complained
+               ├─> queued ─> sending ┼─> failed          (what the email service reports)
+    (manual) ──┘      ^          │   └─> suppressed (a recipient was suppressed meanwhile)
+                      └──────────┘ transient failure or quota: back to queued, retried later
+    scheduled, queued ─> cancelled (by a person, before sending starts)
+
+`sending` carries a lease: a dispatch finding it `sending` with an unexpired lease is a duplicate
+(Cloud Tasks delivers at least once) and must not send; an expired lease means the attempt died,
+and the delivery may be claimed again. The rules are pure functions here; the adapters apply them
+inside their transactions or compare-and-set writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sendvia.domain import provider_events as pe
+from sendvia.domain.failures import FailureKind
+
+
+class DeliveryState(StrEnum):
+    SCHEDULED = "scheduled"  # waits for its send_at; `reminders` gives it a task when due
+    QUEUED = "queued"  # has (or will get) a task; `deliver` sends it
+    SENDING = "sending"  # claimed by one attempt, under a lease
+    SENT = "sent"  # the provider accepted it
+    FAILED = "failed"  # will never be sent (permanent, credentials, retries exhausted)
+    SUPPRESSED = "suppressed"  # refused: a recipient bounced, complained or opted out
+    CANCELLED = "cancelled"
+    DELIVERED = "delivered"  # the email service reported delivery
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class DeliveryKind(StrEnum):
+    MANUAL = "manual"  # sent now, the caller waits for the outcome
+    TRIGGERED = "triggered"  # queued for `deliver`
+    SCHEDULED = "scheduled"  # queued for a time
+    TEST = "test"  # a mailbox's connection test
+
+
+class Claim(StrEnum):
+    """What `deliver` found when it tried to take a delivery for sending."""
+
+    CLAIMED = "claimed"  # this attempt holds the lease: send
+    DONE = "done"  # nothing to send (sent, failed, cancelled; or not due yet)
+    BUSY = "busy"  # another attempt holds the lease: retry later
+    MISSING = "missing"
+
+
+class Cancel(StrEnum):
+    CANCELLED = "cancelled"
+    TOO_LATE = "too_late"
+    MISSING = "missing"
+
+
+# No attempt will ever send these again.
+TERMINAL = frozenset(
+    {
+        DeliveryState.SENT,
+        DeliveryState.FAILED,
+        DeliveryState.SUPPRESSED,
+        DeliveryState.CANCELLED,
+        DeliveryState.DELIVERED,
+        DeliveryState.BOUNCED,
+        DeliveryState.COMPLAINED,
+    }
+)
+CANCELLABLE = frozenset({DeliveryState.SCHEDULED, DeliveryState.QUEUED})
+# Kinds whose sender is not waiting for the outcome: they are told when it goes wrong.
+NOTIFYING_KINDS = frozenset({DeliveryKind.TRIGGERED, DeliveryKind.SCHEDULED})
+
+
+def claim_refusal(
+    state: DeliveryState,
+    *,
+    send_at: dt.datetime | None,
+    lease_until: dt.datetime | None,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> Claim | None:
+    """Why an attempt may not take the delivery now, or None when it may."""
+    if state in TERMINAL:
+        return Claim.DONE
+    if state is DeliveryState.SCHEDULED and send_at is not None and send_at > now + lease:
+        return Claim.DONE  # not due: a task from before a reschedule
+    if state is DeliveryState.SENDING and lease_until is not None and lease_until > now:
+        return Claim.BUSY
+    return None
+
+
+def may_cancel(state: DeliveryState) -> bool:
+    return state in CANCELLABLE
+
+
+# What the email service's events may do to a delivery: move it forward only, so a late
+# `delivered` does not undo a bounce.
+_EVENT_RANK = {
+    DeliveryState.SENT: 0,
+    DeliveryState.DELIVERED: 1,
+    DeliveryState.BOUNCED: 2,
+    DeliveryState.COMPLAINED: 3,
+}
+_EVENT_STATE = {
+    pe.EventKind.DELIVERED: DeliveryState.DELIVERED,
+    pe.EventKind.DROPPED: DeliveryState.BOUNCED,
+    pe.EventKind.COMPLAINED: DeliveryState.COMPLAINED,
+}
+
+
+def state_after_event(current: str, event: pe.ProviderEvent) -> DeliveryState | None:
+    """The delivery's new state after the email service's event, or None to leave it."""
+    if event.kind is pe.EventKind.BOUNCED:
+        wanted = DeliveryState.BOUNCED if event.hard else None
+    else:
+        wanted = _EVENT_STATE.get(event.kind)
+    known = current in {s.value for s in DeliveryState}
+    rank = _EVENT_RANK.get(DeliveryState(current)) if known else None
+    if wanted is None or rank is None:
+        return None
+    return wanted if _EVENT_RANK[wanted] > rank else None
+
+
+# What an attempt's failure does to a triggered email (services/deliver applies it).
+class Next(StrEnum):
+    RETRY = "retry"  # back to queued; Cloud Tasks retries with the queue's backoff
+    DEFER = "defer"  # back to queued with a new task at the provider's time
+    FAIL = "fail"  # failed for good; the sender and the admins are told
+
+
+def after_failure(kind: FailureKind) -> Next:
+    if kind is FailureKind.TRANSIENT:
+        return Next.RETRY
+    if kind is FailureKind.QUOTA:
+        return Next.DEFER
+    return Next.FAIL
+
+
+def _stamp(value: Any) -> dt.datetime | None:
+    return value if isinstance(value, dt.datetime) else None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A stored delivery (`tenants/{t}/deliveries/{id}`), typed. `content` (the request, for a
+    queued email) is dropped once the email is sent, failed or cancelled."""
+
+    id: str
+    kind: DeliveryKind
+    state: DeliveryState
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    subject: str = ""
+    category: str | None = None
+    contact_id: str | None = None
+    route: Mapping[str, Any] | None = None
+    attempts: int = 0
+    fingerprint: str | None = None
+    created_by: str | None = None
+    created_at: dt.datetime | None = None
+    sender: Mapping[str, Any] = field(default_factory=dict)
+    content: Mapping[str, Any] | None = None
+    send_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    lease_until: dt.datetime | None = None
+    message_id: str | None = None
+    provider_message_id: str | None = None
+    error: Mapping[str, Any] | None = None
+    last_error: Mapping[str, Any] | None = None
+    delivery_note: str | None = None
+    warnings: tuple[Mapping[str, Any], ...] = ()
+    attempts_log: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def from_doc(cls, delivery_id: str, doc: Mapping[str, Any]) -> Delivery:
+        return cls(
+            id=delivery_id,
+            kind=DeliveryKind(doc.get("kind") or DeliveryKind.MANUAL),
+            state=DeliveryState(doc["state"]),
+            to=tuple(doc.get("to") or ()),
+            cc=tuple(doc.get("cc") or ()),
+            subject=str(doc.get("subject") or ""),
+            category=doc.get("category"),
+            contact_id=doc.get("contact_id"),
+            route=doc.get("route"),
+            attempts=int(doc.get("attempts") or 0),
+            fingerprint=doc.get("fingerprint"),
+            created_by=doc.get("created_by"),
+            created_at=_stamp(doc.get("created_at")),
+            sender=doc.get("sender") or {},
+            content=doc.get("content"),
+            send_at=_stamp(doc.get("send_at")),
+            sent_at=_stamp(doc.get("sent_at")),
+            lease_until=_stamp(doc.get("lease_until")),
+            message_id=doc.get("message_id"),
+            provider_message_id=doc.get("provider_message_id"),
+            error=doc.get("error"),
+            last_error=doc.get("last_error"),
+            delivery_note=doc.get("delivery_note"),
+            warnings=tuple(doc.get("warnings") or ()),
+            attempts_log=tuple(doc.get("attempts_log") or ()),
+        )
+
+    @property
+    def queued_for_later(self) -> bool:
+        """Answered 202: the caller does not wait for it to be sent."""
+        return self.kind in NOTIFYING_KINDS
+
+    @property
+    def notifies(self) -> bool:
+        return self.kind in NOTIFYING_KINDS

@@ -1,0 +1,281 @@
+"""Accepting an email to send: now (the caller waits for the outcome), queued for `deliver`
+(triggered), at a time (scheduled), or up to 500 queued in one batch.
+
+The delivery is written first, keyed by the caller's Idempotency-Key, so a retried request finds
+it instead of sending twice; a key reused for another email is a conflict. Suppressed recipients
+are refused before anything is queued or sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sendvia.domain.delivery import Cancel, Delivery, DeliveryKind, DeliveryState
+from sendvia.domain.message import HeaderError
+from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, SendRequest, addresses
+from sendvia.domain.principal import Principal
+from sendvia.domain.routing import Route
+from sendvia.domain.tenant import Tenant
+from sendvia.domain.validation import parse_model
+from sendvia.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
+from sendvia.runtime import Runtime
+from sendvia.services import attempt, routes, suppression
+
+# `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
+REMINDER_HORIZON = dt.timedelta(minutes=15)
+MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
+ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
+
+BatchResult = Delivery | dict[str, Any]  # a delivery, or the error of that message
+
+
+def delivery_id_for(key: str | None) -> str:
+    """The caller's Idempotency-Key names the delivery; without one, a fresh id."""
+    if not key:
+        return secrets.token_hex(16)
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple[int, Delivery]:
+    """Send now (200 with the outcome) or queue it for `deliver` (202)."""
+    request = _parse(body)
+    context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id, fresh=True)
+    _require_may_send(principal, context.tenant)
+    route = attempt.route_in(rt, context, principal)
+    delivery_id = delivery_id_for(key)
+    record = _record(rt, principal, request, key, route)
+    refused = suppression.refusal_for(rt, principal.tenant_id, request)
+    if refused is not None:
+        record.update(suppression.suppressed_changes(refused))
+    # Created first: a retried request (same key) finds its delivery instead of sending again.
+    if not rt.deliveries.create(principal.tenant_id, delivery_id, record):
+        existing = rt.deliveries.get(principal.tenant_id, delivery_id)
+        return _again(existing or Delivery.from_doc(delivery_id, record), request)
+    created = Delivery.from_doc(delivery_id, record)
+    if refused is not None:
+        suppression.refuse(rt, principal.tenant_id, created)
+        return 202, created
+    if created.queued_for_later:
+        _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
+        return 202, created
+    outcome = attempt.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
+    rt.deliveries.update(principal.tenant_id, delivery_id, outcome)
+    if outcome["state"] == DeliveryState.FAILED:
+        raise attempt.failure_of(outcome["error"], delivery_id)
+    return 200, Delivery.from_doc(delivery_id, {**record, **outcome})
+
+
+def send_batch(
+    rt: Runtime, principal: Principal, messages: list[Any], key: str | None
+) -> list[BatchResult]:
+    """Queue up to 500 triggered emails: each result a delivery or the error of that message.
+
+    The settings come from this instance's route cache (`deliver` decides the route again when
+    it sends), the deliveries are created in one commit and their tasks concurrently. With an
+    Idempotency-Key, message i is keyed `{key}:{i}`."""
+    context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id)
+    _require_may_send(principal, context.tenant)
+    route = attempt.route_in(rt, context, principal)
+    results: list[BatchResult] = [{} for _ in messages]
+    accepted: list[tuple[int, str, SendRequest, dict[str, Any]]] = []
+    for index, given in enumerate(messages):
+        message = {**given, "mode": "queue"} if isinstance(given, dict) else given
+        message_key = f"{key}:{index}" if key else None
+        try:
+            request = _parse(message)
+            record = _record(rt, principal, request, message_key, route)
+        except AppError as exc:
+            results[index] = _batch_error(exc, index)
+            continue
+        accepted.append((index, delivery_id_for(message_key), request, record))
+    every = [a for _, _, r, _ in accepted for a in addresses(r.to + r.cc + r.bcc)]
+    suppressed = rt.recipients.suppressed(principal.tenant_id, every) if every else {}
+    refused_ids = set()
+    for _, delivery_id, request, record in accepted:
+        refused = suppression.first_refusal(suppressed, request)
+        if refused is not None:
+            refused_ids.add(delivery_id)
+            record.update(suppression.suppressed_changes(refused))
+    created = rt.deliveries.create_many(
+        principal.tenant_id, [(delivery_id, record) for _, delivery_id, _, record in accepted]
+    )
+    due: list[tuple[str, SendRequest]] = []
+    for (index, delivery_id, request, record), new in zip(accepted, created, strict=True):
+        delivery = Delivery.from_doc(delivery_id, record)
+        if new:
+            results[index] = delivery
+            if delivery_id in refused_ids:
+                suppression.refuse(rt, principal.tenant_id, delivery)
+            else:
+                due.append((delivery_id, request))
+            continue
+        existing = rt.deliveries.get(principal.tenant_id, delivery_id)
+        try:
+            results[index] = _again(existing or delivery, request)[1]
+        except AppError as exc:
+            results[index] = _batch_error(exc, index)
+    _enqueue_due(rt, principal.tenant_id, due)
+    return results
+
+
+def cancel(rt: Runtime, principal: Principal, delivery_id: str) -> Delivery:
+    """Cancel a scheduled or queued email that has not started sending."""
+    outcome, found = rt.deliveries.cancel(
+        principal.tenant_id, delivery_id, principal.uid, principal.is_admin
+    )
+    if outcome is Cancel.MISSING or found is None:
+        raise NotFound(
+            "There is no such delivery.",
+            code="delivery_not_found",
+            hint="List the deliveries to see their ids.",
+        )
+    if outcome is Cancel.TOO_LATE:
+        raise Conflict(
+            f"This email is already {found.state.value}.",
+            code="too_late",
+            hint="Only scheduled or queued emails can be cancelled.",
+        )
+    return found
+
+
+def _batch_error(exc: AppError, index: int) -> dict[str, Any]:
+    error = exc.body()["error"]
+    if isinstance(error, dict) and error.get("field"):
+        error["field"] = f"messages.{index}.{error['field']}"
+    return {"error": error}
+
+
+def _require_may_send(principal: Principal, tenant: Tenant) -> None:
+    if not (principal.is_admin or tenant.members_may_send):
+        raise Forbidden(
+            "Your practice does not let members send email.",
+            code="not_allowed",
+            hint="Ask an administrator.",
+        )
+
+
+def _record(
+    rt: Runtime, principal: Principal, request: SendRequest, key: str | None, route: Route
+) -> dict[str, Any]:
+    """The delivery document of a new email."""
+    return {
+        "kind": DeliveryKind.MANUAL.value,
+        "category": request.category,
+        "contact_id": request.contact_id,
+        "state": DeliveryState.SENDING.value,
+        "route": route.to_json(),
+        "to": request.to,
+        "cc": request.cc,
+        "bcc": request.bcc,
+        "subject": request.subject,
+        "attempts": 1,
+        "fingerprint": request.fingerprint(),
+        "idempotency_key_set": key is not None,
+        "created_by": principal.uid,
+        "created_at": rt.clock(),
+        "error": None,
+        # Who sends, for `deliver`, which has no signed-in user to ask.
+        "sender": {
+            "uid": principal.uid,
+            "email": principal.email,
+            "name": principal.name,
+            "role": principal.role.value,
+        },
+        **(_queued_fields(rt, request) if request.mode == "queue" else {}),
+    }
+
+
+def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, SendRequest]]) -> None:
+    """Give the deliveries due soon their tasks now (concurrently); later ones are left to
+    `reminders`, which finds the names of these taken."""
+    queue = rt.queue
+    horizon = rt.clock() + REMINDER_HORIZON
+    due = [(i, r.send_at) for i, r in deliveries if r.send_at is None or r.send_at <= horizon]
+    if queue is None or not due:
+        return
+    if len(due) == 1:
+        queue.enqueue(tenant_id, due[0][0], at=due[0][1])
+        return
+    with ThreadPoolExecutor(max_workers=min(ENQUEUE_CONCURRENCY, len(due))) as pool:
+        list(pool.map(lambda d: queue.enqueue(tenant_id, d[0], at=d[1]), due))
+
+
+def _parse(body: Any) -> SendRequest:
+    try:
+        request = parse_model(SendRequest, body)
+    except HeaderError as exc:  # raised inside a validator
+        raise BadRequest(str(exc), code="invalid_value", field=exc.field) from exc
+    try:
+        size = request.attachment_bytes()
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_value", field="attachments") from exc
+    if size > MAX_ATTACHMENT_BYTES:
+        raise PayloadTooLarge(
+            f"Attachments add up to {size} bytes; at most "
+            f"{MAX_ATTACHMENT_BYTES} bytes (10 MB) can be sent.",
+            field="attachments",
+            hint="Send large files as a link.",
+        )
+    return request
+
+
+def _queued_fields(rt: Runtime, request: SendRequest) -> dict[str, Any]:
+    """What a triggered or scheduled delivery keeps until `deliver` sends it."""
+    if rt.queue is None:
+        raise Unavailable(
+            "Triggered emails are not configured.",
+            code="no_queue",
+            hint="The platform's operator must set SENDVIA_DELIVER_URL.",
+        )
+    content = request.model_dump(mode="json")
+    if len(json.dumps(content)) > MAX_QUEUED_BYTES:
+        raise PayloadTooLarge(
+            "A queued email can carry at most 900 KB.",
+            field="attachments",
+            hint="Send large attachments now (mode now) or as a link.",
+        )
+    fields: dict[str, Any] = {
+        "kind": DeliveryKind.TRIGGERED.value,
+        "state": DeliveryState.QUEUED.value,
+        "attempts": 0,
+        "content": content,
+    }
+    if request.send_at is not None:
+        if request.send_at > rt.clock() + MAX_SCHEDULE_AHEAD:
+            raise BadRequest(
+                "send_at can be at most a year ahead.",
+                field="send_at",
+                code="invalid_value",
+                hint="Pick an earlier time.",
+            )
+        fields.update(
+            {
+                "kind": DeliveryKind.SCHEDULED.value,
+                "state": DeliveryState.SCHEDULED.value,
+                "send_at": request.send_at,
+            }
+        )
+    return fields
+
+
+def _again(existing: Delivery, request: SendRequest) -> tuple[int, Delivery]:
+    if existing.fingerprint != request.fingerprint():
+        raise Conflict(
+            "This Idempotency-Key was used for a different email.",
+            code="idempotency_conflict",
+            hint="Use a new key for a new email; reuse a key only to retry.",
+        )
+    return (202 if existing.queued_for_later else 200), existing

@@ -1,0 +1,256 @@
+"""One attempt to send an email through the route the settings give: the tenant's or the
+sender's mailbox, through its provider, or the platform's relay.
+
+A mailbox whose credentials stopped working turns broken (its admins are told once) and the
+email fails with a message a screen can show, or goes by the platform's sender when the tenant
+chose that; a mailbox over its provider's limit waits until the time the provider gave. What the
+attempt came to is returned as the changes to record on the delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from email.message import EmailMessage
+from typing import Any
+
+from sendvia.cache import RouteContext
+from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord
+from sendvia.domain.message import Mailbox
+from sendvia.domain.outgoing import SendRequest, addresses, compose
+from sendvia.domain.principal import Principal
+from sendvia.domain.routing import Route, RouteReason, Via
+from sendvia.domain.tenant import OnBroken, Tenant
+from sendvia.errors import AppError, Unavailable
+from sendvia.ports import Outgoing, Sent
+from sendvia.runtime import Runtime
+from sendvia.services import mailboxes
+from sendvia.services.settings import route_for
+
+log = logging.getLogger("sendvia.send")
+
+DEFAULT_QUOTA_WAIT_S = 3600  # when a provider's limit comes without a time to retry
+OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
+# What the platform's own sender's failures leave a person to do: its credentials and limits are
+# the operator's, not the tenant's.
+_RELAY_HINTS = {
+    FailureKind.AUTH: "The platform's sender is being fixed; the email is retried.",
+    FailureKind.QUOTA: "The platform's sending limit is reached; try again later.",
+    FailureKind.TRANSIENT: "Try again in a few minutes.",
+    FailureKind.PERMANENT: "Check the recipients and the message.",
+}
+# The HTTP status of a manual send that failed, by the kind of failure.
+_STATUS = {
+    FailureKind.AUTH: 422,
+    FailureKind.PERMANENT: 422,
+    FailureKind.QUOTA: 429,
+    FailureKind.TRANSIENT: 503,
+}
+
+
+class SendFailed(AppError):  # noqa: N818 - the outcome of a send
+    """The email could not be sent; the delivery records why (its id is in the error)."""
+
+    code = "send_failed"
+
+    def __init__(self, error: Mapping[str, Any], delivery_id: str) -> None:
+        super().__init__(
+            str(error["message"]),
+            hint=str(error["hint"]),
+            code=str(error["code"]),
+            details={"delivery_id": delivery_id},
+        )
+        self.status = _STATUS[FailureKind(error["class"])]
+
+
+def route_in(rt: Runtime, context: RouteContext, principal: Principal) -> Route:
+    found = context.mailboxes
+    tenant_mailbox = found.get(TENANT_MAILBOX)
+    own = found.get(principal.own_mailbox_id)
+    return route_for(
+        rt,
+        context.tenant,
+        principal,
+        tenant_mailbox.summary() if tenant_mailbox else None,
+        own.summary() if own else None,
+    )
+
+
+def deliver_once(
+    rt: Runtime,
+    context: RouteContext,
+    principal: Principal,
+    request: SendRequest,
+    route: Route,
+    *,
+    delivery_id: str,
+) -> dict[str, Any]:
+    """Send once through the route; the changes to record on the delivery."""
+    tenant = context.tenant
+    mailbox = context.mailboxes.get(route.mailbox or "")
+    if route.reason is RouteReason.MAILBOX_BROKEN:
+        failure = ProviderFailure(
+            FailureKind.AUTH, "mailbox_broken", "The mailbox needs re-authorizing."
+        )
+        hint = mailboxes.hint_for(rt, mailbox.provider, failure) if mailbox else None
+        return _failed(failure, route, hint)
+    if route.via is Via.DEFAULT or mailbox is None:
+        return _by_relay(rt, tenant, principal, request, route, delivery_id)
+    message = compose(
+        request,
+        sender=Mailbox(mailbox.display_name, mailbox.address),
+        reply_to=None,
+        message_id_domain=mailbox.domain,
+    )
+    try:
+        _not_throttled(rt, mailbox)
+        provider = mailboxes.provider_for(rt, mailbox.provider)
+        sent = provider.send(mailbox, _outgoing(message, request))
+    except ProviderFailure as failure:
+        failed = _mailbox_failed(rt, tenant, route, mailbox, failure)
+        if failed is None:  # "when my mailbox cannot send, use yours"
+            reason = (
+                RouteReason.MAILBOX_THROTTLED_FALLBACK
+                if failure.kind is FailureKind.QUOTA
+                else RouteReason.MAILBOX_BROKEN_FALLBACK
+            )
+            fallback = _fallback(rt, tenant, principal, reason)
+            return _by_relay(rt, tenant, principal, request, fallback, delivery_id)
+        return failed
+    return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
+
+
+def failure_of(error: Mapping[str, Any], delivery_id: str) -> AppError:
+    """The error a manual send answers when the attempt failed."""
+    return SendFailed(error, delivery_id)
+
+
+def _outgoing(message: EmailMessage, request: SendRequest) -> Outgoing:
+    return Outgoing(
+        message,
+        recipients=tuple(addresses(request.to + request.cc + request.bcc)),
+        bcc=tuple(addresses(request.bcc)),
+    )
+
+
+def _sent(
+    rt: Runtime,
+    route: Route,
+    message: EmailMessage,
+    sent: Sent,
+    delivery_id: str,
+    *,
+    note: str | None,
+) -> dict[str, Any]:
+    for warning in sent.warnings:  # the email went; something around it did not
+        log.warning("delivery %s: %s: %s", delivery_id, warning["code"], warning["message"])
+    return {
+        "state": "sent",
+        "sent_at": rt.clock(),
+        "message_id": message["Message-ID"],
+        "provider_message_id": sent.provider_message_id,
+        "route": route.to_json(),
+        "delivery_note": note,
+        "warnings": [dict(w) for w in sent.warnings],
+    }
+
+
+def _mailbox_failed(
+    rt: Runtime,
+    tenant: Tenant,
+    route: Route,
+    mailbox: MailboxRecord,
+    failure: ProviderFailure,
+) -> dict[str, Any] | None:
+    """The mailbox could not send: it waits (quota) or turns broken (auth), and the email fails
+    or — None — goes by the platform's sender, when the tenant chose `on_broken: default`."""
+    hint = mailboxes.hint_for(rt, mailbox.provider, failure)
+    if failure.kind is FailureKind.QUOTA:
+        _throttle(rt, mailbox, failure)
+    elif failure.kind is FailureKind.AUTH:
+        mailboxes.mark_broken(rt, mailbox, failure)
+        failure = ProviderFailure(FailureKind.AUTH, "mailbox_broken", failure.reply)
+    else:
+        return _failed(failure, route, hint)
+    if tenant.on_broken is OnBroken.DEFAULT:
+        return None
+    return _failed(failure, route, hint)
+
+
+def _fallback(rt: Runtime, tenant: Tenant, principal: Principal, reason: RouteReason) -> Route:
+    default = route_for(rt, tenant, principal, None, None)
+    return Route(default.via, None, default.sender, reason)
+
+
+def _not_throttled(rt: Runtime, mailbox: MailboxRecord) -> None:
+    """A mailbox its provider asked to wait is not tried again before the time it gave."""
+    until = mailbox.throttled_until
+    now = rt.clock()
+    if until is not None and until > now:
+        raise ProviderFailure(
+            FailureKind.QUOTA,
+            "mailbox_throttled",
+            f"The mailbox's provider asked to wait until {until:%H:%M} UTC.",
+            retry_after_s=max(1, int((until - now).total_seconds())),
+        )
+
+
+def _throttle(rt: Runtime, mailbox: MailboxRecord, failure: ProviderFailure) -> None:
+    """The provider's limit: the mailbox waits (once per limit, not once per email)."""
+    if failure.code == "mailbox_throttled":
+        return  # it is already waiting
+    until = rt.clock() + dt.timedelta(seconds=failure.retry_after_s or DEFAULT_QUOTA_WAIT_S)
+    rt.mailboxes.update(mailbox.tenant_id, mailbox.id, {"throttled_until": until})
+
+
+def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
+    rt: Runtime,
+    tenant: Tenant,
+    principal: Principal,
+    request: SendRequest,
+    route: Route,
+    delivery_id: str,
+) -> dict[str, Any]:
+    relay = rt.relay
+    if relay is None:
+        raise Unavailable(
+            "The platform's own sender is not configured.",
+            code="no_relay",
+            hint="The platform's operator must set the SENDVIA_RELAY_* settings.",
+        )
+    name = principal.name or tenant.product_name
+    message = compose(
+        request,
+        sender=Mailbox(name, rt.settings.default_sender_address),
+        reply_to=principal.email or None,  # replies reach the person, not noreply@
+        message_id_domain=rt.settings.platform_domain,
+    )
+    try:
+        sent = relay.send(
+            _outgoing(message, request), tenant_id=principal.tenant_id, delivery_id=delivery_id
+        )
+    except ProviderFailure as failure:
+        return _failed(failure, route, None)
+    return _sent(rt, route, message, sent, delivery_id, note=None)
+
+
+def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> dict[str, Any]:
+    return {
+        "state": "failed",
+        "route": route.to_json(),
+        "error": {
+            "class": failure.kind.value,
+            "code": failure.code,
+            "message": _message(failure),
+            "hint": hint or _RELAY_HINTS[failure.kind],
+            "retry_after_s": failure.retry_after_s,
+        },
+    }
+
+
+def _message(failure: ProviderFailure) -> str:
+    if failure.code == "mailbox_broken":
+        return "Failed to send email: the mailbox connection needs re-authorizing."
+    return f"Failed to send email: {failure.reply}"
