@@ -10,12 +10,13 @@ NPM_STAMP := emulators/node_modules/.installed
 SYSTEM_STAMP := .stack/.system-installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test lint format bench clean
+.PHONY: help setup up down status test unit lint format bench clean
 
 help:
 	@echo "make up      start the local stack and every function (http://127.0.0.1:8000/<function>)"
 	@echo "make down    stop what make up started"
 	@echo "make test    run every test against a stack of its own"
+	@echo "make unit    the in-process tiers only (tests/unit, tests/functional): seconds, no stack"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks (figures as ratios)"
 
@@ -54,6 +55,10 @@ status:
 
 test: setup
 	$(PY) -m emulators.stack run --profile test -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The in-process tiers: pure code, and every service against in-memory fakes of its ports.
+unit: $(PY_STAMP)
+	$(PY) -m pytest tests/unit tests/functional $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check shared functions emulators tests bench

@@ -1,6 +1,6 @@
 """A Secret Manager emulator: `google.cloud.secretmanager.v1.SecretManagerService` over gRPC.
 
-No emulator for Secret Manager exists on the package registries (FACTS.md), so this one keeps the
+No emulator for Secret Manager exists on the package registries, so this one keeps the
 behaviours sendvia relies on, as documented at cloud.google.com/secret-manager/docs:
 AlreadyExists on a duplicate secret, `latest` meaning the most recently created version whatever
 its state, FailedPrecondition when accessing a disabled or destroyed version, CRC32C checksums on

@@ -15,37 +15,37 @@ logs.configure()
 
 @functions_framework.http
 def settings(request: flask.Request) -> flask.Response:
-    """Tenant email settings, mailboxes and the members list (API.md § settings)."""
+    """Tenant email settings, mailboxes and the members list (docs/api.md § settings)."""
     return api.handle("settings", request)
 
 
 @functions_framework.http
 def oauth_start(request: flask.Request) -> flask.Response:
-    """Begin "Sign in with Google" for a mailbox (API.md § oauth_start)."""
+    """Begin "Sign in with Google" for a mailbox (docs/api.md § oauth_start)."""
     return api.handle("oauth_start", request)
 
 
 @functions_framework.http
 def oauth_callback(request: flask.Request) -> flask.Response:
-    """The browser's return from Google's consent screen (API.md § oauth_callback)."""
+    """The browser's return from Google's consent screen (docs/api.md § oauth_callback)."""
     return api.handle("oauth_callback", request)
 
 
 @functions_framework.http
 def test_connection(request: flask.Request) -> flask.Response:
-    """Test a mailbox and send the test email (API.md § test_connection)."""
+    """Test a mailbox and send the test email (docs/api.md § test_connection)."""
     return api.handle("test_connection", request)
 
 
 @functions_framework.http
 def activity(request: flask.Request) -> flask.Response:
-    """Notifications and, later, the delivery log (API.md § activity)."""
+    """Notifications, the delivery log and recipients' email status (docs/api.md § activity)."""
     return api.handle("activity", request)
 
 
 @functions_framework.http
 def send(request: flask.Request) -> flask.Response:
-    """Send an email now through the route the settings give (API.md § send)."""
+    """Send an email now, queue or schedule it, or cancel one (docs/api.md § send)."""
     return api.handle("send", request)
 
 

@@ -80,6 +80,14 @@ class FakeIdentity:
         return found
 
 
+class FakeCallers:
+    """Cloud Tasks' and Cloud Scheduler's tokens: valid when they read "task-token"."""
+
+    def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
+        if token != "task-token":
+            raise Unauthenticated("The caller's token is not valid.", code="invalid_token")
+
+
 class FakeMembers:
     def __init__(self) -> None:
         self.seen: list[Principal] = []
@@ -500,9 +508,10 @@ class Received:
 class FakeProvider:
     """A mailbox provider whose answers a test scripts: `fail_with` makes every call raise."""
 
-    def __init__(self, kind: Provider, secrets: Secrets) -> None:
+    def __init__(self, kind: Provider, secrets: Secrets, *, revocable: bool) -> None:
         self.kind = kind
         self._secrets = secrets
+        self._revocable = revocable  # a token can be revoked; an app password cannot
         self.received = Received()
         self.fail_with: ProviderFailure | None = None
 
@@ -542,7 +551,7 @@ class FakeProvider:
         return [{"name": "INBOX", "special_use": None}, {"name": "Sent", "special_use": "\\Sent"}]
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
-        if revoke and mailbox.secret_version:
+        if revoke and self._revocable and mailbox.secret_version:
             token = self._secrets.access(mailbox.secret_version).decode()
             self.received.revoked.append(token)
 
@@ -647,8 +656,8 @@ def fake_runtime(**settings: str) -> Fakes:
     mailboxes = FakeMailboxes(notifications, routes.forget_tenant)
     deliveries = FakeDeliveries()
     secrets = FakeSecrets()
-    gmail = FakeProvider(Provider.GMAIL, secrets)
-    smtp = FakeProvider(Provider.SMTP, secrets)
+    gmail = FakeProvider(Provider.GMAIL, secrets, revocable=True)
+    smtp = FakeProvider(Provider.SMTP, secrets, revocable=False)
     google = FakeOAuth()
     clock = Clock()
     fakes = Fakes(
@@ -671,6 +680,7 @@ def fake_runtime(**settings: str) -> Fakes:
     fakes.runtime = Runtime(
         settings=load({**SETTINGS, **settings}),
         identity=fakes.identity,
+        callers=FakeCallers(),
         store=fakes.store,
         members=FakeMembers(),
         mailboxes=mailboxes,

@@ -4,7 +4,7 @@ Its own base_dir and config under the stack folder, listening on 127.0.0.1 only:
 STARTTLS and with implicit TLS, submission with STARTTLS (587-style) and implicit TLS (465-style),
 users in a passwd-file with app passwords, Maildir with a Sent folder marked `\\Sent`, and relaying
 to the stack's sink ("the internet"). Run in the foreground as a child (`dovecot -F`): daemonised it
-left zombies (FACTS.md). No login delay on failures, so wrong-password tests stay fast.
+left zombies. No login delay on failures, so wrong-password tests stay fast.
 """
 
 from __future__ import annotations

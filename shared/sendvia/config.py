@@ -10,8 +10,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from sendvia.domain.network import is_origin
 from sendvia.errors import ConfigError
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -107,6 +107,8 @@ class Settings:
     # queued emails (0: read them for every email).
     route_cache_s: float = 30.0
     events: EventSettings = EventSettings(None, ())
+    # When set, `reminders` requires Cloud Scheduler's OIDC token from this service account.
+    scheduler_service_account: str | None = None
 
     @property
     def default_sender_address(self) -> str:
@@ -166,6 +168,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             f"SENDVIA_MAIL_HOSTS_ALLOW={allow!r}: only 'loopback' (local stacks) may be allowed."
         )
     route_cache_s = _number(env, "SENDVIA_ROUTE_CACHE_SECONDS", 30.0, 0.0, 300.0, problems)
+    scheduler = _scheduler_account(env, tasks, problems)
     events = EventSettings(
         sendgrid_public_key=env.get("SENDVIA_SENDGRID_PUBLIC_KEY", "").strip() or None,
         ses_topic_arns=_list(env, "SENDVIA_SES_TOPIC_ARNS"),
@@ -181,6 +184,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         mail_allow_loopback=allow == "loopback",
         route_cache_s=route_cache_s,
         events=events,
+        scheduler_service_account=scheduler,
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
@@ -190,6 +194,23 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+def _scheduler_account(
+    env: Mapping[str, str], tasks: TasksSettings | None, problems: list[str]
+) -> str | None:
+    account = env.get("SENDVIA_SCHEDULER_SERVICE_ACCOUNT", "").strip() or None
+    if account is not None and "@" not in account:
+        problems.append(
+            f"SENDVIA_SCHEDULER_SERVICE_ACCOUNT={account!r} must be the service account Cloud "
+            "Scheduler signs its OIDC tokens as (an email address)."
+        )
+    if account is not None and tasks is None:
+        problems.append(
+            "SENDVIA_SCHEDULER_SERVICE_ACCOUNT is set but triggered emails are not "
+            "(SENDVIA_DELIVER_URL): reminders have no queue to fill."
+        )
+    return account
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -311,19 +332,3 @@ def _tasks_settings(env: Mapping[str, str], problems: list[str]) -> TasksSetting
         if v
     }
     return TasksSettings(deliver_url, account, **optional, **numbers)  # type: ignore[arg-type]
-
-
-def is_origin(value: str) -> bool:
-    """`https://host[:port]` (http only for localhost), with no path, query or credentials."""
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        return False
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return False
-    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
-        return False
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):
-        return False
-    return port is None or 0 < port < 65536

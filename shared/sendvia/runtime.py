@@ -20,6 +20,7 @@ from sendvia.cache import RouteCache
 from sendvia.config import Settings
 from sendvia.domain.mailbox import Provider
 from sendvia.ports import (
+    CallerTokens,
     Deliveries,
     Identity,
     Mailboxes,
@@ -45,6 +46,7 @@ def utc_now() -> dt.datetime:
 class Runtime:
     settings: Settings
     identity: Identity
+    callers: CallerTokens  # the OIDC tokens of Cloud Tasks and Cloud Scheduler
     store: Store
     members: Members
     mailboxes: Mailboxes
@@ -79,6 +81,7 @@ def build(settings: Settings) -> Runtime:
     )
     from sendvia.adapters.google_oauth import GoogleOAuth
     from sendvia.adapters.member_tracker import MemberTracker
+    from sendvia.adapters.oidc import GoogleOidc
     from sendvia.adapters.providers.gmail import GmailProvider
     from sendvia.adapters.providers.relay import SmtpRelay
     from sendvia.adapters.providers.smtp import SmtpProvider
@@ -121,6 +124,7 @@ def build(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         identity=FirebaseIdentity(settings.project, settings.auth_emulator_host),
+        callers=GoogleOidc(),
         store=store,
         members=MemberTracker(store, utc_now),
         mailboxes=FirestoreMailboxes(db, on_change=routes.forget_tenant),

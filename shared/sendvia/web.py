@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 from sendvia import logs
 from sendvia.domain.principal import Principal
 from sendvia.errors import AppError, BadRequest, MethodNotAllowed, NotFound, Unauthenticated
+from sendvia.runtime import Runtime, current
 
 if TYPE_CHECKING:
     import flask
-
-    from sendvia.runtime import Runtime
 
 log = logging.getLogger("sendvia.web")
 
@@ -148,8 +147,6 @@ class Router:
         )
 
     def handle(self, request: flask.Request, runtime: Runtime | None = None) -> flask.Response:
-        from sendvia.runtime import current
-
         rt = runtime or current()
         origin = request.headers.get("Origin", "")
         cors = _cors_headers(origin, rt.settings.cors_origins)

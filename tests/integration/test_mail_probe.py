@@ -7,7 +7,8 @@ import os
 import time
 
 import pytest
-from sendvia.adapters.smtp_imap import Endpoint, MailServers, Steps
+from sendvia.adapters.mail_steps import Steps
+from sendvia.adapters.smtp_imap import Endpoint, MailServers
 
 from emulators.mail.misbehaving import Behaviour, misbehaving
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sendvia.adapters.smtp_imap import HINTS
 from sendvia.domain.failures import FailureKind, ProviderFailure, kind_of
+from sendvia.domain.smtp_replies import HINTS
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sendvia.adapters.smtp_imap import HINTS, classify_reply
+from sendvia.domain.smtp_replies import HINTS, classify_reply
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from sendvia import config
 from sendvia.domain.tenant import MailboxPolicy, Tenant
 from sendvia.domain.tenant_patch import TenantPatch
-from sendvia.domain.validation import parse_model
 from sendvia.errors import BadRequest, ConfigError
+from sendvia.validation import parse_model
 
 
 def test_a_new_tenant_gets_safe_defaults():

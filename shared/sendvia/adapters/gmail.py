@@ -1,10 +1,10 @@
 """Send through the Gmail API (users.messages.send) with google-api-python-client.
 
 The raw RFC 822 message goes base64url-encoded in the JSON body (not a media upload, which would
-force https whatever the endpoint: FACTS.md). Gmail files the message in the account's Sent
-folder itself. Errors are classified with Google's reasons (developers.google.com/gmail/api/
-guides/handle-errors): 401/invalid_grant → auth, 429 and the usageLimits reasons → quota, 5xx →
-transient, other 4xx → permanent.
+force https whatever the endpoint, and the local fake serves http). Gmail files the message in the
+account's Sent folder itself. Errors are classified with Google's reasons
+(developers.google.com/gmail/api/guides/handle-errors): 401/invalid_grant → auth, 429 and the
+usageLimits reasons → quota, 5xx → transient, other 4xx → permanent.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ differ. The OAuth client secret is read from Secret Manager on first use and kep
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -25,10 +24,6 @@ PROFILE = (
     "https://www.googleapis.com/auth/userinfo.email",
     "https://www.googleapis.com/auth/userinfo.profile",
 )
-
-# Google may grant fewer scopes than asked (granular consent); oauthlib would raise a bare Warning
-# unless told to relax, and we check the granted scopes ourselves (FACTS.md).
-os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
 
 def scopes_for(receive: bool) -> list[str]:

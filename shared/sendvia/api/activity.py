@@ -6,9 +6,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from sendvia.api import presentation as show
-from sendvia.domain.validation import parse_model
 from sendvia.services import activity as service
 from sendvia.services import recipients
+from sendvia.validation import parse_model
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from sendvia.api.internal import verify_oidc
-from sendvia.domain.validation import parse_model
 from sendvia.errors import Unavailable
 from sendvia.services import deliver as service
+from sendvia.validation import parse_model
 from sendvia.web import Call, Reply, Router
 
 router = Router("deliver", public=False, authenticate=False)

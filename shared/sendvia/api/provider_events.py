@@ -1,4 +1,5 @@
-"""`provider_events`: the default sender's email-service webhooks (internal; API.md § Internal).
+"""`provider_events`: the default sender's email-service webhooks (internal; docs/api.md
+§ Internal).
 The signature is the caller's proof: SendGrid's ECDSA header, or the SNS message's own."""
 
 from __future__ import annotations

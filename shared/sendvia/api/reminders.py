@@ -6,8 +6,6 @@ can run a batch with curl."""
 
 from __future__ import annotations
 
-import os
-
 from sendvia.api.internal import verify_oidc
 from sendvia.services import reminders as service
 from sendvia.web import Call, Reply, Router
@@ -17,10 +15,13 @@ router = Router("reminders", public=False, authenticate=False)
 
 @router.route("POST", "/")
 def run(call: Call) -> Reply:
-    account = os.environ.get("SENDVIA_SCHEDULER_SERVICE_ACCOUNT")
-    tasks = call.runtime.settings.tasks
-    if account and tasks is not None:
+    settings = call.runtime.settings
+    account = settings.scheduler_service_account
+    if account and settings.tasks is not None:
         verify_oidc(
-            call, audience=call.request.base_url, service_account=account, certs_url=tasks.certs_url
+            call,
+            audience=call.request.base_url,
+            service_account=account,
+            certs_url=settings.tasks.certs_url,
         )
     return Reply(200, service.run(call.runtime))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from sendvia.api import presentation as show
-from sendvia.domain.validation import parse_model
 from sendvia.services import test_connection
+from sendvia.validation import parse_model
 from sendvia.web import Call, Reply, Router
 
 router = Router("test_connection")

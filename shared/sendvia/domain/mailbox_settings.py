@@ -2,9 +2,9 @@
 
 Presets fill the provider's servers (Senta's: Gmail imap.gmail.com 993 TLS and smtp.gmail.com 587
 STARTTLS; Office 365 smtp.office365.com 587 and outlook.office365.com 993). User names and hosts
-are trimmed, because "any white spaces and typos will prevent you from sending" (seed 003); what
-cannot be right is refused. A password of exactly 14 dots is the masked one read back: it means
-"keep the stored password".
+are trimmed, because "any white spaces and typos will prevent you from sending" (docs/sources.md:
+003); what cannot be right is refused. A password of exactly 14 dots is the masked one read back:
+it means "keep the stored password".
 """
 
 from __future__ import annotations

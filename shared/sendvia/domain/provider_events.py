@@ -1,4 +1,4 @@
-"""The default sender's email-service events, normalised (DESIGN.md §7; seed 002).
+"""The default sender's email-service events, normalised (docs/sources.md: 002).
 
 SendGrid's Event Webhook and Amazon SES notifications (through SNS) say different things in
 different shapes; here both become ProviderEvents — delivered, deferred, bounced (hard or soft),

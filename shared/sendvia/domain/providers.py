@@ -46,6 +46,12 @@ def switched_on(integrations: Integrations, provider: Provider) -> bool:
     return bool(getattr(integrations, TRAITS[provider].integration))
 
 
+def sign_in_names() -> tuple[str, ...]:
+    """The sign-ins sendvia knows ("google", "microsoft"), whether or not a deployment offers
+    them."""
+    return tuple(t.sign_in for t in TRAITS.values() if t.sign_in)
+
+
 def provider_for_sign_in(name: str) -> Provider | None:
     """The mailbox provider an OAuth sign-in ("google") connects, if any."""
     return next((p for p, t in TRAITS.items() if t.sign_in == name), None)

@@ -1,6 +1,6 @@
 """Which way an email from a given sender goes today (a pure function, table-tested).
 
-DESIGN.md §6: the sender's own mailbox (per-user policy) or the tenant mailbox, if its integration
+The sender's own mailbox (per-user policy) or the tenant mailbox, if its integration
 is switched on and the mailbox is active; a broken one fails the send, or falls back to the
 platform's sender when the tenant chose so; anything else goes through the platform's sender,
 `noreply@<platform domain>` with the user's or tenant's name, so nothing waits on a setup.

@@ -1,7 +1,7 @@
 """A change to a tenant's settings, validated at the boundary (imported only when one arrives).
 
 Strict types, no unknown fields; every problem becomes a 400 naming its field
-(`sendvia.domain.validation`).
+(`sendvia.validation`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from sendvia.config import is_origin
+from sendvia.domain.network import is_origin
 from sendvia.domain.tenant import MailboxPolicy, OnBroken, Tenant
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -16,6 +16,7 @@ from sendvia.ports.mail import (
     TestRun,
 )
 from sendvia.ports.platform import (
+    CallerTokens,
     Identity,
     Members,
     Queue,
@@ -33,6 +34,7 @@ from sendvia.ports.storage import (
 )
 
 __all__ = [
+    "CallerTokens",
     "Deliveries",
     "Grant",
     "Identity",

@@ -69,6 +69,16 @@ class Queue(Protocol):
         ...
 
 
+class CallerTokens(Protocol):
+    """The platform's own callers (Cloud Tasks, Cloud Scheduler) prove themselves with OIDC
+    tokens signed by Google."""
+
+    def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
+        """Raises Unauthenticated (not a valid token for `audience`) or Forbidden (valid, but not
+        from `service_account`)."""
+        ...
+
+
 class WebhookSignatures(Protocol):
     """Checks the email service's webhooks; raises domain.provider_events.SignatureError."""
 

@@ -21,7 +21,6 @@ from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, Send
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route
 from sendvia.domain.tenant import Tenant
-from sendvia.domain.validation import parse_model
 from sendvia.errors import (
     AppError,
     BadRequest,
@@ -33,6 +32,7 @@ from sendvia.errors import (
 )
 from sendvia.runtime import Runtime
 from sendvia.services import attempt, routes, suppression
+from sendvia.validation import parse_model
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
 REMINDER_HORIZON = dt.timedelta(minutes=15)

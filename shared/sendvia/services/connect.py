@@ -1,4 +1,5 @@
-"""Connect a mailbox by signing in with its provider ("Sign in with Google"; seeds 000, 004).
+"""Connect a mailbox by signing in with its provider: "Sign in with Google" (docs/sources.md:
+000, 004).
 
 1. `start` (oauth_start, signed-in user): checks who may connect which mailbox, keeps a one-time
    state (10 minutes; stored by its hash with the tenant, user, mailbox, PKCE verifier and
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from sendvia.domain.failures import ProviderFailure
-from sendvia.domain.mailbox import MailboxRecord, mailbox_secret_id
+from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord, mailbox_secret_id
 from sendvia.domain.message import clean_display_name
 from sendvia.domain.principal import Principal
 from sendvia.domain.providers import provider_for_sign_in, switched_on, traits
@@ -78,8 +79,17 @@ def _sign_in(rt: Runtime, name: str) -> OAuthProvider:
     return oauth
 
 
-def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
-    oauth = _sign_in(rt, request["provider"])
+def start(
+    rt: Runtime,
+    principal: Principal,
+    *,
+    sign_in: str,
+    mailbox: str,
+    receive: bool,
+    return_to: str,
+) -> dict[str, Any]:
+    """oauth_start: the link that begins the sign-in, valid for 10 minutes."""
+    oauth = _sign_in(rt, sign_in)
     tenant = load_tenant(rt, principal.tenant_id)
     label = traits(oauth.mailbox_provider).label
     if not switched_on(tenant.integrations, oauth.mailbox_provider):
@@ -88,14 +98,14 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
             code="integration_off",
             hint=f"An administrator can switch on {label} in the email settings.",
         )
-    if request["mailbox"] == "tenant":
+    if mailbox == TENANT_MAILBOX:
         if not principal.is_admin:
             raise Forbidden(
                 "Only an administrator can connect the practice's mailbox.",
                 code="admin_only",
                 hint="Ask an administrator of your practice.",
             )
-        mailbox_id = "tenant"
+        mailbox_id = TENANT_MAILBOX
     else:
         if tenant.mailbox_policy is not MailboxPolicy.PER_USER:
             raise Refused(
@@ -104,7 +114,6 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
                 hint="An administrator connects the practice's mailbox instead.",
             )
         mailbox_id = principal.own_mailbox_id
-    return_to = request["return_to"]
     parts = urlsplit(return_to)
     if f"{parts.scheme}://{parts.netloc}" not in tenant.return_origins:
         raise BadRequest(
@@ -114,7 +123,7 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
             hint="An administrator adds the app's origin to return_origins.",
         )
     state = secrets.token_urlsafe(32)
-    scopes = oauth.scopes_for(receive=request["receive"])
+    scopes = oauth.scopes_for(receive=receive)
     provider_url, verifier = oauth.authorization_url(scopes, state)
     now = rt.clock()
     rt.oauth_states.create(
@@ -123,10 +132,10 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
             "tenant_id": principal.tenant_id,
             "uid": principal.uid,
             "mailbox_id": mailbox_id,
-            "sign_in": request["provider"],
+            "sign_in": sign_in,
             "provider": oauth.mailbox_provider.value,
             "scopes": scopes,
-            "receive": request["receive"],
+            "receive": receive,
             "code_verifier": verifier,
             "return_to": return_to,
             "provider_url": provider_url,
@@ -138,7 +147,7 @@ def start(rt: Runtime, principal: Principal, request: dict[str, Any]) -> dict[st
     begin_url = f"{oauth.callback_url}/begin?{urlencode({'state': state})}"
     return {
         "authorization_url": begin_url,
-        "mailbox": request["mailbox"],
+        "mailbox": mailbox,
         "expires_at": (now + STATE_LIFETIME).isoformat(),
     }
 
@@ -154,13 +163,13 @@ def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
         raise FlowRefused(
             "This sign-in link has expired, was already used, or was opened in another browser."
         )
-    oauth = rt.oauth.get(record.get("sign_in", "google"))
+    oauth = rt.oauth.get(record.get("sign_in") or "")
     secure = "; Secure" if oauth and oauth.callback_url.startswith("https://") else ""
     cookie = (
         f"{BROWSER_COOKIE}={browser}; Max-Age={int(STATE_LIFETIME.total_seconds())}; "
         f"Path=/; HttpOnly; SameSite=Lax{secure}"
     )
-    return Redirect(record.get("provider_url") or record["google_url"], cookie)
+    return Redirect(record["provider_url"], cookie)
 
 
 def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Redirect:
@@ -181,9 +190,7 @@ def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Red
     if args.get("error"):
         return outcome(
             "denied" if args["error"] == "access_denied" else "error",
-            None
-            if args["error"] == "access_denied"
-            else f"{record.get('sign_in', 'google')}_error",
+            None if args["error"] == "access_denied" else f"{record.get('sign_in')}_error",
         )
     try:
         return _connect(rt, record, state, args.get("code", ""), outcome)
@@ -196,7 +203,7 @@ def _connect(
     rt: Runtime, record: dict[str, Any], state: str, code: str, outcome: Callable[..., Redirect]
 ) -> Redirect:
     tenant_id, mailbox_id = record["tenant_id"], record["mailbox_id"]
-    oauth = rt.oauth.get(record.get("sign_in", "google"))
+    oauth = rt.oauth.get(record.get("sign_in") or "")
     if oauth is None or not switched_on(
         load_tenant(rt, tenant_id).integrations, oauth.mailbox_provider
     ):

@@ -1,4 +1,4 @@
-"""The default sender's events (DESIGN.md §7): checked, normalised, placed, recorded once.
+"""The default sender's events: checked, normalised, placed, recorded once.
 
 An event is placed by the tenant and delivery we sent along as custom arguments (SendGrid's
 unique_args, SES's message tags), else by our Message-ID. One nobody can place is kept aside for

@@ -1,6 +1,6 @@
-"""Addresses as the default sender's email service sees them (seed 002): their status and
-history for anyone in the tenant; reactivation and re-opt-in for admins, recorded with who and why.
-"""
+"""Addresses as the default sender's email service sees them (docs/sources.md: 002): their status
+and history for anyone in the tenant; reactivation and re-opt-in for admins, recorded with who and
+why."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, relevant_mailbox, resolve_route
 from sendvia.domain.tenant import Tenant
 from sendvia.domain.tenant_patch import TenantPatch
-from sendvia.domain.validation import parse_model
 from sendvia.errors import Forbidden
 from sendvia.runtime import Runtime
+from sendvia.validation import parse_model
 
 
 def load_tenant(rt: Runtime, tenant_id: str) -> Tenant:

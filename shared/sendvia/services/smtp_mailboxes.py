@@ -1,7 +1,6 @@
-"""SMTP/IMAP mailboxes with app passwords (seeds 001, 003): save the settings (passwords only to
-Secret Manager) and list the IMAP folders. The mailbox stays `pending_confirmation` until its
-connection test's code is confirmed (services/test_connection).
-"""
+"""SMTP/IMAP mailboxes with app passwords (docs/sources.md: 001, 003): save the settings (passwords
+only to Secret Manager) and list the IMAP folders. The mailbox stays `pending_confirmation` until
+its connection test's code is confirmed (services/test_connection)."""
 
 from __future__ import annotations
 
@@ -18,11 +17,11 @@ from sendvia.domain.mailbox_settings import (
 from sendvia.domain.principal import Principal
 from sendvia.domain.providers import ConnectedBy, switched_on, traits
 from sendvia.domain.tenant import MailboxPolicy, Tenant
-from sendvia.domain.validation import parse_model
 from sendvia.errors import BadGateway, BadRequest, Conflict, Refused
 from sendvia.runtime import Runtime
 from sendvia.services import mailboxes
 from sendvia.services.settings import load_tenant
+from sendvia.validation import parse_model
 
 
 def _check_allowed(rt: Runtime, principal: Principal, mailbox_id: str) -> Tenant:

@@ -1,4 +1,4 @@
-"""Refusing email to addresses the email service told us not to use (seed 002): bounced,
+"""Refusing email to addresses the email service told us not to use (docs/sources.md: 002): bounced,
 complained, or opted out of the email's category. Checked before anything is queued or sent, and
 again by `deliver` for a reminder queued before the bounce."""
 

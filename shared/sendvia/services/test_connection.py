@@ -1,6 +1,6 @@
 """Test a mailbox: its provider runs each step of connecting and sending "{Gmail|SMTP} Test
-Connection from {product}" to the signed-in user (seeds 000, 001), the delivery is recorded like
-any other email, and the mailbox's state follows what the test proved.
+Connection from {product}" to the signed-in user (docs/sources.md: 000, 001), the delivery is
+recorded like any other email, and the mailbox's state follows what the test proved.
 
 A mailbox connected by typing settings (SMTP/IMAP) is not used until the person proves the test
 email arrived: it carries a code, and `confirm` makes the mailbox active ("if you do not select yes

@@ -11,9 +11,11 @@ import json
 import logging
 from email.message import EmailMessage
 
-from sendvia.adapters.smtp_imap import HINTS, MailServers, Steps
+from sendvia.adapters.mail_steps import Steps
+from sendvia.adapters.smtp_imap import MailServers
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider, Server
+from sendvia.domain.smtp_replies import HINTS
 from sendvia.ports import Outgoing, Secrets, Sent, TestRun
 
 log = logging.getLogger("sendvia.providers.smtp")

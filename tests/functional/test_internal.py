@@ -1,0 +1,67 @@
+"""The internal functions in process: `deliver` and `reminders` take only the platform's own
+callers' tokens, and the reminder batch gives each due email its task once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.fakes import NOW, Fakes, fake_runtime
+from tests.functional.conftest import TENANT, Client
+
+TASKS = {
+    "SENDVIA_DELIVER_URL": "https://functions.test/deliver",
+    "SENDVIA_TASKS_SERVICE_ACCOUNT": "tasks@demo.iam.gserviceaccount.com",
+    "SENDVIA_SCHEDULER_SERVICE_ACCOUNT": "scheduler@demo.iam.gserviceaccount.com",
+}
+
+
+@pytest.fixture
+def fakes() -> Fakes:
+    return fake_runtime(**TASKS)
+
+
+def scheduled(fakes: Fakes, delivery_id: str, at: dt.datetime) -> None:
+    fakes.deliveries.create(
+        TENANT,
+        delivery_id,
+        {
+            "kind": "scheduled",
+            "state": "scheduled",
+            "send_at": at,
+            "to": ["pat@example.com"],
+            "subject": "Reminder",
+            "content": {"to": ["pat@example.com"], "subject": "Reminder", "text": "Tomorrow."},
+            "created_at": NOW,
+        },
+    )
+
+
+@pytest.mark.parametrize("function", ["deliver", "reminders"])
+def test_the_internal_functions_refuse_callers_without_a_platform_token(client, function):
+    body = {"tenant_id": TENANT, "delivery_id": "d1"}
+    assert client.call("POST", function, body=body).status_code == 401
+    forged = client.call("POST", function, body=body, token="a-user-token")
+    assert forged.status_code == 401
+
+
+def test_the_reminder_batch_enqueues_what_is_due_once(client: Client, fakes: Fakes):
+    scheduled(fakes, "soon", NOW + dt.timedelta(minutes=5))
+    scheduled(fakes, "later", NOW + dt.timedelta(days=1))
+    first = client.call("POST", "reminders", token="task-token")
+    assert first.status_code == 200, first.json
+    assert (first.json["enqueued"], first.json["already_queued"]) == (1, 0)
+    again = client.call("POST", "reminders", token="task-token")
+    assert (again.json["enqueued"], again.json["already_queued"]) == (0, 1)
+    assert list(fakes.queue.tasks) == [(TENANT, "soon", 0)]
+
+
+def test_deliver_sends_a_due_email_for_a_task(client: Client, fakes: Fakes):
+    scheduled(fakes, "soon", NOW + dt.timedelta(minutes=1))
+    body = {"tenant_id": TENANT, "delivery_id": "soon"}
+    answer = client.call("POST", "deliver", body=body, token="task-token")
+    assert (answer.status_code, answer.json) == (200, {"outcome": "sent"})
+    assert len(fakes.relay.sent) == 1
+    bad = client.call("POST", "deliver", body={"tenant_id": TENANT}, token="task-token")
+    assert (bad.status_code, bad.json["error"]["field"]) == (400, "delivery_id")
