@@ -72,10 +72,10 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
         _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
         return 202, created
     outcome = attempt.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
-    rt.deliveries.update(principal.tenant_id, delivery_id, outcome)
-    if outcome["state"] == DeliveryState.FAILED:
-        raise attempt.failure_of(outcome["error"], delivery_id)
-    return 200, Delivery.from_doc(delivery_id, {**record, **outcome})
+    rt.deliveries.update(principal.tenant_id, delivery_id, outcome.changes)
+    if outcome.error is not None:
+        raise attempt.failure_of(outcome.error, delivery_id)
+    return 200, Delivery.from_doc(delivery_id, {**record, **outcome.changes})
 
 
 def send_batch(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from sendvia.cache import RouteContext
+from sendvia.domain.delivery import DeliveryState
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord
 from sendvia.domain.message import Mailbox
@@ -48,6 +50,21 @@ _STATUS = {
     FailureKind.QUOTA: 429,
     FailureKind.TRANSIENT: 503,
 }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to: sent or failed (with the delivery's `error`: class, code,
+    message, hint), and the changes to record on the delivery."""
+
+    sent: bool
+    route: Mapping[str, Any]
+    changes: Mapping[str, Any]
+    error: Mapping[str, Any] | None = None
+
+    @property
+    def failure_kind(self) -> FailureKind | None:
+        return FailureKind(self.error["class"]) if self.error else None
 
 
 class SendFailed(AppError):  # noqa: N818 - the outcome of a send
@@ -86,8 +103,8 @@ def deliver_once(
     route: Route,
     *,
     delivery_id: str,
-) -> dict[str, Any]:
-    """Send once through the route; the changes to record on the delivery."""
+) -> Outcome:
+    """Send once through the route."""
     tenant = context.tenant
     mailbox = context.mailboxes.get(route.mailbox or "")
     if route.reason is RouteReason.MAILBOX_BROKEN:
@@ -143,11 +160,11 @@ def _sent(
     delivery_id: str,
     *,
     note: str | None,
-) -> dict[str, Any]:
+) -> Outcome:
     for warning in sent.warnings:  # the email went; something around it did not
         log.warning("delivery %s: %s: %s", delivery_id, warning["code"], warning["message"])
-    return {
-        "state": "sent",
+    changes = {
+        "state": DeliveryState.SENT.value,
         "sent_at": rt.clock(),
         "message_id": message["Message-ID"],
         "provider_message_id": sent.provider_message_id,
@@ -155,6 +172,7 @@ def _sent(
         "delivery_note": note,
         "warnings": [dict(w) for w in sent.warnings],
     }
+    return Outcome(sent=True, route=route.to_json(), changes=changes)
 
 
 def _mailbox_failed(
@@ -163,7 +181,7 @@ def _mailbox_failed(
     route: Route,
     mailbox: MailboxRecord,
     failure: ProviderFailure,
-) -> dict[str, Any] | None:
+) -> Outcome | None:
     """The mailbox could not send: it waits (quota) or turns broken (auth), and the email fails
     or — None — goes by the platform's sender, when the tenant chose `on_broken: default`."""
     hint = mailboxes.hint_for(rt, mailbox.provider, failure)
@@ -212,7 +230,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     request: SendRequest,
     route: Route,
     delivery_id: str,
-) -> dict[str, Any]:
+) -> Outcome:
     relay = rt.relay
     if relay is None:
         raise Unavailable(
@@ -236,18 +254,16 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     return _sent(rt, route, message, sent, delivery_id, note=None)
 
 
-def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> dict[str, Any]:
-    return {
-        "state": "failed",
-        "route": route.to_json(),
-        "error": {
-            "class": failure.kind.value,
-            "code": failure.code,
-            "message": _message(failure),
-            "hint": hint or _RELAY_HINTS[failure.kind],
-            "retry_after_s": failure.retry_after_s,
-        },
+def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> Outcome:
+    error = {
+        "class": failure.kind.value,
+        "code": failure.code,
+        "message": _message(failure),
+        "hint": hint or _RELAY_HINTS[failure.kind],
+        "retry_after_s": failure.retry_after_s,
     }
+    changes = {"state": DeliveryState.FAILED.value, "route": route.to_json(), "error": error}
+    return Outcome(sent=False, route=route.to_json(), changes=changes, error=error)
 
 
 def _message(failure: ProviderFailure) -> str:

@@ -64,23 +64,22 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
 
 
 def _record_outcome(
-    rt: Runtime, tenant_id: str, delivery: Delivery, result: dict[str, Any]
+    rt: Runtime, tenant_id: str, delivery: Delivery, result: attempt.Outcome
 ) -> tuple[int, dict[str, Any]]:
     """Write what the attempt came to, and answer Cloud Tasks accordingly."""
-    error = result.get("error")
+    error = dict(result.error) if result.error is not None else None
     attempt_log = {
         "at": rt.clock(),
         "number": delivery.attempts or 1,
-        "outcome": result["state"],
-        "route": (result.get("route") or {}).get("via"),
+        "outcome": DeliveryState.SENT.value if result.sent else DeliveryState.FAILED.value,
+        "route": result.route.get("via"),
         "error": error,
     }
-    if result["state"] == DeliveryState.SENT:
-        changes = {**result, "lease_until": None, "content": None}
+    if result.sent:
+        changes = {**result.changes, "lease_until": None, "content": None}
         rt.deliveries.update(tenant_id, delivery.id, changes, attempt=attempt_log)
         return 200, {"outcome": "sent"}
-    kind = FailureKind(error["class"]) if error else FailureKind.PERMANENT
-    next_step = after_failure(kind)
+    next_step = after_failure(result.failure_kind or FailureKind.PERMANENT)
     if next_step is Next.RETRY:
         queued = {"state": DeliveryState.QUEUED.value, "lease_until": None, "last_error": error}
         rt.deliveries.update(tenant_id, delivery.id, queued, attempt=attempt_log)
@@ -102,7 +101,7 @@ def _record_outcome(
         "state": DeliveryState.FAILED.value,
         "lease_until": None,
         "error": error,
-        "route": result.get("route"),
+        "route": dict(result.route) or None,
     }
     rt.deliveries.update(tenant_id, delivery.id, failed, attempt=attempt_log)
     notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=error or {})
@@ -111,7 +110,7 @@ def _record_outcome(
 
 def _send(
     rt: Runtime, tenant_id: str, delivery_id: str, principal: Principal, request: SendRequest
-) -> dict[str, Any]:
+) -> attempt.Outcome:
     """Send through the sender's route, from this instance's cached settings when it has them.
 
     A cached route that fails in a way a change of settings could explain — the credentials
@@ -119,7 +118,7 @@ def _send(
     reconnected on another instance a moment ago must not fail this email. Nothing was sent by
     a failed attempt of those kinds, so trying again cannot send twice."""
 
-    def once(context: RouteContext) -> dict[str, Any]:
+    def once(context: RouteContext) -> attempt.Outcome:
         route = attempt.route_in(rt, context, principal)
         return attempt.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
 
@@ -129,8 +128,7 @@ def _send(
     except SecretUnavailable:
         if not context.cached:
             raise  # the secret of a current mailbox is unreadable: a 5xx, and a retry later
-        result = {"state": "failed", "error": {"class": "auth"}}
-    error = result.get("error") or {}
-    if context.cached and result["state"] != DeliveryState.SENT and error.get("class") == "auth":
+        result = attempt.Outcome(sent=False, route={}, changes={}, error={"class": "auth"})
+    if context.cached and result.failure_kind is FailureKind.AUTH:
         result = once(routes.context_for(rt, tenant_id, principal.own_mailbox_id, fresh=True))
     return result

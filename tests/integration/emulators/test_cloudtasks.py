@@ -30,6 +30,7 @@ from emulators.cloudtasks.engine import Engine
 from emulators.cloudtasks.server import SERVICE, CloudTasksApi
 from emulators.grpc_service import serve
 from tests.integration.emulators.target import serve_target
+from tests.integration.helpers import eventually
 
 SERVICE_ACCOUNT = "sendvia-tasks@demo-sendvia.iam.gserviceaccount.com"
 
@@ -538,8 +539,4 @@ def _exists(client: tasks_v2.CloudTasksClient, name: str) -> bool:
 
 
 def _wait_gone(client: tasks_v2.CloudTasksClient, name: str, timeout: float = 10.0) -> None:
-    deadline = time.time() + timeout
-    while _exists(client, name):
-        if time.time() > deadline:
-            raise AssertionError(f"{name} still exists after {timeout} s")
-        time.sleep(0.05)
+    eventually(lambda: not _exists(client, name), timeout=timeout)

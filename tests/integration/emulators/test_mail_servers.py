@@ -8,19 +8,13 @@ import smtplib
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
-import requests
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-HOST = "127.0.0.1"
-
-
-def port(name: str) -> int:
-    return int(os.environ[f"MAIL_{name}_PORT"])
+from tests.integration.helpers import HOST, eventually, port, relay_messages, sink_messages
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +25,6 @@ def tls() -> ssl.SSLContext:
 @pytest.fixture(scope="module")
 def demo() -> tuple[str, str]:
     return os.environ["MAIL_DEMO_USER"], os.environ["MAIL_DEMO_PASSWORD"]
-
-
-def sink_messages(to: str) -> list[dict]:
-    response = requests.get(
-        f"{os.environ['MAIL_SINK_URL']}/messages", params={"to": to}, timeout=10
-    )
-    return response.json()["messages"]
 
 
 def test_imap_over_tls_lists_a_sent_folder(tls, demo):
@@ -87,9 +74,7 @@ def test_submission_relays_to_the_sink(tls, demo, implicit_tls):
     with smtp:
         smtp.login(*demo)
         smtp.sendmail(demo[0], [recipient], message.encode())
-    deadline = time.time() + 10
-    while not (received := sink_messages(recipient)) and time.time() < deadline:
-        time.sleep(0.1)
+    received = eventually(lambda: sink_messages(recipient), timeout=10)
     assert received[0]["subject"] == "Appointment reminder"
     assert received[0]["headers"]["Message-ID"] == "<test@clinic.test>"
     assert "See you at 10:00." in received[0]["raw"]
@@ -133,7 +118,4 @@ def test_the_default_relay_needs_starttls_and_its_secret(tls):
             [recipient],
             b"From: noreply@platform.test\r\nTo: x\r\nSubject: relayed\r\n\r\nhi\r\n",
         )
-    listed = requests.get(
-        f"{os.environ['DEFAULT_RELAY_URL']}/messages", params={"to": recipient}, timeout=10
-    ).json()["messages"]
-    assert [m["subject"] for m in listed] == ["relayed"]
+    assert [m["subject"] for m in relay_messages(recipient)] == ["relayed"]
