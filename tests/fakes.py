@@ -176,7 +176,7 @@ class FakeMailboxes:
             if current.get("state") == "broken":
                 current["last_error"] = dict(error)
                 return False
-            notice_id = self._notifications.add(tenant_id, notification, now)
+            notice_id = self._notifications.added(tenant_id, notification, now)
             current.update(
                 {
                     "state": "broken",
@@ -193,7 +193,11 @@ class FakeNotifications:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> str:
+    def add(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> None:
+        self.added(tenant_id, notice, now)
+
+    def added(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> str:
+        """Add it; its id."""
         notification_id = next_id("n")
         self.items[(tenant_id, notification_id)] = {**notice, "created_at": now, "read_by": []}
         return notification_id
@@ -514,6 +518,7 @@ class FakeProvider:
         self._revocable = revocable  # a token can be revoked; an app password cannot
         self.received = Received()
         self.fail_with: ProviderFailure | None = None
+        self.rotate_to: bytes | None = None  # the credentials it issues on the next send
 
     def _credentials(self, mailbox: MailboxRecord) -> None:
         if not mailbox.secret_version:
@@ -525,7 +530,8 @@ class FakeProvider:
     def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
         self._credentials(mailbox)
         self.received.sent.append((mailbox.address, outgoing.message, outgoing.recipients))
-        return Sent(provider_message_id=next_id(f"{self.kind.value}-"))
+        rotated, self.rotate_to = self.rotate_to, None
+        return Sent(provider_message_id=next_id(f"{self.kind.value}-"), rotated_secret=rotated)
 
     def check(self, mailbox: MailboxRecord) -> None:
         self._credentials(mailbox)
@@ -608,7 +614,7 @@ class FakeOAuth:
         self.revoked.append(refresh_token)
         return True
 
-    def rotated(self, grant: Grant) -> str | None:
+    def rotated(self, credentials: Any) -> str | None:
         return None
 
 

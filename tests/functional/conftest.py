@@ -12,7 +12,7 @@ import pytest
 from sendvia import api
 from sendvia.domain.mailbox import mailbox_secret_id
 
-from tests.fakes import Fakes, fake_runtime
+from tests.fakes import NOW, Fakes, fake_runtime
 
 TENANT = "clinic-1"
 OTHER = "clinic-2"
@@ -90,6 +90,7 @@ def smtp_mailbox(fakes: Fakes, tenant: str = TENANT, mailbox: str = "tenant", **
             "smtp": server,
             "imap": {**server, "host": "imap.clinic.test", "port": 993, "security": "tls"},
             "secret_version": version,
+            "confirmed_at": NOW,
             **doc,
         },
     )

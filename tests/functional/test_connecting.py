@@ -143,3 +143,18 @@ def test_a_test_refused_on_credentials_breaks_an_active_mailbox_not_a_pending_on
     fakes.mailboxes.update(TENANT, "tenant", {"state": "active"})
     tested = client.call("POST", "test_connection", token=admin, body={"mailbox": "tenant"})
     assert (tested.json["ok"], tested.json["state"]) == (False, "broken")
+
+
+def test_a_state_written_before_sign_ins_were_named_still_works(client, fakes: Fakes, admin):
+    """States live 10 minutes: across a deploy, ones without `sign_in` are Google's."""
+    allow_return(client, admin)
+    started = client.call(
+        "POST", "oauth_start", token=admin, body={"mailbox": "tenant", "return_to": RETURN_TO}
+    )
+    query = urlsplit(started.json["authorization_url"]).query
+    [record] = fakes.oauth_states.records.values()
+    record["google_url"] = record.pop("provider_url")
+    del record["sign_in"]
+    begun = client.call("GET", "oauth_callback", f"/begin?{query}")
+    assert begun.status_code == 302
+    assert begun.headers["Location"].startswith("https://accounts.test/auth")

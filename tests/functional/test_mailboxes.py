@@ -104,3 +104,21 @@ def test_a_mailbox_is_shown_without_its_password(client, fakes: Fakes, admin):
     answer = client.call("GET", "settings", "/mailboxes/tenant", token=admin)
     assert answer.json["smtp"]["password"] == "\u2022" * 14
     assert password not in answer.get_data(as_text=True)
+
+
+def test_resume_cannot_switch_on_an_smtp_mailbox_nobody_confirmed(client, fakes: Fakes, admin):
+    smtp_mailbox(fakes, state="pending_confirmation", confirmed_at=None)
+    answer = action(client, admin, "resume")
+    assert (answer.status_code, answer.json["error"]["code"]) == (409, "confirmation_required")
+    fakes.mailboxes.update(TENANT, "tenant", {"state": "reverted"})  # reverted before confirming
+    assert action(client, admin, "resume").status_code == 409
+    assert fakes.mailboxes.get(TENANT, "tenant").state.value == "reverted"
+    assert fakes.smtp.received.credentials == []
+
+
+def test_resume_when_the_stored_credentials_are_gone_asks_to_reconnect(client, fakes: Fakes, admin):
+    gmail_mailbox(fakes, state="reverted")
+    fakes.secrets.versions = dict.fromkeys(fakes.secrets.versions)  # destroyed elsewhere
+    answer = action(client, admin, "resume")
+    assert (answer.status_code, answer.json["error"]["code"]) == (409, "reauthorize_required")
+    assert answer.json["error"]["hint"] == "Sign in with Google again to reconnect it."

@@ -120,6 +120,20 @@ def test_a_providers_limit_is_a_429_and_the_mailbox_waits(client, fakes: Fakes, 
     assert len(fakes.gmail.received.credentials) == asked
 
 
+def test_credentials_the_provider_rotates_while_sending_replace_the_stored_ones(
+    client, fakes: Fakes, admin
+):
+    switch_on(client, admin, gmail=True)
+    old = gmail_mailbox(fakes)
+    fakes.gmail.rotate_to = b"1//rotated"
+    assert send(client, admin, email()).status_code == 200
+    mailbox = fakes.mailboxes.get(TENANT, "tenant")
+    assert fakes.secrets.access(mailbox.secret_version) == b"1//rotated"
+    assert fakes.secrets.live() == [b"1//rotated"]  # the old token does not linger
+    assert send(client, admin, email()).status_code == 200
+    assert fakes.gmail.received.credentials == [old, "1//rotated"]
+
+
 def test_members_may_be_kept_from_sending(client, fakes: Fakes, admin, member):
     client.call("PATCH", "settings", token=admin, body={"members_may_send": False})
     answer = send(client, member, email())

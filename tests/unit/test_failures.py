@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from sendvia.adapters.gmail import classify_http_error
+from sendvia.adapters.google_oauth import classify_refresh_error
 from sendvia.domain.failures import FailureKind, ProviderFailure, kind_of
 from sendvia.domain.smtp_replies import HINTS
 
@@ -38,6 +42,42 @@ def test_every_smtp_cause_with_a_hint_is_classified_on_purpose():
         "certificate_untrusted",
         "rejected",
         "folder_missing",
+        "no_imap",
     }
     for cause in HINTS:
         assert kind_of(cause) is not FailureKind.PERMANENT or cause in deliberately_permanent
+
+
+class _Response(dict):  # httplib2's response: a dict of headers with a status
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.resp = _Response(status)
+        body = {"error": {"message": "m", "errors": [{"reason": reason}] if reason else []}}
+        self.content = json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (401, ""),
+        (403, "insufficientPermissions"),
+        (429, ""),
+        (403, "dailyLimitExceeded"),
+        (403, "userRateLimitExceeded"),
+    ],
+)
+def test_the_causes_gmail_names_itself_have_the_tables_kind(status, reason):
+    failure = classify_http_error(_HttpError(status, reason))
+    assert failure.kind is kind_of(failure.code), failure.code
+
+
+@pytest.mark.parametrize("text", ["invalid_grant: Token has been revoked", "unauthorized_client"])
+def test_googles_refusals_to_refresh_have_the_tables_kind(text):
+    failure = classify_refresh_error(Exception(text))
+    assert failure.kind is kind_of(failure.code)

@@ -103,7 +103,7 @@ class GoogleOAuth:
     def can_read(self, granted_scopes: tuple[str, ...]) -> bool:
         return GMAIL_READ in granted_scopes
 
-    def rotated(self, grant: Grant) -> str | None:
+    def rotated(self, credentials: Any) -> str | None:
         return None  # Google keeps a refresh token until it is revoked or unused for 6 months
 
     def profile(self, grant: Grant) -> Profile:

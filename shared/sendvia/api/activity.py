@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
-
 from sendvia.api import presentation as show
+from sendvia.errors import BadRequest
 from sendvia.services import activity as service
 from sendvia.services import recipients
-from sendvia.validation import parse_model
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")
@@ -27,31 +25,21 @@ def mark_read(call: Call, notification_id: str) -> Reply:
     return Reply(200, show.notification(read, call.user.uid))
 
 
-class DeliveryQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    page_size: int = Field(default=50, ge=1, le=200)
-    page_token: StrictStr | None = Field(default=None, max_length=100)
-    contact_id: StrictStr | None = Field(default=None, max_length=200)
-    state: StrictStr | None = Field(default=None, max_length=40)
-    category: StrictStr | None = Field(default=None, max_length=100)
-
-
 @router.route("GET", "/deliveries")
 def deliveries(call: Call) -> Reply:
     """The delivery log, newest first; members see what they sent, admins everything."""
-    query = parse_model(DeliveryQuery, dict(call.request.args))
-    filters = {
-        name: value
-        for name, value in (
-            ("contact_id", query.contact_id),
-            ("state", query.state),
-            ("category", query.category),
+    args = call.request.args
+    raw_size = args.get("page_size", "50")
+    if not raw_size.isdigit() or not 1 <= int(raw_size) <= 200:
+        raise BadRequest(
+            "page_size must be a number from 1 to 200.",
+            field="page_size",
+            code="invalid_value",
+            hint="Leave it out for 50.",
         )
-        if value
-    }
+    filters = {name: args[name] for name in service.DELIVERY_FILTERS if args.get(name)}
     page, token = service.deliveries(
-        call.runtime, call.user, filters, query.page_size, query.page_token or None
+        call.runtime, call.user, filters, int(raw_size), args.get("page_token") or None
     )
     return Reply(200, {"deliveries": [show.delivery(d) for d in page], "next_page_token": token})
 

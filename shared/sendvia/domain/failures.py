@@ -5,9 +5,11 @@ re-authorizes or enters a new password. `quota`: the provider's sending limits â
 `retry_after_s`. `transient`: try again later. `permanent`: this message will never go (a bad
 recipient).
 
-Each provider names its causes (`wrong_password`, `token_revoked`, ...); which kind a cause is
-comes from this one table, so a server's answer counts the same at send time, at test time and on
-resume.
+Each provider names its causes (`wrong_password`, `token_revoked`, ...); which kind a named cause
+is comes from this one table, so a server's answer counts the same at send time, at test time and
+on resume. An HTTP API's adapter may also pass on the provider's own reason for an error it
+classified by the status the provider documents (Gmail: any 5xx is transient, 429 a quota); the
+causes it names itself are in this table, and tests/unit/test_failures.py keeps them in step.
 """
 
 from __future__ import annotations
@@ -37,7 +39,17 @@ AUTH_CAUSES = frozenset(
         "reauthorize_required",
     }
 )
-QUOTA_CAUSES = frozenset({"quota_exceeded", "mailbox_throttled"})
+QUOTA_CAUSES = frozenset(
+    {
+        "quota_exceeded",
+        "mailbox_throttled",
+        "rate_limited",
+        "rateLimitExceeded",
+        "userRateLimitExceeded",
+        "dailyLimitExceeded",
+        "quotaExceeded",
+    }
+)
 TRANSIENT_CAUSES = frozenset(
     {
         "timeout",
@@ -47,6 +59,11 @@ TRANSIENT_CAUSES = frozenset(
         "temporary_failure",
         "connection_dropped",
         "imap_error",
+        "google_unavailable",
+        "google_unreachable",
+        "gmail_unreachable",
+        "profile_unavailable",
+        "relay_auth_failed",
     }
 )
 

@@ -41,6 +41,7 @@ HINTS = {
     "the provider's sending limits.",
     "folder_missing": "Pick the Sent folder from the list of folders on the server.",
     "imap_error": "The IMAP server answered with an error; its reply says which.",
+    "no_imap": "Add the IMAP server in the mailbox settings.",
     "quota_exceeded": "The mailbox's sending limit is reached; sending resumes when it resets.",
 }
 

@@ -33,6 +33,9 @@ class Sent:
 
     provider_message_id: str | None = None
     warnings: tuple[dict[str, str], ...] = ()
+    # Credentials the provider issued in place of the stored ones while sending (Microsoft
+    # rotates a refresh token on every use): stored as the mailbox's new secret version.
+    rotated_secret: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -152,7 +155,8 @@ class OAuthProvider(Protocol):
         """Revoke a token (True when the provider confirmed); the token never goes in a URL."""
         ...
 
-    def rotated(self, grant: Grant) -> str | None:
-        """The refresh token to store after using `grant`, when the provider issued a new one in
-        place of the old (Microsoft rotates them on every use; Google does not: None)."""
+    def rotated(self, credentials: Any) -> str | None:
+        """The refresh token to store after `credentials` were refreshed, when the provider
+        issued a new one in place of the old (Microsoft rotates them on every use; Google does
+        not: None). The mailbox provider returns it in Sent.rotated_secret."""
         ...

@@ -113,8 +113,10 @@ def deliver_once(
         )
         hint = mailboxes.hint_for(rt, mailbox.provider, failure) if mailbox else None
         return _failed(failure, route, hint)
-    if route.via is Via.DEFAULT or mailbox is None:
+    if route.via is Via.DEFAULT:
         return _by_relay(rt, tenant, principal, request, route, delivery_id)
+    if mailbox is None:  # the route was resolved from these very mailboxes
+        raise LookupError(f"the route names mailbox {route.mailbox!r}, which was not read")
     message = compose(
         request,
         sender=Mailbox(mailbox.display_name, mailbox.address),
@@ -136,6 +138,8 @@ def deliver_once(
             fallback = _fallback(rt, tenant, principal, reason)
             return _by_relay(rt, tenant, principal, request, fallback, delivery_id)
         return failed
+    if sent.rotated_secret is not None:
+        mailboxes.store_rotated(rt, mailbox, sent.rotated_secret)
     return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
 
 

@@ -60,6 +60,12 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _sign_in_of(record: dict[str, Any]) -> str:
+    """The sign-in a state was started with. States written before sendvia recorded it (they
+    live 10 minutes, so only across a deploy) were all Google's, with `google_url`."""
+    return str(record.get("sign_in") or "google")
+
+
 def _sign_in(rt: Runtime, name: str) -> OAuthProvider:
     """The sign-in a caller named, if this deployment offers it."""
     if provider_for_sign_in(name) is None:
@@ -163,13 +169,13 @@ def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
         raise FlowRefused(
             "This sign-in link has expired, was already used, or was opened in another browser."
         )
-    oauth = rt.oauth.get(record.get("sign_in") or "")
+    oauth = rt.oauth.get(_sign_in_of(record))
     secure = "; Secure" if oauth and oauth.callback_url.startswith("https://") else ""
     cookie = (
         f"{BROWSER_COOKIE}={browser}; Max-Age={int(STATE_LIFETIME.total_seconds())}; "
         f"Path=/; HttpOnly; SameSite=Lax{secure}"
     )
-    return Redirect(record["provider_url"], cookie)
+    return Redirect(record.get("provider_url") or record["google_url"], cookie)
 
 
 def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Redirect:
@@ -190,7 +196,7 @@ def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Red
     if args.get("error"):
         return outcome(
             "denied" if args["error"] == "access_denied" else "error",
-            None if args["error"] == "access_denied" else f"{record.get('sign_in')}_error",
+            None if args["error"] == "access_denied" else f"{_sign_in_of(record)}_error",
         )
     try:
         return _connect(rt, record, state, args.get("code", ""), outcome)
@@ -203,7 +209,7 @@ def _connect(
     rt: Runtime, record: dict[str, Any], state: str, code: str, outcome: Callable[..., Redirect]
 ) -> Redirect:
     tenant_id, mailbox_id = record["tenant_id"], record["mailbox_id"]
-    oauth = rt.oauth.get(record.get("sign_in") or "")
+    oauth = rt.oauth.get(_sign_in_of(record))
     if oauth is None or not switched_on(
         load_tenant(rt, tenant_id).integrations, oauth.mailbox_provider
     ):

@@ -19,9 +19,9 @@ from sendvia.domain.mailbox import (
 )
 from sendvia.domain.message import Mailbox, build_message
 from sendvia.domain.principal import Principal
-from sendvia.domain.providers import traits
+from sendvia.domain.providers import ConnectedBy, traits
 from sendvia.errors import AppError, BadGateway, Conflict, Forbidden, NotFound, Unavailable
-from sendvia.ports import MailboxProvider
+from sendvia.ports import MailboxProvider, SecretUnavailable
 from sendvia.runtime import Runtime
 
 # For a mailbox whose provider this deployment does not run (it cannot send anyway).
@@ -163,14 +163,18 @@ def resume(rt: Runtime, principal: Principal, requested: str) -> MailboxRecord:
     mailbox_id = resolve_id(principal, requested, manage=True)
     mailbox = load(rt, principal, mailbox_id)
     if not mailbox.secret_version:
+        raise reconnect_required(mailbox)
+    if needs_confirming(mailbox):
         raise Conflict(
-            "This mailbox has no stored access any more.",
-            code="reauthorize_required",
-            hint="Connect it again from the email settings.",
+            "This mailbox was never confirmed: its test email's code was not entered.",
+            code="confirmation_required",
+            hint="Run the connection test and enter the code from its email.",
         )
     provider = provider_for(rt, mailbox.provider)
     try:
         provider.check(mailbox)
+    except SecretUnavailable as gone:
+        raise reconnect_required(mailbox) from gone
     except ProviderFailure as failure:
         if failure.kind is not FailureKind.AUTH:
             raise _unavailable(provider, failure) from failure
@@ -179,6 +183,46 @@ def resume(rt: Runtime, principal: Principal, requested: str) -> MailboxRecord:
     mark_working(rt, mailbox)
     rt.mailboxes.update(principal.tenant_id, mailbox_id, {"last_tested_at": rt.clock()})
     return load(rt, principal, mailbox_id)
+
+
+def needs_confirming(mailbox: MailboxRecord) -> bool:
+    """A mailbox connected by typed settings is used only once its test email's code was
+    entered (docs/sources.md, 001); one connected by signing in is proven by the sign-in."""
+    by_settings = traits(mailbox.provider).connected_by is ConnectedBy.SETTINGS
+    return by_settings and (
+        mailbox.state is MailboxState.PENDING_CONFIRMATION or mailbox.confirmed_at is None
+    )
+
+
+def reconnect_required(mailbox: MailboxRecord) -> Conflict:
+    """The mailbox's stored credentials are gone (revoked, forgotten elsewhere)."""
+    sign_in = traits(mailbox.provider).sign_in
+    return Conflict(
+        "This mailbox has no stored access any more.",
+        code="reauthorize_required",
+        hint=f"Sign in with {sign_in.capitalize()} again to reconnect it."
+        if sign_in
+        else "Enter the mailbox's password in the email settings to reconnect it.",
+    )
+
+
+def store_rotated(rt: Runtime, mailbox: MailboxRecord, secret: bytes) -> None:
+    """The provider replaced the mailbox's credentials while using them: the new ones become
+    its secret's new version, the old versions are destroyed (an old refresh token must not
+    linger), and the provider forgets what it kept under the old version. A mailbox reconnected
+    meanwhile keeps its new connection: the update is for these credentials only."""
+    current = rt.mailboxes.get(mailbox.tenant_id, mailbox.id)
+    if current is None or current.secret_version != mailbox.secret_version:
+        return  # reconnected or forgotten since: these credentials are not the mailbox's now
+    secret_id = mailbox_secret_id(mailbox.tenant_id, mailbox.id)
+    version = rt.secrets.add_version(
+        secret_id, secret, {"tenant": mailbox.tenant_id, "mailbox": mailbox.id}
+    )
+    rt.mailboxes.update(mailbox.tenant_id, mailbox.id, {"secret_version": version})
+    rt.secrets.destroy_older(secret_id, version)
+    provider = rt.providers.get(mailbox.provider)
+    if provider is not None:
+        provider.forget(mailbox, revoke=False)
 
 
 def _unavailable(provider: MailboxProvider, failure: ProviderFailure) -> AppError:

@@ -4,7 +4,6 @@ its connection test's code is confirmed (services/test_connection)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sendvia.domain.failures import ProviderFailure
@@ -16,8 +15,10 @@ from sendvia.domain.mailbox_settings import (
 )
 from sendvia.domain.principal import Principal
 from sendvia.domain.providers import ConnectedBy, switched_on, traits
+from sendvia.domain.smtp_passwords import SmtpPasswords
 from sendvia.domain.tenant import MailboxPolicy, Tenant
 from sendvia.errors import BadGateway, BadRequest, Conflict, Refused
+from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
 from sendvia.services import mailboxes
 from sendvia.services.settings import load_tenant
@@ -58,27 +59,27 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> Mailbo
     connected = traits(existing.provider) if existing else None
     if connected is not None and connected.connected_by is not ConnectedBy.SETTINGS:
         raise Conflict(
-            f"This mailbox is connected with {connected.label} sign-in.",
+            f"This mailbox is connected with Sign in with {str(connected.sign_in).capitalize()}.",
             code="mailbox_in_use",
             hint="Forget that connection first.",
         )
-    stored = _passwords(rt, existing.secret_version) if existing and existing.secret_version else {}
-    passwords = {
-        "smtp": settings.smtp_password or stored.get("smtp"),
-        "imap": settings.imap_password or stored.get("imap") or stored.get("smtp"),
-    }
-    if not passwords["smtp"]:
+    stored = _stored(rt, existing.secret_version if existing else None)
+    smtp_password = settings.smtp_password or (stored.smtp if stored else None)
+    if not smtp_password:
         raise BadRequest(
             "smtp.password is required.",
             code="invalid_value",
             field="smtp.password",
             hint="Enter the mailbox's (app) password.",
         )
+    passwords = SmtpPasswords(
+        smtp_password, settings.imap_password or (stored.imap if stored else smtp_password)
+    )
     version = existing.secret_version if existing else None
     if passwords != stored:
         version = rt.secrets.add_version(
             mailbox_secret_id(principal.tenant_id, mailbox_id),
-            json.dumps(passwords).encode(),
+            passwords.encode(),
             {"tenant": principal.tenant_id, "mailbox": mailbox_id},
         )
     servers = {
@@ -119,9 +120,15 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> Mailbo
     return MailboxRecord.from_doc(principal.tenant_id, mailbox_id, doc)
 
 
-def _passwords(rt: Runtime, version: str) -> dict[str, str]:
-    stored: dict[str, str] = json.loads(rt.secrets.access(version))
-    return stored
+def _stored(rt: Runtime, version: str | None) -> SmtpPasswords | None:
+    """The passwords saved before, to keep when the form sends the 14 dots back; None when
+    there are none (or they are gone: then a password must be typed)."""
+    if not version:
+        return None
+    try:
+        return SmtpPasswords.decode(rt.secrets.access(version))
+    except SecretUnavailable:
+        return None
 
 
 def folders(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
@@ -131,11 +138,11 @@ def folders(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]
     provider = mailboxes.provider_for(rt, mailbox.provider)
     try:
         listed = provider.folders(mailbox)
+    except SecretUnavailable as gone:
+        raise mailboxes.reconnect_required(mailbox) from gone
     except ProviderFailure as failure:
         if failure.code == "no_imap":
-            raise Refused(
-                failure.reply, code="no_imap", hint="Add the IMAP server in the mailbox settings."
-            ) from failure
+            raise Refused(failure.reply, code="no_imap", hint=provider.hint(failure)) from failure
         raise BadGateway(
             f"The IMAP server: {failure.reply}", hint=provider.hint(failure), code=failure.code
         ) from failure

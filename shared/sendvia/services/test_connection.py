@@ -19,7 +19,7 @@ from sendvia.domain.mailbox import MailboxRecord, MailboxState
 from sendvia.domain.principal import Principal
 from sendvia.domain.providers import ConnectedBy, traits
 from sendvia.errors import BadRequest, Conflict
-from sendvia.ports import MailboxProvider, TestRun
+from sendvia.ports import MailboxProvider, SecretUnavailable, TestRun
 from sendvia.runtime import Runtime
 from sendvia.services import mailboxes
 from sendvia.services.settings import load_tenant
@@ -85,6 +85,8 @@ def _run(
 ) -> TestRun:
     try:
         return provider.test(mailbox, message, recipient)
+    except SecretUnavailable as gone:
+        raise mailboxes.reconnect_required(mailbox) from gone
     except ProviderFailure as failure:  # before any step: no stored credentials, say
         step = {
             "name": "credentials",

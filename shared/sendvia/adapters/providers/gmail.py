@@ -29,6 +29,10 @@ HINTS = {
     FailureKind.TRANSIENT: "Try again in a few minutes.",
     FailureKind.PERMANENT: "Check the message and the mailbox settings.",
 }
+# Hints of particular causes, before the kind's.
+CAUSE_HINTS = {
+    "no_imap": "Nothing to choose: Gmail keeps what it sends in its Sent folder itself.",
+}
 # Causes a test step reports under the name a person recognises.
 _STEP_CAUSES = {
     "refresh_failed": "token_revoked",
@@ -63,7 +67,9 @@ class GmailProvider:
     def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
         credentials = self._credentials(mailbox)
         raw = with_bcc(outgoing.message, list(outgoing.bcc))
-        return Sent(self._gmail.send(mailbox.secret_version or "", credentials, raw))
+        message_id = self._gmail.send(mailbox.secret_version or "", credentials, raw)
+        rotated = self._oauth.rotated(credentials)
+        return Sent(message_id, rotated_secret=rotated.encode() if rotated else None)
 
     def check(self, mailbox: MailboxRecord) -> None:
         self._fresh_credentials(mailbox)
@@ -131,7 +137,7 @@ class GmailProvider:
         self._gmail.forget(version)
 
     def hint(self, failure: ProviderFailure) -> str:
-        return HINTS[failure.kind]
+        return CAUSE_HINTS.get(failure.code) or HINTS[failure.kind]
 
     def broken_message(self, address: str) -> str:
         return (

@@ -7,7 +7,6 @@ passwords (SMTP and IMAP, as one JSON secret) go to the mailbox's own servers on
 
 from __future__ import annotations
 
-import json
 import logging
 from email.message import EmailMessage
 
@@ -15,6 +14,7 @@ from sendvia.adapters.mail_steps import Steps
 from sendvia.adapters.smtp_imap import MailServers
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider, Server
+from sendvia.domain.smtp_passwords import SmtpPasswords
 from sendvia.domain.smtp_replies import HINTS
 from sendvia.ports import Outgoing, Secrets, Sent, TestRun
 
@@ -61,13 +61,12 @@ class SmtpProvider:
         self._mail = mail
         self._secrets = secrets
 
-    def _passwords(self, mailbox: MailboxRecord) -> dict[str, str]:
+    def _passwords(self, mailbox: MailboxRecord) -> SmtpPasswords:
         if not mailbox.secret_version:
             raise ProviderFailure(
                 FailureKind.AUTH, "reauthorize_required", "No password is stored for this mailbox."
             )
-        stored: dict[str, str] = json.loads(self._secrets.access(mailbox.secret_version))
-        return stored
+        return SmtpPasswords.decode(self._secrets.access(mailbox.secret_version))
 
     @staticmethod
     def _smtp(mailbox: MailboxRecord) -> Server:
@@ -83,14 +82,14 @@ class SmtpProvider:
         send_over_smtp(
             self._mail,
             self._smtp(mailbox),
-            passwords["smtp"],
+            passwords.smtp,
             sender=mailbox.address,
             recipients=list(outgoing.recipients),
             raw=raw,
         )
         if mailbox.imap is None:
             return Sent()
-        copy = self._append_sent(mailbox, mailbox.imap, passwords["imap"], raw)
+        copy = self._append_sent(mailbox, mailbox.imap, passwords.imap, raw)
         return Sent(warnings=(copy,) if copy else ())
 
     def _append_sent(
@@ -114,16 +113,13 @@ class SmtpProvider:
         }
 
     def check(self, mailbox: MailboxRecord) -> None:
+        """Log in to the SMTP server: what sending needs. (IMAP only keeps the Sent copy, whose
+        failure is a warning when sending, so it does not decide whether the mailbox works.)"""
         passwords = self._passwords(mailbox)
         steps = Steps()
-        client = self._mail.open_smtp(self._smtp(mailbox), passwords["smtp"], steps)
+        client = self._mail.open_smtp(self._smtp(mailbox), passwords.smtp, steps)
         if client is not None:
             client.close()
-        imap = mailbox.imap
-        if steps.ok and imap is not None:
-            opened = steps.run("imap_login", lambda: self._mail.open_imap(imap, passwords["imap"]))
-            if opened is not None:
-                opened.logout()
         failure = first_failure(steps)
         if failure is not None:
             raise failure
@@ -134,7 +130,7 @@ class SmtpProvider:
         passwords = self._passwords(mailbox)
         raw = message.as_bytes()
         steps = Steps()
-        client = self._mail.open_smtp(self._smtp(mailbox), passwords["smtp"], steps)
+        client = self._mail.open_smtp(self._smtp(mailbox), passwords.smtp, steps)
         if client is not None:
             steps.run(
                 "send",
@@ -146,7 +142,7 @@ class SmtpProvider:
         if steps.ok and imap is not None:
             opened = steps.run(
                 "imap_login",
-                lambda: self._mail.open_imap(imap, passwords["imap"]),
+                lambda: self._mail.open_imap(imap, passwords.imap),
                 describe=lambda _: "Logged in",
             )
             if opened is not None:
@@ -171,7 +167,7 @@ class SmtpProvider:
             raise ProviderFailure(
                 FailureKind.PERMANENT, "no_imap", "This mailbox has no IMAP settings."
             )
-        password = self._passwords(mailbox)["imap"]
+        password = self._passwords(mailbox).imap
         steps = Steps()
         client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
         listed = steps.run("folders", lambda: self._mail.folders(client)) if client else None
