@@ -122,3 +122,13 @@ def test_resume_when_the_stored_credentials_are_gone_asks_to_reconnect(client, f
     answer = action(client, admin, "resume")
     assert (answer.status_code, answer.json["error"]["code"]) == (409, "reauthorize_required")
     assert answer.json["error"]["hint"] == "Sign in with Google again to reconnect it."
+
+
+def test_resume_of_an_smtp_mailbox_needs_no_google_at_all():
+    """It used to send the SMTP password to Google's token endpoint, and answer 500 where Sign
+    in with Google was not configured."""
+    fakes = fake_runtime()
+    fakes.runtime = replace(fakes.runtime, providers={Provider.SMTP: fakes.smtp}, oauth={})
+    smtp_mailbox(fakes, state="reverted")
+    answer = action(Client(fakes), fakes.token(TENANT, "ann"), "resume")
+    assert (answer.status_code, answer.json["state"]) == (200, "active")
