@@ -60,6 +60,7 @@ class _Handler:
     def __init__(self) -> None:
         self.received: list[bytes] = []
         self.mail_commands = 0  # MAIL FROM commands seen: one per sending attempt
+        self.logins = 0  # AUTH commands seen: each one carried a password
         self.peers: set[Any] = set()  # client addresses that sent mail: one per connection
         self.sessions: list[Any] = []
 
@@ -89,6 +90,7 @@ class _ScriptedSMTP(SMTP):
         super().connection_made(transport)
 
     async def smtp_AUTH(self, arg: str) -> None:
+        self.event_handler.logins += 1
         reply = AUTH_REPLIES.get(self.behaviour)
         if reply is None:
             await super().smtp_AUTH(arg)

@@ -122,7 +122,8 @@ class Server:
 
 @dataclass(frozen=True)
 class Resolved:
-    """Settings with presets applied; passwords None mean "keep the stored one"."""
+    """Settings with presets applied; a password None means none was typed (the 14 dots or
+    nothing): keep the stored one, where that is allowed (services/smtp_mailboxes)."""
 
     address: str
     display_name: str
@@ -151,7 +152,7 @@ def resolve(settings: MailboxSettingsIn) -> Resolved:
             "imap", settings.imap or ServerIn(), preset.get("imap", {}), settings.address
         )
     smtp_password = _password(settings.smtp.password)
-    imap_password = _password(settings.imap.password if settings.imap else None) or smtp_password
+    imap_password = _password(settings.imap.password if settings.imap else None)
     microsoft = settings.preset == "office365" or smtp.host.endswith(_MICROSOFT_HOSTS)
     return Resolved(
         address=settings.address,

@@ -34,11 +34,22 @@ _GENERIC_HINTS = {
 }
 
 
-def resolve_id(principal: Principal, requested: str, *, manage: bool) -> str:
+def resolve_id(principal: Principal, requested: str, *, manage: bool, own: bool = False) -> str:
     """The stored id of `tenant`, `me` or `user-{uid}`, if the caller may use it.
 
-    Anyone sees the tenant mailbox; only admins manage it. Admins may reach members' mailboxes;
-    a member reaching another member's gets 404, as if it did not exist."""
+    Anyone sees the tenant mailbox; only admins manage it. Admins may reach members' mailboxes
+    (see, revert, resume, revoke, forget), but with `own` — saving its settings, testing it,
+    confirming it, where its stored password would be used — only the member themself may: an
+    admin could otherwise aim a member's saved app password at a server of their choosing. A
+    member reaching another member's mailbox gets 404, as if it did not exist."""
+    if own and requested.startswith("user-") and requested != principal.own_mailbox_id:
+        if principal.is_admin:
+            raise Forbidden(
+                "Only the member can set up or test their own mailbox.",
+                code="owner_only",
+                hint="Ask the member to do it from their own email settings.",
+            )
+        manage = True  # and so a 404 below, as for any other member's mailbox
     if requested == TENANT_MAILBOX:
         if manage and not principal.is_admin:
             raise Forbidden(

@@ -7,9 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from sendvia.domain.failures import ProviderFailure
-from sendvia.domain.mailbox import MailboxRecord, MailboxState, Provider, mailbox_secret_id
+from sendvia.domain.mailbox import (
+    MailboxRecord,
+    MailboxState,
+    Provider,
+    Server,
+    mailbox_secret_id,
+)
 from sendvia.domain.mailbox_settings import (
     MailboxSettingsIn,
+    Resolved,
     SettingsError,
     resolve,
 )
@@ -44,7 +51,7 @@ def _check_allowed(rt: Runtime, principal: Principal, mailbox_id: str) -> Tenant
 
 def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> MailboxRecord:
     """PUT the settings: stored, password in Secret Manager, state pending_confirmation."""
-    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
+    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True, own=True)
     _check_allowed(rt, principal, mailbox_id)
     try:
         settings = resolve(parse_model(MailboxSettingsIn, body))
@@ -64,17 +71,7 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> Mailbo
             hint="Forget that connection first.",
         )
     stored = _stored(rt, existing.secret_version if existing else None)
-    smtp_password = settings.smtp_password or (stored.smtp if stored else None)
-    if not smtp_password:
-        raise BadRequest(
-            "smtp.password is required.",
-            code="invalid_value",
-            field="smtp.password",
-            hint="Enter the mailbox's (app) password.",
-        )
-    passwords = SmtpPasswords(
-        smtp_password, settings.imap_password or (stored.imap if stored else smtp_password)
-    )
+    passwords = _passwords(existing, stored, settings)
     version = existing.secret_version if existing else None
     if passwords != stored:
         version = rt.secrets.add_version(
@@ -120,6 +117,50 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> Mailbo
     return MailboxRecord.from_doc(principal.tenant_id, mailbox_id, doc)
 
 
+def _passwords(
+    existing: MailboxRecord | None, stored: SmtpPasswords | None, settings: Resolved
+) -> SmtpPasswords:
+    """The passwords to store: the ones typed now, or the stored ones — but a stored password is
+    only ever kept for the server it was saved for. Changing a server's host, port, security or
+    user name needs its password again (the 14 dots then keep nothing), so no sequence of calls
+    can send a saved password to another server."""
+    same_smtp = existing is not None and existing.smtp == _server(settings.smtp)
+    same_imap = existing is not None and existing.imap == _server(settings.imap)
+    smtp = settings.smtp_password or (stored.smtp if stored and same_smtp else None)
+    if not smtp:
+        raise BadRequest(
+            "smtp.password is required."
+            if not stored
+            else "smtp.password is required again: the SMTP server's settings changed.",
+            code="password_required" if stored else "invalid_value",
+            field="smtp.password",
+            hint="Enter the mailbox's (app) password.",
+        )
+    if settings.imap is None:
+        return SmtpPasswords(smtp, smtp)
+    # IMAP's own password if typed; else the stored one, for the same IMAP server; else the SMTP
+    # password typed now, for these very servers (the two are usually the same app password).
+    imap = (
+        settings.imap_password
+        or (stored.imap if stored and same_imap else None)
+        or settings.smtp_password
+    )
+    if not imap:
+        raise BadRequest(
+            "imap.password is required again: the IMAP server's settings changed.",
+            code="password_required",
+            field="imap.password",
+            hint="Enter the IMAP (app) password; it is usually the same as SMTP's.",
+        )
+    return SmtpPasswords(smtp, imap)
+
+
+def _server(server: Any) -> Server | None:
+    return (
+        Server(server.host, int(server.port), server.security, server.username) if server else None
+    )
+
+
 def _stored(rt: Runtime, version: str | None) -> SmtpPasswords | None:
     """The passwords saved before, to keep when the form sends the 14 dots back; None when
     there are none (or they are gone: then a password must be typed)."""
@@ -133,7 +174,7 @@ def _stored(rt: Runtime, version: str | None) -> SmtpPasswords | None:
 
 def folders(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
     """The mailbox's folders, with the special-use `\\Sent` one suggested."""
-    mailbox_id = mailboxes.resolve_id(principal, requested, manage=False)
+    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
     mailbox = mailboxes.load(rt, principal, mailbox_id)
     provider = mailboxes.provider_for(rt, mailbox.provider)
     try:

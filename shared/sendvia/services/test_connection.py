@@ -29,7 +29,7 @@ MAX_CODE_ATTEMPTS = 5
 
 
 def run(rt: Runtime, principal: Principal, requested: str) -> dict[str, Any]:
-    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
+    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True, own=True)
     mailbox = mailboxes.load(rt, principal, mailbox_id)
     provider = mailboxes.provider_for(rt, mailbox.provider)
     product = load_tenant(rt, principal.tenant_id).product_name
@@ -145,7 +145,7 @@ def _hash(salt: str, code: str) -> str:
 
 def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> MailboxRecord:
     """The person read the code in the test email: the mailbox becomes active."""
-    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
+    mailbox_id = mailboxes.resolve_id(principal, requested, manage=True, own=True)
     mailbox = mailboxes.load(rt, principal, mailbox_id)
     pending = mailbox.confirmation
     if not pending:
