@@ -89,6 +89,12 @@ class Call:
             )
         try:
             return json.loads(raw)
+        except RecursionError as exc:
+            raise BadRequest(
+                "The request body is nested too deeply.",
+                code="invalid_json",
+                hint="Send a flat JSON object.",
+            ) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(
                 f"The request body is not valid JSON ({exc}).",

@@ -89,6 +89,7 @@ class FakeSecrets:
 class FakeQueue:
     def __init__(self) -> None:
         self.tasks: dict[tuple[str, str, int], dt.datetime | None] = {}
+        self.fail_next = 0  # how many of the next task creations fail (Cloud Tasks unavailable)
 
     def enqueue(
         self,
@@ -98,6 +99,9 @@ class FakeQueue:
         at: dt.datetime | None = None,
         generation: int = 0,
     ) -> bool:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("Cloud Tasks is unavailable")
         key = (tenant_id, delivery_id, generation)
         if key in self.tasks:
             return False

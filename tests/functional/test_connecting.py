@@ -158,3 +158,12 @@ def test_a_state_written_before_sign_ins_were_named_still_works(client, fakes: F
     begun = client.call("GET", "oauth_callback", f"/begin?{query}")
     assert begun.status_code == 302
     assert begun.headers["Location"].startswith("https://accounts.test/auth")
+
+
+def test_a_return_to_with_control_characters_is_a_400(client, fakes: Fakes, admin):
+    allow_return(client, admin)
+    for bad in (f"{RETURN_TO}\r\nSet-Cookie: x=1", f"{RETURN_TO}\tx", f"{RETURN_TO} x"):
+        body = {"mailbox": "tenant", "return_to": bad}
+        answer = client.call("POST", "oauth_start", token=admin, body=body)
+        assert (answer.status_code, answer.json["error"]["field"]) == (400, "return_to")
+    assert fakes.oauth_states.records == {}

@@ -237,3 +237,17 @@ def test_a_batch_answers_each_message_in_order(client, fakes: Fakes, admin):
     assert first["delivery"]["state"] == third["delivery"]["state"] == "queued"
     assert bad["error"]["field"] == "messages.1.to.0"
     assert len(fakes.queue.tasks) == 2
+
+
+def test_a_display_name_with_line_breaks_in_the_token_still_sends(client, fakes: Fakes):
+    from sendvia.adapters.firebase_identity import principal_from_claims
+
+    principal = principal_from_claims(
+        {"tenant_id": TENANT, "uid": "eve", "role": "admin", "name": "Eve\r\nBcc: x@evil.test"}
+    )
+    token = fakes.identity.token(principal)
+    answer = send(client, token, email())
+    assert answer.status_code == 200, answer.json
+    [(message, recipients, _, _)] = fakes.relay.sent
+    assert recipients == ("pat@example.com",)
+    assert "\n" not in str(message["From"])

@@ -69,8 +69,9 @@ def test_credentials_are_reused_per_secret_version():
     assert oauth.credentials("v4", "1//other", ["scope"]) is not first
 
 
-def test_secret_ids_are_valid_for_any_tenant_id():
-    assert mailbox_secret_id("acme", "user-u1") == "sendvia-acme-user-u1"
+def test_secret_ids_are_valid_for_any_tenant_id_and_never_shared():
     odd = mailbox_secret_id("tenant/with spaces", "tenant")
     assert odd.startswith("sendvia-")
     assert all(c.isalnum() or c in "-_" for c in odd)
+    # Joined by a dash these were one secret, so one tenant's forget destroyed the other's.
+    assert mailbox_secret_id("acme", "user-user-q") != mailbox_secret_id("acme-user", "user-q")

@@ -43,6 +43,7 @@ def test_every_smtp_cause_with_a_hint_is_classified_on_purpose():
         "rejected",
         "folder_missing",
         "no_imap",
+        "unexpected",
     }
     for cause in HINTS:
         assert kind_of(cause) is not FailureKind.PERMANENT or cause in deliberately_permanent

@@ -15,7 +15,8 @@ import threading
 import time
 from typing import Any
 
-from sendvia.domain.principal import Principal, Role
+from sendvia.domain.message import clean_display_name
+from sendvia.domain.principal import Principal, Role, valid_id
 from sendvia.errors import Forbidden, Unauthenticated
 
 CLOCK_SKEW_S = 10
@@ -95,13 +96,29 @@ class FirebaseIdentity:
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    """Tenant and role come from custom claims; a token without a tenant is not for sendvia."""
+    """Tenant and role come from custom claims; a token without a tenant is not for sendvia.
+
+    The tenant id and the uid name Firestore documents and secrets, so each must be one plain
+    path segment; the display name (the user can set it themselves) is made safe for a From
+    header rather than refused."""
     tenant_id = claims.get("tenant_id")
     if not isinstance(tenant_id, str) or not tenant_id:
         raise Forbidden(
             "Your account is not a member of any tenant.",
             code="no_tenant",
             hint="Ask your administrator to add you to the practice.",
+        )
+    if not valid_id(tenant_id):
+        raise Forbidden(
+            "Your account's tenant id cannot be used: letters, digits, _ and - only, at most 128.",
+            code="invalid_tenant",
+            hint="Ask the platform's operator to fix the account's tenant_id claim.",
+        )
+    if not valid_id(str(claims.get("uid", ""))):
+        raise Unauthenticated(
+            "The token's user id cannot be used: letters, digits, _ and - only, at most 128.",
+            code="invalid_token",
+            hint=_RESIGN_HINT,
         )
     try:
         role = Role(claims.get("role", Role.MEMBER.value))
@@ -116,5 +133,5 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         uid=str(claims["uid"]),
         email=str(claims.get("email", "")),
         role=role,
-        name=str(claims.get("name", "")),
+        name=clean_display_name(str(claims.get("name", ""))),
     )

@@ -119,7 +119,11 @@ def _classify_imap(exc: BaseException) -> tuple[str, str]:
     text = text_of(exc.args[0]) if exc.args else str(exc)
     if type(exc).__name__ == "LoginError":  # IMAPClient's; the text is the server's
         return classify_reply(0, text, at_login=True), text
-    return "imap_error", text[:300]
+    if type(exc).__module__.startswith(("imapclient", "imaplib")):
+        return "imap_error", text[:300]
+    # Anything else is ours or the input's (an address smtplib cannot encode, say): retrying
+    # would fail the same way, so it is not a temporary failure.
+    return "unexpected", f"The step failed ({type(exc).__name__})."
 
 
 def _describe(exc: BaseException) -> str:

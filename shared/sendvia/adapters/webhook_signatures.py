@@ -53,7 +53,10 @@ def verify_sendgrid(
         raise SignatureError("the request is not signed")
     if not timestamp.isdigit():
         raise SignatureError("the signature's timestamp is not a time")
-    signed_at = dt.datetime.fromtimestamp(int(timestamp[:12]), dt.UTC)
+    try:
+        signed_at = dt.datetime.fromtimestamp(int(timestamp[:12]), dt.UTC)
+    except (ValueError, OverflowError, OSError) as exc:  # year 33658, say
+        raise SignatureError("the signature's timestamp is not a time") from exc
     if abs(now - signed_at) > SENDGRID_TOLERANCE:
         raise SignatureError("the signature is too old (a replay?)")
     try:

@@ -22,6 +22,13 @@ class StartRequest(BaseModel):
     receive: StrictBool = False
     return_to: StrictStr = Field(min_length=1, max_length=2000)
 
+    @field_validator("return_to")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+            raise ValueError("must not contain spaces or control characters")
+        return value
+
     @field_validator("provider")
     @classmethod
     def _known(cls, value: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,17 +24,14 @@ class Provider(StrEnum):
 
 
 TENANT_MAILBOX = "tenant"
-_SECRET_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def mailbox_secret_id(tenant_id: str, mailbox_id: str) -> str:
-    """The Secret Manager id of a mailbox's credentials: `sendvia-{tenant}-{mailbox}` as a valid
-    secret id (other characters: hashed)."""
-    raw = f"sendvia-{tenant_id}-{mailbox_id}"
-    if _SECRET_ID.search(raw) or len(raw) > 255:
-        digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:32]
-        return f"sendvia-{digest}"
-    return raw
+    """The Secret Manager id of a mailbox's credentials: a digest of the tenant and the mailbox,
+    so no two (tenant, mailbox) pairs share one — `acme`/`user-user-q` and `acme-user`/`user-q`
+    did when the id was the two joined by a dash. The secret's labels name them for a person."""
+    digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:40]
+    return f"sendvia-mailbox-{digest}"
 
 
 @dataclass(frozen=True)

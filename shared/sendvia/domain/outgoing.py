@@ -45,6 +45,14 @@ def _recipient(value: str) -> str:
     name, address = parseaddr(value)
     if not _ADDRESS.match(address):
         raise ValueError(f"{value!r} is not an email address")
+    # SMTPUTF8 (RFC 6531) is not offered by every server a mailbox or the relay uses, and an
+    # address that cannot be sent must be refused here, not retried as a temporary failure: an
+    # internationalised domain can be given in its ASCII form (xn--…), a local part cannot.
+    if not address.isascii():
+        raise ValueError(
+            f"{address!r} has non-ASCII characters; give an internationalised domain in its "
+            "ASCII (xn--) form"
+        )
     return formataddr((name, address)) if name else address
 
 

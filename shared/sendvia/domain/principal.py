@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def valid_id(value: str) -> bool:
+    """A tenant id or uid that is one plain path segment (documents, secrets, task names)."""
+    return bool(_ID.match(value))
 
 
 class Role(StrEnum):

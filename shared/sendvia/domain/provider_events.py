@@ -144,7 +144,7 @@ def sendgrid_events(body: bytes) -> list[ProviderEvent]:
     """SendGrid's Event Webhook body: a JSON array of events."""
     try:
         items = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EventError("the body is not JSON") from exc
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS:
         raise EventError(f"the body must be a list of 1 to {MAX_EVENTS} events")
@@ -188,7 +188,7 @@ def ses_events(sns_message_id: str, message: str) -> list[ProviderEvent]:
     """The SES notification inside an SNS Notification's `Message`: one event per recipient."""
     try:
         note = json.loads(message)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EventError("Message is not JSON") from exc
     if not isinstance(note, dict):
         raise EventError("Message is not an object")

@@ -37,6 +37,8 @@ HINTS = {
     "server_busy": "Many emails are going out through this server at once; it is retried.",
     "temporary_failure": "The server refused for now (a temporary error); try again later.",
     "rejected": "The server refused the message; its reply says why.",
+    "unexpected": "Something unexpected failed with this message; it is not retried. If it "
+    "keeps happening, contact support.",
     "connection_dropped": "The server closed the connection in the middle; try again, and check "
     "the provider's sending limits.",
     "folder_missing": "Pick the Sent folder from the list of folders on the server.",

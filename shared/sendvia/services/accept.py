@@ -39,14 +39,48 @@ REMINDER_HORIZON = dt.timedelta(minutes=15)
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
 ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
 
+# How long an Idempotency-Key names its email; used again later, it names a new one (Stripe: 24 h).
+KEY_LIFETIME = dt.timedelta(hours=24)
+MAX_KEY_GENERATIONS = 16
+
 BatchResult = Delivery | dict[str, Any]  # a delivery, or the error of that message
 
 
-def delivery_id_for(key: str | None) -> str:
-    """The caller's Idempotency-Key names the delivery; without one, a fresh id."""
+def delivery_id_for(principal: Principal, key: str | None, scope: str = "send") -> str:
+    """The caller's Idempotency-Key names the delivery; without one, a fresh id.
+
+    A key belongs to its caller, as Stripe's and Nylas' do: the same key from two users of a
+    tenant names two emails. `scope` keeps a batch's message keys apart from single sends'."""
     if not key:
         return secrets.token_hex(16)
-    return hashlib.sha256(key.encode()).hexdigest()[:40]
+    return _digest(scope, principal.uid, key)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+
+
+def _create(
+    rt: Runtime, tenant_id: str, delivery_id: str, record: dict[str, Any], *, keyed: bool
+) -> tuple[str, Delivery | None]:
+    """Create the delivery: (its id, None); or, when its key already names one, (that id, the
+    delivery it names). A key is remembered for KEY_LIFETIME: a key used again after that names
+    a new email, whose id follows from the expired one's, so retries of it find it again."""
+    for _ in range(MAX_KEY_GENERATIONS):
+        if rt.deliveries.create(tenant_id, delivery_id, record):
+            return delivery_id, None
+        existing = rt.deliveries.get(tenant_id, delivery_id)
+        if existing is None:
+            continue  # deleted since: create it again
+        first_used = existing.created_at
+        if not keyed or first_used is None or first_used >= rt.clock() - KEY_LIFETIME:
+            return delivery_id, existing
+        delivery_id = _digest(delivery_id, first_used.isoformat())
+    raise Conflict(
+        "This Idempotency-Key has been used too many times.",
+        code="idempotency_exhausted",
+        hint="Use a new key for a new email.",
+    )
 
 
 def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple[int, Delivery]:
@@ -55,15 +89,18 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
     context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id, fresh=True)
     _require_may_send(principal, context.tenant)
     route = attempt.route_in(rt, context, principal)
-    delivery_id = delivery_id_for(key)
     record = _record(rt, principal, request, key, route)
     refused = suppression.refusal_for(rt, principal.tenant_id, request)
     if refused is not None:
         record.update(suppression.suppressed_changes(refused))
     # Created first: a retried request (same key) finds its delivery instead of sending again.
-    if not rt.deliveries.create(principal.tenant_id, delivery_id, record):
-        existing = rt.deliveries.get(principal.tenant_id, delivery_id)
-        return _again(existing or Delivery.from_doc(delivery_id, record), request)
+    delivery_id, existing = _create(
+        rt, principal.tenant_id, delivery_id_for(principal, key), record, keyed=key is not None
+    )
+    if existing is not None:
+        status, again = _again(existing, request)
+        _enqueue_due(rt, principal.tenant_id, _still_queued([(again, request)]))
+        return status, again
     created = Delivery.from_doc(delivery_id, record)
     if refused is not None:
         suppression.refuse(rt, principal.tenant_id, created)
@@ -93,14 +130,13 @@ def send_batch(
     accepted: list[tuple[int, str, SendRequest, dict[str, Any]]] = []
     for index, given in enumerate(messages):
         message = {**given, "mode": "queue"} if isinstance(given, dict) else given
-        message_key = f"{key}:{index}" if key else None
         try:
             request = _parse(message)
-            record = _record(rt, principal, request, message_key, route)
+            record = _record(rt, principal, request, key, route)
         except AppError as exc:
             results[index] = _batch_error(exc, index)
             continue
-        accepted.append((index, delivery_id_for(message_key), request, record))
+        accepted.append((index, delivery_id_for(principal, key, f"batch:{index}"), request, record))
     every = [a for _, _, r, _ in accepted for a in addresses(r.to + r.cc + r.bcc)]
     suppressed = rt.recipients.suppressed(principal.tenant_id, every) if every else {}
     refused_ids = set()
@@ -122,13 +158,26 @@ def send_batch(
             else:
                 due.append((delivery_id, request))
             continue
-        existing = rt.deliveries.get(principal.tenant_id, delivery_id)
+        found_id, existing = _create(rt, principal.tenant_id, delivery_id, record, keyed=True)
+        if existing is None:  # the key had expired: a new email
+            results[index] = Delivery.from_doc(found_id, record)
+            due.append((found_id, request))
+            continue
         try:
-            results[index] = _again(existing or delivery, request)[1]
+            results[index] = _again(existing, request)[1]
         except AppError as exc:
             results[index] = _batch_error(exc, index)
+        else:
+            due += _still_queued([(existing, request)])
     _enqueue_due(rt, principal.tenant_id, due)
     return results
+
+
+def _still_queued(found: list[tuple[Delivery, SendRequest]]) -> list[tuple[str, SendRequest]]:
+    """Queued deliveries a retried request found: their tasks are created again (Cloud Tasks
+    refuses a task name it has seen, so one that exists is not duplicated). A first request
+    whose task creation failed left its delivery queued with no task; its retry mends that."""
+    return [(d.id, r) for d, r in found if d.state is DeliveryState.QUEUED]
 
 
 def cancel(rt: Runtime, principal: Principal, delivery_id: str) -> Delivery:

@@ -22,6 +22,7 @@ from typing import Any
 from sendvia.cache import RouteContext
 from sendvia.domain.delivery import Claim, Delivery, DeliveryState, Next, after_failure
 from sendvia.domain.failures import FailureKind
+from sendvia.domain.message import clean_display_name
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal, Role
 from sendvia.ports import SecretUnavailable
@@ -50,7 +51,7 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         str(sender.get("uid", "")),
         str(sender.get("email", "")),
         Role(sender.get("role", "member")),
-        str(sender.get("name", "")),
+        clean_display_name(str(sender.get("name", ""))),  # stored before names were cleaned
     )
     request = SendRequest.model_validate(delivery.content)
     refused = suppression.refusal_for(rt, tenant_id, request)

@@ -51,7 +51,7 @@ def receive_sendgrid(rt: Runtime, headers: Mapping[str, str], body: bytes) -> di
 def receive_ses(rt: Runtime, body: bytes) -> dict[str, Any]:
     try:
         envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("The body is not an SNS message (JSON).", field="body") from exc
     if not isinstance(envelope, dict):
         raise BadRequest("The body is not an SNS message (JSON object).", field="body")

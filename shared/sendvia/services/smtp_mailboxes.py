@@ -138,12 +138,12 @@ def _passwords(
         )
     if settings.imap is None:
         return SmtpPasswords(smtp, smtp)
-    # IMAP's own password if typed; else the stored one, for the same IMAP server; else the SMTP
-    # password typed now, for these very servers (the two are usually the same app password).
+    # IMAP's own password if typed; else the SMTP password typed now, for these very servers
+    # (the two are usually the same app password); else the stored one, for the same server.
     imap = (
         settings.imap_password
-        or (stored.imap if stored and same_imap else None)
         or settings.smtp_password
+        or (stored.imap if stored and same_imap else None)
     )
     if not imap:
         raise BadRequest(

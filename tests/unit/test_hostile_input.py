@@ -1,0 +1,50 @@
+"""Input a hostile or careless caller controls is refused with a reason, never a 5xx (security
+review M5, L1, L3, L7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sendvia.adapters.firebase_identity import principal_from_claims
+from sendvia.adapters.webhook_signatures import verify_sendgrid
+from sendvia.domain.provider_events import EventError, SignatureError, sendgrid_events, ses_events
+from sendvia.errors import Forbidden, Unauthenticated
+
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("timestamp", ["999999999999", "0", "99999999999999999999"])
+def test_a_sendgrid_timestamp_out_of_range_is_a_refused_signature(timestamp):
+    with pytest.raises(SignatureError):
+        verify_sendgrid("key", b"[]", "c2ln", timestamp, NOW)
+
+
+def test_deeply_nested_event_bodies_are_refused_as_events():
+    with pytest.raises(EventError):
+        sendgrid_events(NESTED)
+    with pytest.raises(EventError):
+        ses_events("m1", NESTED.decode())
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Ann\r\nBcc: victim@evil.test", "=?utf-8?q?Ann=0D=0ABcc=3A_x?=", "Ann\x00Admin"],
+)
+def test_a_display_name_from_a_token_is_made_safe_for_a_from_header(name):
+    principal = principal_from_claims({"tenant_id": "t1", "uid": "u1", "name": name})
+    assert "\r" not in principal.name and "\n" not in principal.name
+    assert "=?" not in principal.name and "\x00" not in principal.name
+
+
+@pytest.mark.parametrize("tenant", ["a/b", "../other", "", "x" * 129, "tenant with spaces"])
+def test_a_tenant_id_must_be_one_path_segment(tenant):
+    with pytest.raises(Forbidden):
+        principal_from_claims({"tenant_id": tenant, "uid": "u1"})
+
+
+@pytest.mark.parametrize("uid", ["a/b", "..", ""])
+def test_a_uid_must_be_one_path_segment(uid):
+    with pytest.raises((Unauthenticated, Forbidden)):
+        principal_from_claims({"tenant_id": "t1", "uid": uid})
