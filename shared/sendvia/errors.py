@@ -80,6 +80,13 @@ class Refused(AppError):
     code = "refused"
 
 
+class TooBusy(AppError):
+    """Too many requests at once for one thing; try again shortly."""
+
+    status = 429
+    code = "too_busy"
+
+
 class BadGateway(AppError):
     """A server we depend on (a tenant's mail server, a provider) failed."""
 

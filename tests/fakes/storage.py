@@ -87,6 +87,19 @@ class FakeMailboxes:
         self.docs.pop((tenant_id, mailbox_id), None)
         self._on_change(tenant_id)
 
+    def spend_code_try(
+        self, tenant_id: str, mailbox_id: str, max_tries: int
+    ) -> Mapping[str, Any] | None:
+        with self._lock:
+            doc = self.docs.get((tenant_id, mailbox_id)) or {}
+            pending = doc.get("confirmation")
+            if not pending:
+                return None
+            before: Mapping[str, Any] = copy.deepcopy(pending)
+            if pending.get("attempts", 0) < max_tries:
+                pending["attempts"] = pending.get("attempts", 0) + 1
+            return before
+
     def mark_broken(
         self,
         tenant_id: str,

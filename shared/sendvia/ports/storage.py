@@ -47,6 +47,14 @@ class Mailboxes(Protocol):
 
     def delete(self, tenant_id: str, mailbox_id: str) -> None: ...
 
+    def spend_code_try(
+        self, tenant_id: str, mailbox_id: str, max_tries: int
+    ) -> Mapping[str, Any] | None:
+        """Count one try at the mailbox's confirmation code, atomically (racing tries each
+        count), unless `max_tries` were counted already; the pending confirmation as it was
+        before this try (None when there is none)."""
+        ...
+
     def mark_broken(
         self,
         tenant_id: str,

@@ -147,7 +147,8 @@ def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> Mai
     """The person read the code in the test email: the mailbox becomes active."""
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=True, own=True)
     mailbox = mailboxes.load(rt, principal, mailbox_id)
-    pending = mailbox.confirmation
+    # Counted before it is compared, atomically: racing guesses each spend a try.
+    pending = rt.mailboxes.spend_code_try(principal.tenant_id, mailbox_id, MAX_CODE_ATTEMPTS)
     if not pending:
         raise Conflict(
             "There is no test email to confirm.",
@@ -170,11 +171,6 @@ def confirm(rt: Runtime, principal: Principal, requested: str, code: str) -> Mai
         )
     if not secrets.compare_digest(_hash(pending["salt"], code.strip()), pending["hash"]):
         left = MAX_CODE_ATTEMPTS - pending["attempts"] - 1
-        rt.mailboxes.update(
-            principal.tenant_id,
-            mailbox_id,
-            {"confirmation": {**pending, "attempts": pending["attempts"] + 1}},
-        )
         raise BadRequest(
             "That code is not the one in the test email.",
             code="invalid_code",

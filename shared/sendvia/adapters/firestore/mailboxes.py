@@ -4,15 +4,21 @@ transaction, so a hundred failed sends make one notification."""
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sendvia.adapters import paths
 from sendvia.domain.mailbox import MailboxRecord, MailboxState
+from sendvia.errors import TooBusy
 from sendvia.metering import METER
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+
+_CAS_TRIES = 40
 
 
 class FirestoreMailboxes:
@@ -54,6 +60,35 @@ class FirestoreMailboxes:
         METER.writes()
         self._db.document(paths.mailbox(tenant_id, mailbox_id)).delete()
         self._on_change(tenant_id)
+
+    def spend_code_try(
+        self, tenant_id: str, mailbox_id: str, max_tries: int
+    ) -> Mapping[str, Any] | None:
+        """A compare-and-set on the document's update time, tried again on a race: a
+        transaction per guess times out its lock when many guesses arrive at once."""
+        from google.api_core import exceptions
+        from google.cloud import firestore
+
+        ref = self._db.document(paths.mailbox(tenant_id, mailbox_id))
+        for attempt in range(_CAS_TRIES):
+            METER.reads()
+            snapshot = ref.get()
+            pending = (snapshot.to_dict() or {}).get("confirmation") if snapshot.exists else None
+            if not pending or int(pending.get("attempts", 0)) >= max_tries:
+                found: Mapping[str, Any] | None = pending or None
+                return found
+            METER.writes()
+            try:
+                ref.update(
+                    {"confirmation.attempts": firestore.Increment(1)},
+                    option=self._db.write_option(last_update_time=snapshot.update_time),
+                )
+            except (exceptions.FailedPrecondition, exceptions.NotFound):
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # noqa: S311 - jitter
+                continue
+            counted: Mapping[str, Any] = pending
+            return counted
+        raise TooBusy("Too many tries at this code at once.", hint="Try again in a moment.")
 
     def mark_broken(
         self,
