@@ -196,6 +196,9 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         # Short backoffs keep a local retry visible in seconds; production keeps 10 s … 10 min.
         "SENDVIA_TASKS_MIN_BACKOFF_S": "0.5",
         "SENDVIA_TASKS_MAX_BACKOFF_S": "2",
+        # How long a server may take to answer the message data before the outcome is unknown:
+        # short, so a local server holding its reply shows the unknown outcome in seconds.
+        "SENDVIA_MAIL_REPLY_LIMIT_S": "4",
     }
 
 

@@ -9,7 +9,9 @@ Each `Behaviour` makes one kind of trouble real providers make:
 - `drop_in_data`: the connection closes in the middle of DATA;
 - `stall`: the TCP connection is accepted and nothing is ever said;
 - `untrusted_certificate`: STARTTLS with a certificate nobody trusts;
-- `auth_not_offered`: EHLO lists no AUTH, even after STARTTLS (a relay-only port).
+- `auth_not_offered`: EHLO lists no AUTH, even after STARTTLS (a relay-only port);
+- `slow_final_reply`: takes the whole message, then holds its final reply for 15 s (a slow
+  content filter): the message is received, the sender does not know it.
 Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`.
 """
 
@@ -42,9 +44,11 @@ class Behaviour(StrEnum):
     TEMPORARY_ONCE = "temporary_once"  # 451 on the first MAIL FROM, then accepts
     REJECT_RECIPIENT = "reject_recipient"  # 550 5.1.1 for every recipient
     AUTH_NOT_OFFERED = "auth_not_offered"
+    SLOW_FINAL_REPLY = "slow_final_reply"  # takes the data, answers 250 only after 15 s
     WELL_BEHAVED = "well_behaved"
 
 
+SLOW_REPLY_S = 15.0
 AUTH_REPLIES = {
     Behaviour.WRONG_PASSWORD: "535 5.7.8 Username and Password not accepted.",
     Behaviour.APP_PASSWORD_REQUIRED: "534 5.7.9 Application-specific password required. "
@@ -79,6 +83,8 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(envelope.content)
+        if getattr(server, "behaviour", None) is Behaviour.SLOW_FINAL_REPLY:
+            await asyncio.sleep(SLOW_REPLY_S)
         return "250 2.0.0 OK"
 
 

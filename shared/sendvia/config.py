@@ -106,6 +106,8 @@ class Settings:
     # How long an instance may reuse a tenant's settings and mailbox documents when delivering
     # queued emails (0: read them for every email).
     route_cache_s: float = 30.0
+    # How long a mail server may take to answer the message data before the outcome is unknown.
+    mail_reply_limit_s: float = 30.0
     events: EventSettings = EventSettings(None, ())
     # When set, `reminders` requires Cloud Scheduler's OIDC token from this service account.
     scheduler_service_account: str | None = None
@@ -168,6 +170,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             f"SENDVIA_MAIL_HOSTS_ALLOW={allow!r}: only 'loopback' (local stacks) may be allowed."
         )
     route_cache_s = _number(env, "SENDVIA_ROUTE_CACHE_SECONDS", 30.0, 0.0, 300.0, problems)
+    reply_limit_s = _number(env, "SENDVIA_MAIL_REPLY_LIMIT_S", 30.0, 1.0, 600.0, problems)
     scheduler = _scheduler_account(env, tasks, problems)
     events = EventSettings(
         sendgrid_public_key=env.get("SENDVIA_SENDGRID_PUBLIC_KEY", "").strip() or None,
@@ -183,6 +186,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         tls_ca_file=ca_file,
         mail_allow_loopback=allow == "loopback",
         route_cache_s=route_cache_s,
+        mail_reply_limit_s=reply_limit_s,
         events=events,
         scheduler_service_account=scheduler,
         project=project,

@@ -95,7 +95,11 @@ def build(settings: Settings) -> Runtime:
     secrets = SecretManagerSecrets(
         settings.project, lambda: secret_manager_client(settings.secret_manager_emulator_host)
     )
-    mail = MailServers(ca_file=settings.tls_ca_file, allow_loopback=settings.mail_allow_loopback)
+    mail = MailServers(
+        ca_file=settings.tls_ca_file,
+        allow_loopback=settings.mail_allow_loopback,
+        reply_limit_s=settings.mail_reply_limit_s,
+    )
     providers: dict[Provider, MailboxProvider] = {Provider.SMTP: SmtpProvider(mail, secrets)}
     oauth: dict[str, OAuthProvider] = {}
     if settings.google:

@@ -134,12 +134,26 @@ class FakeNotifications:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> None:
-        self.added(tenant_id, notice, now)
+    def add(
+        self,
+        tenant_id: str,
+        notice: Mapping[str, Any],
+        now: dt.datetime,
+        notice_id: str | None = None,
+    ) -> None:
+        if notice_id and (tenant_id, notice_id) in self.items:
+            return
+        self.added(tenant_id, notice, now, notice_id)
 
-    def added(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> str:
+    def added(
+        self,
+        tenant_id: str,
+        notice: Mapping[str, Any],
+        now: dt.datetime,
+        notice_id: str | None = None,
+    ) -> str:
         """Add it; its id."""
-        notification_id = next_id("n")
+        notification_id = notice_id or next_id("n")
         self.items[(tenant_id, notification_id)] = {**notice, "created_at": now, "read_by": []}
         return notification_id
 
@@ -196,6 +210,7 @@ class FakeOAuthStates:
 class FakeDeliveries:
     def __init__(self) -> None:
         self.docs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.handovers: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
 
     def add(self, tenant_id: str, data: Mapping[str, Any]) -> str:
@@ -257,6 +272,45 @@ class FakeDeliveries:
         if attempt is not None:
             doc.setdefault("attempts_log", []).append(dict(attempt))
 
+    def _fenced(
+        self, tenant_id: str, delivery_id: str, attempt_number: int, changes: Mapping[str, Any]
+    ) -> bool:
+        with self._lock:
+            doc = self.docs.get((tenant_id, delivery_id))
+            if (
+                doc is None
+                or doc.get("state") != "sending"
+                or doc.get("attempts") != attempt_number
+            ):
+                return False
+            doc.update(copy.deepcopy(dict(changes)))
+            return True
+
+    def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
+        self.handovers.append((tenant_id, delivery_id, attempt_number))
+        return self._fenced(tenant_id, delivery_id, attempt_number, {"handed_over": attempt_number})
+
+    def finish(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        with self._lock:
+            doc = self.docs.get((tenant_id, delivery_id))
+            if (
+                doc is None
+                or doc.get("state") != "sending"
+                or doc.get("attempts") != attempt_number
+            ):
+                return False
+            doc.update({**copy.deepcopy(dict(changes)), "handed_over": None})
+            if attempt is not None:
+                doc.setdefault("attempts_log", []).append(dict(attempt))
+            return True
+
     def page(
         self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
     ) -> tuple[list[Delivery], str | None]:
@@ -284,6 +338,23 @@ class FakeDeliveries:
         page = due[start : start + page_size]
         nxt = start + page_size if len(page) == page_size else None
         return [(t, d, at) for at, t, d in page], nxt
+
+    def stranded(
+        self, now: dt.datetime, older_than: dt.datetime, limit: int
+    ) -> list[tuple[str, str, int]]:
+        found = []
+        for (tenant_id, delivery_id), doc in self.docs.items():
+            orphaned = (
+                doc.get("state") == "queued"
+                and not doc.get("attempts")
+                and doc.get("created_at") is not None
+                and doc["created_at"] <= older_than
+            )
+            lease = doc.get("lease_until")
+            abandoned = doc.get("state") == "sending" and lease is not None and lease <= now
+            if orphaned or abandoned:
+                found.append((tenant_id, delivery_id, int(doc.get("attempts") or 0)))
+        return found[:limit]
 
     def cancel(
         self, tenant_id: str, delivery_id: str, uid: str, is_admin: bool

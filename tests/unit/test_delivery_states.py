@@ -35,6 +35,7 @@ S = DeliveryState
         (S.SENDING, None, NOW + dt.timedelta(minutes=1), Claim.BUSY),  # another attempt
         (S.SENDING, None, NOW - dt.timedelta(seconds=1), None),  # that attempt died
         (S.SENT, None, None, Claim.DONE),
+        (S.SENT_UNCONFIRMED, None, None, Claim.DONE),
         (S.FAILED, None, None, Claim.DONE),
         (S.CANCELLED, None, None, Claim.DONE),
         (S.SUPPRESSED, None, None, Claim.DONE),
@@ -80,17 +81,27 @@ def test_what_the_email_services_events_move_it_to(current, kind, hard, after):
 
 
 @pytest.mark.parametrize(
-    ("kind", "next_step", "status"),
+    ("kind", "attempts", "next_step", "status"),
     [
-        (FailureKind.TRANSIENT, Next.RETRY, 503),  # Cloud Tasks retries with the backoff
-        (FailureKind.QUOTA, Next.DEFER, 200),  # a new task at the provider's time
-        (FailureKind.AUTH, Next.FAIL, 200),
-        (FailureKind.PERMANENT, Next.FAIL, 200),
+        (FailureKind.TRANSIENT, 1, Next.RETRY, 503),  # Cloud Tasks retries with the backoff
+        (FailureKind.TRANSIENT, 19, Next.RETRY, 503),
+        (FailureKind.TRANSIENT, 20, Next.FAIL, 200),  # the queue's last attempt: failed, told
+        (FailureKind.QUOTA, 1, Next.DEFER, 200),  # a new task at the provider's time
+        (FailureKind.AUTH, 1, Next.FAIL, 200),
+        (FailureKind.PERMANENT, 1, Next.FAIL, 200),
+        (FailureKind.UNKNOWN, 1, Next.UNCONFIRMED, 200),  # never sent again
     ],
 )
-def test_what_a_failure_does_and_what_cloud_tasks_is_told(kind, next_step, status):
-    assert after_failure(kind) is next_step
+def test_what_a_failure_does_and_what_cloud_tasks_is_told(kind, attempts, next_step, status):
+    assert after_failure(kind, attempts=attempts, max_attempts=20) is next_step
     assert answer_for(next_step) == status
+
+
+def test_a_claim_after_an_attempt_died_handing_the_message_over_is_unconfirmed():
+    died = Delivery.from_doc("d1", {"state": "sending", "attempts": 2, "handed_over": 1})
+    assert died.interrupted_after_handover
+    recorded = Delivery.from_doc("d1", {"state": "sending", "attempts": 2, "handed_over": None})
+    assert not recorded.interrupted_after_handover
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,9 @@ def test_an_smtp_mailbox_without_imap_has_no_folders():
         SMTP.folders(mailbox("smtp"))
     assert raised.value.code == "no_imap"
     assert SMTP.hint(raised.value) == "Add the IMAP server in the mailbox settings."
+
+
+@pytest.mark.parametrize("kind", list(FailureKind))
+def test_every_kind_of_failure_has_a_hint_from_every_provider(kind):
+    failure = ProviderFailure(kind, "some_cause_nobody_named", "words")
+    assert GMAIL.hint(failure) and SMTP.hint(failure)

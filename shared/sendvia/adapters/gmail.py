@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 from typing import Any
 
@@ -113,9 +114,21 @@ class Gmail:
         except HttpError as exc:
             reusable = True  # an answer: the connection is fine
             raise classify_http_error(exc) from exc
-        except (TimeoutError, OSError, http.client.HTTPException, TransportError) as exc:
+        except TransportError as exc:  # refreshing the token: nothing was sent yet
             raise ProviderFailure(
                 FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be reached."
+            ) from exc
+        except (ConnectionRefusedError, socket.gaierror) as exc:  # never connected
+            raise ProviderFailure(
+                FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be reached."
+            ) from exc
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            # The request may have reached Gmail, which may have sent the message: no answer
+            # is not "not sent" (docs/delivery-guarantees.md).
+            raise ProviderFailure(
+                FailureKind.UNKNOWN,
+                "outcome_unknown",
+                "The Gmail API took the request but gave no answer.",
             ) from exc
         finally:
             if reusable:

@@ -8,8 +8,10 @@ Logged-in SMTP connections are pooled per server and login, within the limits pr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
+import re
 import smtplib
 import socket
 import ssl
@@ -41,8 +43,19 @@ CHECK_AFTER_S = 1.0
 MAX_CONNECTIONS_PER_SERVER = 10
 MAX_IDLE_PER_SERVER = MAX_CONNECTIONS_PER_SERVER
 RESOLVE_LIMIT_S = 5.0
+# After the message data, a server's content filter may take a while to answer: RFC 5321
+# §4.5.3.2.6 allows 10 minutes; we wait this long, and past it the outcome is unknown (the
+# server may have taken it), never retried as if nothing was sent.
+REPLY_LIMIT_S = 30.0
 # A server on an implicit-TLS port (465, 993) waits for our TLS handshake and never greets.
 GREETING_LIMIT_S = 6.0
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The message as DATA carries it (RFC 5321 §4.5.2), lines ending in CRLF."""
+    data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", raw)
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 class _PinnedSMTP(smtplib.SMTP):
@@ -53,6 +66,7 @@ class _PinnedSMTP(smtplib.SMTP):
         self._prepared = sock
         super().__init__(timeout=timeout)
         self._host = host  # STARTTLS verifies the certificate against this name
+        self.handed_over = False  # the current message's data is on its way
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return self._prepared
@@ -66,7 +80,9 @@ class MailServers:
         allow_loopback: bool,
         step_limit_s: float = STEP_LIMIT_S,
         greeting_limit_s: float = GREETING_LIMIT_S,
+        reply_limit_s: float = REPLY_LIMIT_S,
     ) -> None:
+        self.reply_limit_s = reply_limit_s
         self._ca_file = ca_file
         self._allow_loopback = allow_loopback
         self._idle: dict[tuple[Endpoint, str], list[tuple[float, _PinnedSMTP]]] = {}
@@ -209,7 +225,9 @@ class MailServers:
                     if len(idle) < MAX_IDLE_PER_SERVER:
                         idle.append((time.monotonic(), client))
                         client = None
-            if client is not None:
+            if client is not None and steps.results and steps.results[-1]["cause"] == "timeout":
+                _abandon(client)  # its step's thread may still be reading from it
+            elif client is not None:
                 _quit(client)
             slot.release()  # after parking: the next sender finds the connection
 
@@ -246,10 +264,45 @@ class MailServers:
             return False
 
     def send(self, client: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes) -> str:
-        refused = client.sendmail(sender, recipients, raw)
+        """MAIL, RCPT and DATA as smtplib's sendmail does them, marking the client once the
+        message data is on its way (`handed_over`): from then on a timeout or a dropped
+        connection leaves the outcome unknown — the server may have taken the message — where
+        before it the server surely has not."""
+        if isinstance(client, _PinnedSMTP):
+            client.handed_over = False
+        client.ehlo_or_helo_if_needed()
+        code, text = client.mail(sender)
+        if code != 250:
+            client.rset()
+            raise smtplib.SMTPSenderRefused(code, text, sender)
+        refused = {}
+        for recipient in recipients:
+            code, text = client.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = (code, text)
+        if len(refused) == len(recipients):
+            client.rset()
+            raise smtplib.SMTPRecipientsRefused(refused)
         if refused:
+            # Some recipients were refused: sending to the others would deliver part of an
+            # email; refuse it whole, with the server's words.
+            client.rset()
             code, text = next(iter(refused.values()))
             raise StepFailed("rejected", f"{code} {text_of(text)}")
+        code, text = client.docmd("DATA")
+        if code != 354:
+            client.rset()
+            raise smtplib.SMTPDataError(code, text)
+        if isinstance(client, _PinnedSMTP):
+            client.handed_over = True
+        client.send(_dot_stuffed(raw) + b".\r\n")
+        if client.sock is not None:  # a content filter may take a while to answer the data
+            client.sock.settimeout(self.reply_limit_s)
+        code, text = client.getreply()
+        if client.sock is not None:
+            client.sock.settimeout(self.step_limit_s)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, text)
         return "250 accepted"
 
     def open_imap(self, endpoint: Endpoint, password: str) -> Any:
@@ -291,6 +344,19 @@ class MailServers:
             raise StepFailed("folder_missing", f"There is no folder {folder!r} on the server.")
         client.append(folder, raw, flags=[b"\\Seen"])
         return f"Saved a copy in {folder}"
+
+
+def _abandon(client: smtplib.SMTP) -> None:
+    """End a connection another thread may still be using, without writing to it (a QUIT could
+    land inside that thread's DATA): shutting the socket down wakes that thread with an error."""
+    sock = client.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()
+    client.sock = None
+    client.file = None
 
 
 def _quit(client: smtplib.SMTP) -> None:

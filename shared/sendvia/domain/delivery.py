@@ -1,15 +1,22 @@
 """A delivery — one email's record in the delivery log — and the state machine it moves through.
 
     scheduled ─┐                     ┌─> sent ─> delivered ─> bounced ─> complained
-               ├─> queued ─> sending ┼─> failed          (what the email service reports)
-    (manual) ──┘      ^          │   └─> suppressed (a recipient was suppressed meanwhile)
+               ├─> queued ─> sending ┼─> sent_unconfirmed    (what the email service reports)
+    (manual) ──┘      ^          │   ├─> failed
+                      │          │   └─> suppressed (a recipient was suppressed meanwhile)
                       └──────────┘ transient failure or quota: back to queued, retried later
     scheduled, queued ─> cancelled (by a person, before sending starts)
 
-`sending` carries a lease: a dispatch finding it `sending` with an unexpired lease is a duplicate
-(Cloud Tasks delivers at least once) and must not send; an expired lease means the attempt died,
-and the delivery may be claimed again. The rules are pure functions here; the adapters apply them
-inside their transactions or compare-and-set writes.
+`sending` carries a lease and the attempt's number: a dispatch finding it `sending` with an
+unexpired lease is a duplicate (Cloud Tasks delivers at least once) and must not send; an
+expired lease means the attempt died, and the delivery may be claimed again. Just before it hands
+the message to the provider, an attempt marks the delivery `handed_over` with its number, and it
+clears the mark when it records the outcome: a claim that finds the mark knows an attempt died
+after the provider may have taken the message, and records `sent_unconfirmed` instead of sending
+it again. Every write of an attempt is fenced by its number: an attempt whose lease passed and
+whose delivery was claimed again can neither hand the message over nor record an outcome.
+
+The rules are pure functions here; the adapters apply them inside compare-and-set writes.
 """
 
 from __future__ import annotations
@@ -23,12 +30,29 @@ from typing import Any
 from sendvia.domain import provider_events as pe
 from sendvia.domain.failures import FailureKind
 
+# How long an attempt holds a delivery: every step of an attempt ends well within it (the mail
+# steps have their own limits), so a lease that passes means the attempt died.
+LEASE = dt.timedelta(minutes=5)
+
+
+# The error of a delivery whose attempt died after handing the message over.
+INTERRUPTED_ERROR = {
+    "class": "unknown",
+    "code": "interrupted_after_handover",
+    "message": "Probably sent, not confirmed: an earlier attempt stopped after handing the "
+    "message to the provider. It is not sent again.",
+    "hint": "Ask the recipient whether it arrived before sending it again.",
+}
+
 
 class DeliveryState(StrEnum):
     SCHEDULED = "scheduled"  # waits for its send_at; `reminders` gives it a task when due
     QUEUED = "queued"  # has (or will get) a task; `deliver` sends it
     SENDING = "sending"  # claimed by one attempt, under a lease
     SENT = "sent"  # the provider accepted it
+    # The provider may have taken it (no answer after the data), or an attempt died after
+    # handing it over: not sent again, and counted (docs/delivery-guarantees.md).
+    SENT_UNCONFIRMED = "sent_unconfirmed"
     FAILED = "failed"  # will never be sent (permanent, credentials, retries exhausted)
     SUPPRESSED = "suppressed"  # refused: a recipient bounced, complained or opted out
     CANCELLED = "cancelled"
@@ -63,6 +87,7 @@ class Cancel(StrEnum):
 TERMINAL = frozenset(
     {
         DeliveryState.SENT,
+        DeliveryState.SENT_UNCONFIRMED,
         DeliveryState.FAILED,
         DeliveryState.SUPPRESSED,
         DeliveryState.CANCELLED,
@@ -102,6 +127,7 @@ def may_cancel(state: DeliveryState) -> bool:
 # `delivered` does not undo a bounce.
 _EVENT_RANK = {
     DeliveryState.SENT: 0,
+    DeliveryState.SENT_UNCONFIRMED: 0,  # the email service confirms it after all
     DeliveryState.DELIVERED: 1,
     DeliveryState.BOUNCED: 2,
     DeliveryState.COMPLAINED: 3,
@@ -131,11 +157,17 @@ class Next(StrEnum):
     RETRY = "retry"  # back to queued; Cloud Tasks retries with the queue's backoff
     DEFER = "defer"  # back to queued with a new task at the provider's time
     FAIL = "fail"  # failed for good; the sender and the admins are told
+    UNCONFIRMED = "unconfirmed"  # sent_unconfirmed: never sent again
 
 
-def after_failure(kind: FailureKind) -> Next:
+def after_failure(kind: FailureKind, *, attempts: int, max_attempts: int) -> Next:
+    """What a failed attempt leads to. A transient failure is retried until the queue's
+    attempts are spent; the last one fails the email (and tells its sender), rather than
+    leaving it queued when Cloud Tasks stops retrying."""
+    if kind is FailureKind.UNKNOWN:
+        return Next.UNCONFIRMED
     if kind is FailureKind.TRANSIENT:
-        return Next.RETRY
+        return Next.RETRY if attempts < max_attempts else Next.FAIL
     if kind is FailureKind.QUOTA:
         return Next.DEFER
     return Next.FAIL
@@ -175,6 +207,7 @@ class Delivery:
     delivery_note: str | None = None
     warnings: tuple[Mapping[str, Any], ...] = ()
     attempts_log: tuple[Mapping[str, Any], ...] = ()
+    handed_over: int | None = None  # the attempt that handed the message over, unrecorded
 
     @classmethod
     def from_doc(cls, delivery_id: str, doc: Mapping[str, Any]) -> Delivery:
@@ -204,7 +237,14 @@ class Delivery:
             delivery_note=doc.get("delivery_note"),
             warnings=tuple(doc.get("warnings") or ()),
             attempts_log=tuple(doc.get("attempts_log") or ()),
+            handed_over=doc.get("handed_over"),
         )
+
+    @property
+    def interrupted_after_handover(self) -> bool:
+        """Claimed again after an attempt handed the message over and never recorded what
+        came of it: the provider may have taken it."""
+        return self.handed_over is not None and self.handed_over < self.attempts
 
     @property
     def queued_for_later(self) -> bool:

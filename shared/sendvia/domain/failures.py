@@ -22,6 +22,9 @@ class FailureKind(StrEnum):
     QUOTA = "quota"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    # The provider may have taken the message: no answer after the data was handed over. It is
+    # recorded `sent_unconfirmed` and never sent again blindly (docs/delivery-guarantees.md).
+    UNKNOWN = "unknown"
 
 
 # The mailbox cannot log in with what is stored: a person must act (new password, sign in again,
@@ -39,6 +42,7 @@ AUTH_CAUSES = frozenset(
         "reauthorize_required",
     }
 )
+UNKNOWN_CAUSES = frozenset({"outcome_unknown"})
 QUOTA_CAUSES = frozenset(
     {
         "quota_exceeded",
@@ -74,6 +78,8 @@ def kind_of(cause: str) -> FailureKind:
         return FailureKind.AUTH
     if cause in QUOTA_CAUSES:
         return FailureKind.QUOTA
+    if cause in UNKNOWN_CAUSES:
+        return FailureKind.UNKNOWN
     if cause in TRANSIENT_CAUSES:
         return FailureKind.TRANSIENT
     return FailureKind.PERMANENT

@@ -17,7 +17,7 @@ import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -125,9 +125,10 @@ def addresses(recipients: list[str]) -> list[str]:
 
 
 def compose(
-    request: SendRequest, *, sender: Mailbox, reply_to: str | None, message_id_domain: str
+    request: SendRequest, *, sender: Mailbox, reply_to: str | None, message_id: str
 ) -> EmailMessage:
-    """The message as sent: no Bcc header (the envelope carries Bcc recipients)."""
+    """The message as sent: no Bcc header (the envelope carries Bcc recipients); its
+    Message-ID is the delivery's, the same for every attempt."""
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender.header()
     message["To"] = ", ".join(request.to)
@@ -137,7 +138,7 @@ def compose(
         message["Reply-To"] = check_header_value("reply_to", reply_to)
     message["Subject"] = request.subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=message_id_domain)
+    message["Message-ID"] = message_id
     if request.text is not None:
         message.set_content(request.text)
     if request.html is not None:

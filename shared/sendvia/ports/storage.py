@@ -74,7 +74,16 @@ class Mailboxes(Protocol):
 class Notifications(Protocol):
     """In-app notifications, each for an audience: `admins` or `user:{uid}`."""
 
-    def add(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> None: ...
+    def add(
+        self,
+        tenant_id: str,
+        notice: Mapping[str, Any],
+        now: dt.datetime,
+        notice_id: str | None = None,
+    ) -> None:
+        """Add it; with `notice_id`, once: adding the same id again changes nothing (a retried
+        failure tells nobody twice)."""
+        ...
 
     def resolve(self, tenant_id: str, notification_id: str, now: dt.datetime) -> None:
         """Mark it resolved; a notification that is gone is fine."""
@@ -143,6 +152,25 @@ class Deliveries(Protocol):
         """Change it; `attempt` is appended to its attempts log."""
         ...
 
+    def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
+        """Mark that attempt `attempt_number` is handing the message to the provider, if that
+        attempt still holds the delivery (`sending`, its number); False when it does not (its
+        lease passed and another attempt claimed it): then it must not send."""
+        ...
+
+    def finish(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record what attempt `attempt_number` came to (and clear its hand-over mark), if that
+        attempt still holds the delivery; False, changing nothing, when another attempt claimed
+        it since (an outcome can never overwrite a later attempt's)."""
+        ...
+
     def page(
         self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
     ) -> tuple[list[Delivery], str | None]:
@@ -155,6 +183,14 @@ class Deliveries(Protocol):
     ) -> tuple[list[tuple[str, str, dt.datetime]], Any]:
         """(tenant, delivery, send_at) of scheduled deliveries due by `until`, across tenants,
         a page at a time, and the cursor of the next page (None on the last)."""
+        ...
+
+    def stranded(
+        self, now: dt.datetime, older_than: dt.datetime, limit: int
+    ) -> list[tuple[str, str, int]]:
+        """(tenant, delivery, task generation) of deliveries nothing will run, across tenants:
+        `queued` never dispatched (no attempt) since before `older_than` — its task was never
+        created — and `sending` whose lease passed — its attempt died. At most `limit`."""
         ...
 
     def cancel(

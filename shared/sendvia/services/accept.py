@@ -15,7 +15,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sendvia.domain.delivery import Cancel, Delivery, DeliveryKind, DeliveryState
+from sendvia.domain.delivery import LEASE, Cancel, Delivery, DeliveryKind, DeliveryState
 from sendvia.domain.message import HeaderError
 from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, SendRequest, addresses
 from sendvia.domain.principal import Principal
@@ -31,7 +31,7 @@ from sendvia.errors import (
     Unavailable,
 )
 from sendvia.runtime import Runtime
-from sendvia.services import attempt, routes, suppression
+from sendvia.services import attempt, manual, routes, suppression
 from sendvia.validation import parse_model
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
@@ -99,6 +99,10 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
     )
     if existing is not None:
         status, again = _again(existing, request)
+        if again.kind is DeliveryKind.MANUAL and again.state is DeliveryState.SENDING:
+            return manual.resume(
+                rt, context=context, principal=principal, request=request, route=route, found=again
+            )
         _enqueue_due(rt, principal.tenant_id, _still_queued([(again, request)]))
         return status, again
     created = Delivery.from_doc(delivery_id, record)
@@ -108,11 +112,9 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
     if created.queued_for_later:
         _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
         return 202, created
-    outcome = attempt.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
-    rt.deliveries.update(principal.tenant_id, delivery_id, outcome.changes)
-    if outcome.error is not None:
-        raise attempt.failure_of(outcome.error, delivery_id)
-    return 200, Delivery.from_doc(delivery_id, {**record, **outcome.changes})
+    return manual.send_now(
+        rt, context=context, principal=principal, request=request, route=route, delivery=created
+    )
 
 
 def send_batch(
@@ -225,6 +227,7 @@ def _record(
         "category": request.category,
         "contact_id": request.contact_id,
         "state": DeliveryState.SENDING.value,
+        "lease_until": rt.clock() + LEASE,  # the request's own attempt holds it
         "route": route.to_json(),
         "to": request.to,
         "cc": request.cc,
@@ -299,6 +302,7 @@ def _queued_fields(rt: Runtime, request: SendRequest) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "kind": DeliveryKind.TRIGGERED.value,
         "state": DeliveryState.QUEUED.value,
+        "lease_until": None,
         "attempts": 0,
         "content": content,
     }

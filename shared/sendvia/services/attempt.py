@@ -10,6 +10,7 @@ attempt came to is returned as the changes to record on the delivery.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ _RELAY_HINTS = {
     FailureKind.QUOTA: "The platform's sending limit is reached; try again later.",
     FailureKind.TRANSIENT: "Try again in a few minutes.",
     FailureKind.PERMANENT: "Check the recipients and the message.",
+    FailureKind.UNKNOWN: "Ask the recipient whether it arrived before sending it again.",
 }
 # The HTTP status of a manual send that failed, by the kind of failure.
 _STATUS = {
@@ -49,6 +51,7 @@ _STATUS = {
     FailureKind.PERMANENT: 422,
     FailureKind.QUOTA: 429,
     FailureKind.TRANSIENT: 503,
+    FailureKind.UNKNOWN: 200,  # answered as a delivery, never raised
 }
 
 
@@ -65,6 +68,11 @@ class Outcome:
     @property
     def failure_kind(self) -> FailureKind | None:
         return FailureKind(self.error["class"]) if self.error else None
+
+
+class Superseded(Exception):  # noqa: N818 - what an attempt learns
+    """The attempt no longer holds its delivery (its lease passed and another attempt claimed
+    it): it must neither send nor record anything."""
 
 
 class SendFailed(AppError):  # noqa: N818 - the outcome of a send
@@ -103,8 +111,11 @@ def deliver_once(
     route: Route,
     *,
     delivery_id: str,
+    attempt_number: int,
 ) -> Outcome:
-    """Send once through the route."""
+    """Send once through the route. Just before the provider is given the message, the
+    delivery is marked as handed over by this attempt (raises Superseded when it no longer
+    holds the delivery): from then on, an attempt that dies leaves an unknown outcome."""
     tenant = context.tenant
     mailbox = context.mailboxes.get(route.mailbox or "")
     if route.reason is RouteReason.MAILBOX_BROKEN:
@@ -113,19 +124,21 @@ def deliver_once(
         )
         hint = mailboxes.hint_for(rt, mailbox.provider, failure) if mailbox else None
         return _failed(failure, route, hint)
+    handing = _Handover(rt, principal.tenant_id, delivery_id, attempt_number)
     if route.via is Via.DEFAULT:
-        return _by_relay(rt, tenant, principal, request, route, delivery_id)
+        return _by_relay(rt, tenant, principal, request, route, handing)
     if mailbox is None:  # the route was resolved from these very mailboxes
         raise LookupError(f"the route names mailbox {route.mailbox!r}, which was not read")
     message = compose(
         request,
         sender=Mailbox(mailbox.display_name, mailbox.address),
         reply_to=None,
-        message_id_domain=mailbox.domain,
+        message_id=message_id_for(principal.tenant_id, delivery_id, mailbox.domain),
     )
     try:
         _not_throttled(rt, mailbox)
         provider = mailboxes.provider_for(rt, mailbox.provider)
+        handing.mark()
         sent = provider.send(mailbox, _outgoing(message, request))
     except ProviderFailure as failure:
         failed = _mailbox_failed(rt, tenant, route, mailbox, failure)
@@ -136,11 +149,42 @@ def deliver_once(
                 else RouteReason.MAILBOX_BROKEN_FALLBACK
             )
             fallback = _fallback(rt, tenant, principal, reason)
-            return _by_relay(rt, tenant, principal, request, fallback, delivery_id)
+            return _by_relay(rt, tenant, principal, request, fallback, handing)
         return failed
     if sent.rotated_secret is not None:
         mailboxes.store_rotated(rt, mailbox, sent.rotated_secret)
     return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
+
+
+def message_id_for(tenant_id: str, delivery_id: str, domain: str) -> str:
+    """The delivery's Message-ID: the same for every attempt through a route, so recipients'
+    systems can tell a resend, and a mailbox can be searched for it."""
+    digest = hashlib.sha256(f"{tenant_id}/{delivery_id}".encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+class _Handover:
+    """Marks the delivery as handed to the provider by this attempt, once."""
+
+    def __init__(self, rt: Runtime, tenant_id: str, delivery_id: str, attempt: int) -> None:
+        self._rt, self._tenant_id, self._delivery_id, self._attempt = (
+            rt,
+            tenant_id,
+            delivery_id,
+            attempt,
+        )
+        self._marked = False
+
+    def mark(self) -> None:
+        if self._marked:
+            return
+        if not self._rt.deliveries.hand_over(self._tenant_id, self._delivery_id, self._attempt):
+            raise Superseded(self._delivery_id)
+        self._marked = True
+
+    @property
+    def delivery_id(self) -> str:
+        return self._delivery_id
 
 
 def failure_of(error: Mapping[str, Any], delivery_id: str) -> AppError:
@@ -233,7 +277,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     principal: Principal,
     request: SendRequest,
     route: Route,
-    delivery_id: str,
+    handing: _Handover,
 ) -> Outcome:
     relay = rt.relay
     if relay is None:
@@ -247,15 +291,20 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
         request,
         sender=Mailbox(name, rt.settings.default_sender_address),
         reply_to=principal.email or None,  # replies reach the person, not noreply@
-        message_id_domain=rt.settings.platform_domain,
+        message_id=message_id_for(
+            principal.tenant_id, handing.delivery_id, rt.settings.platform_domain
+        ),
     )
+    handing.mark()
     try:
         sent = relay.send(
-            _outgoing(message, request), tenant_id=principal.tenant_id, delivery_id=delivery_id
+            _outgoing(message, request),
+            tenant_id=principal.tenant_id,
+            delivery_id=handing.delivery_id,
         )
     except ProviderFailure as failure:
         return _failed(failure, route, None)
-    return _sent(rt, route, message, sent, delivery_id, note=None)
+    return _sent(rt, route, message, sent, handing.delivery_id, note=None)
 
 
 def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> Outcome:
@@ -266,11 +315,18 @@ def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> Outcome
         "hint": hint or _RELAY_HINTS[failure.kind],
         "retry_after_s": failure.retry_after_s,
     }
-    changes = {"state": DeliveryState.FAILED.value, "route": route.to_json(), "error": error}
+    state = (
+        DeliveryState.SENT_UNCONFIRMED
+        if failure.kind is FailureKind.UNKNOWN
+        else (DeliveryState.FAILED)
+    )
+    changes = {"state": state.value, "route": route.to_json(), "error": error}
     return Outcome(sent=False, route=route.to_json(), changes=changes, error=error)
 
 
 def _message(failure: ProviderFailure) -> str:
+    if failure.kind is FailureKind.UNKNOWN:
+        return f"Probably sent, not confirmed: {failure.reply} It is not sent again."
     if failure.code == "mailbox_broken":
         return "Failed to send email: the mailbox connection needs re-authorizing."
     return f"Failed to send email: {failure.reply}"

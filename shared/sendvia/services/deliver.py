@@ -1,15 +1,19 @@
 """Deliver one queued email, for Cloud Tasks.
 
-At-least-once dispatch must not mean twice sent: the delivery is claimed under a lease
-(domain/delivery), so a duplicate dispatch or a racing retry finds it `sending` (busy: try later)
-or done. What an attempt's outcome does (domain.delivery.after_failure), and what Cloud Tasks is
-answered (`answer_for`):
+At-least-once dispatch must not mean twice sent. The delivery is claimed under a lease and an
+attempt number (domain/delivery), so a duplicate dispatch or a racing retry finds it `sending`
+(busy: try later) or done; the attempt marks the delivery just before it hands the message to
+the provider, and records what came of it only while it still holds the claim. What an attempt's
+outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answered
+(`answer_for`):
 - sent → 200;
-- transient (4xx SMTP, timeouts, 5xx HTTP) → back to `queued`, 503, and Cloud Tasks retries with
-  the queue's backoff;
+- transient (4xx SMTP, refused connections, 5xx HTTP) → back to `queued`, 503, and Cloud Tasks
+  retries with the queue's backoff; the last attempt the queue allows fails it instead;
 - quota (Gmail's limits, SMTP 4.5.x) → the mailbox is `throttled_until`, the delivery waits for a
   new task at that time (or, when the tenant chose the platform's sender for broken mailboxes,
   goes that way) → 200;
+- unknown (no answer after the message was handed over; or a claim finding that an earlier
+  attempt died after handing it over) → `sent_unconfirmed`, never sent again → 200;
 - auth (the mailbox turned broken) and permanent → `failed`, the sender and the admins are
   notified → 200, never retried.
 """
@@ -20,7 +24,15 @@ import datetime as dt
 from typing import Any
 
 from sendvia.cache import RouteContext
-from sendvia.domain.delivery import Claim, Delivery, DeliveryState, Next, after_failure
+from sendvia.domain.delivery import (
+    INTERRUPTED_ERROR,
+    LEASE,
+    Claim,
+    Delivery,
+    DeliveryState,
+    Next,
+    after_failure,
+)
 from sendvia.domain.failures import FailureKind
 from sendvia.domain.message import clean_display_name
 from sendvia.domain.outgoing import SendRequest
@@ -29,7 +41,7 @@ from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
 from sendvia.services import attempt, notices, routes, suppression
 
-LEASE = dt.timedelta(minutes=5)
+DEFAULT_MAX_ATTEMPTS = 20
 
 
 def answer_for(outcome: Claim | Next | None) -> int:
@@ -45,6 +57,11 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, rt.clock(), LEASE)
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
+    number = delivery.attempts
+    if delivery.interrupted_after_handover:
+        changes = _unconfirmed(dict(INTERRUPTED_ERROR))
+        rt.deliveries.finish(tenant_id, delivery_id, number, changes, _log(rt, number, None))
+        return 200, {"outcome": "unconfirmed"}
     sender = delivery.sender
     principal = Principal(
         tenant_id,
@@ -57,34 +74,88 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
         changes = {**suppression.suppressed_changes(refused), "lease_until": None}
-        rt.deliveries.update(tenant_id, delivery_id, changes)
         notices.not_sent(rt, tenant_id, delivery, kind="send_suppressed", error=changes["error"])
+        rt.deliveries.finish(tenant_id, delivery_id, number, changes)
         return 200, {"outcome": "suppressed"}
-    result = _send(rt, tenant_id, delivery_id, principal, request)
+    try:
+        result = _send(
+            rt,
+            tenant_id=tenant_id,
+            delivery_id=delivery_id,
+            number=number,
+            principal=principal,
+            request=request,
+        )
+    except attempt.Superseded:
+        return 200, {"outcome": "superseded"}  # a later attempt holds it now
     return _record_outcome(rt, tenant_id, delivery, result)
+
+
+def _log(rt: Runtime, number: int, result: attempt.Outcome | None) -> dict[str, Any]:
+    """The attempt, for the delivery's attempts log."""
+    if result is None:
+        state = DeliveryState.SENT_UNCONFIRMED.value
+    else:
+        state = (
+            (result.changes.get("state") or DeliveryState.FAILED.value)
+            if result.error
+            else (DeliveryState.SENT.value)
+        )
+    return {
+        "at": rt.clock(),
+        "number": number,
+        "outcome": state,
+        "route": result.route.get("via") if result else None,
+        "error": dict(result.error) if result and result.error else None,
+    }
+
+
+def _unconfirmed(error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "state": DeliveryState.SENT_UNCONFIRMED.value,
+        "lease_until": None,
+        "content": None,
+        "error": error,
+    }
 
 
 def _record_outcome(
     rt: Runtime, tenant_id: str, delivery: Delivery, result: attempt.Outcome
 ) -> tuple[int, dict[str, Any]]:
-    """Write what the attempt came to, and answer Cloud Tasks accordingly."""
+    """Write what the attempt came to — only while this attempt still holds the delivery — and
+    answer Cloud Tasks accordingly."""
+    number = delivery.attempts
+    changes, answer, next_step = _changes_for(rt, delivery, result)
+    if next_step is Next.FAIL:
+        # The notice first, once per delivery: a crash before the state is written loses
+        # nothing, and the retry that follows tells nobody twice.
+        notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=changes["error"] or {})
+    log = _log(rt, number, result)
+    if not rt.deliveries.finish(tenant_id, delivery.id, number, changes, log):
+        return 200, {"outcome": "superseded"}  # a later attempt holds it: its outcome stands
+    if next_step is Next.DEFER and rt.queue is not None:
+        rt.queue.enqueue(tenant_id, delivery.id, at=changes["send_at"], generation=number)
+    return answer_for(next_step), answer
+
+
+def _changes_for(
+    rt: Runtime, delivery: Delivery, result: attempt.Outcome
+) -> tuple[dict[str, Any], dict[str, Any], Next | None]:
+    """What to record of an attempt's outcome, what Cloud Tasks is told, and what comes next."""
     error = dict(result.error) if result.error is not None else None
-    attempt_log = {
-        "at": rt.clock(),
-        "number": delivery.attempts or 1,
-        "outcome": DeliveryState.SENT.value if result.sent else DeliveryState.FAILED.value,
-        "route": result.route.get("via"),
-        "error": error,
-    }
+    route = dict(result.route) or None
     if result.sent:
-        changes = {**result.changes, "lease_until": None, "content": None}
-        rt.deliveries.update(tenant_id, delivery.id, changes, attempt=attempt_log)
-        return 200, {"outcome": "sent"}
-    next_step = after_failure(result.failure_kind or FailureKind.PERMANENT)
+        return {**result.changes, "lease_until": None, "content": None}, {"outcome": "sent"}, None
+    max_attempts = rt.settings.tasks.max_attempts if rt.settings.tasks else DEFAULT_MAX_ATTEMPTS
+    number = delivery.attempts
+    next_step = after_failure(
+        result.failure_kind or FailureKind.PERMANENT, attempts=number, max_attempts=max_attempts
+    )
+    if next_step is Next.UNCONFIRMED:
+        return {**_unconfirmed(error or {}), "route": route}, {"outcome": "unconfirmed"}, next_step
     if next_step is Next.RETRY:
         queued = {"state": DeliveryState.QUEUED.value, "lease_until": None, "last_error": error}
-        rt.deliveries.update(tenant_id, delivery.id, queued, attempt=attempt_log)
-        return answer_for(next_step), {"outcome": "retry", "error": error}
+        return queued, {"outcome": "retry", "error": error}, next_step
     if next_step is Next.DEFER:
         wait = (error or {}).get("retry_after_s") or attempt.DEFAULT_QUOTA_WAIT_S
         until = rt.clock() + dt.timedelta(seconds=wait)  # the mailbox itself waits too
@@ -94,23 +165,24 @@ def _record_outcome(
             "last_error": error,
             "send_at": until,
         }
-        rt.deliveries.update(tenant_id, delivery.id, deferred, attempt=attempt_log)
-        if rt.queue is not None:
-            rt.queue.enqueue(tenant_id, delivery.id, at=until, generation=delivery.attempts or 1)
-        return 200, {"outcome": "deferred", "until": until.isoformat()}
-    failed = {
-        "state": DeliveryState.FAILED.value,
-        "lease_until": None,
-        "error": error,
-        "route": dict(result.route) or None,
-    }
-    rt.deliveries.update(tenant_id, delivery.id, failed, attempt=attempt_log)
-    notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=error or {})
-    return 200, {"outcome": "failed", "error": error}
+        return deferred, {"outcome": "deferred", "until": until.isoformat()}, next_step
+    if error and error.get("class") == FailureKind.TRANSIENT and number >= max_attempts:
+        error = {
+            **error,
+            "message": f"Failed to send email after {number} attempts: {error.get('message')}",
+        }
+    failed = {"state": DeliveryState.FAILED.value, "lease_until": None, "error": error}
+    return {**failed, "route": route}, {"outcome": "failed", "error": error}, next_step
 
 
 def _send(
-    rt: Runtime, tenant_id: str, delivery_id: str, principal: Principal, request: SendRequest
+    rt: Runtime,
+    *,
+    tenant_id: str,
+    delivery_id: str,
+    number: int,
+    principal: Principal,
+    request: SendRequest,
 ) -> attempt.Outcome:
     """Send through the sender's route, from this instance's cached settings when it has them.
 
@@ -121,7 +193,9 @@ def _send(
 
     def once(context: RouteContext) -> attempt.Outcome:
         route = attempt.route_in(rt, context, principal)
-        return attempt.deliver_once(rt, context, principal, request, route, delivery_id=delivery_id)
+        return attempt.deliver_once(
+            rt, context, principal, request, route, delivery_id=delivery_id, attempt_number=number
+        )
 
     context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
     try:

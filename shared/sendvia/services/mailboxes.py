@@ -31,6 +31,8 @@ _GENERIC_HINTS = {
     FailureKind.QUOTA: "The mailbox's sending limit is reached; sending resumes when it resets.",
     FailureKind.TRANSIENT: "Try again in a few minutes.",
     FailureKind.PERMANENT: "Check the message and the mailbox settings.",
+    FailureKind.UNKNOWN: "The server took the message without confirming it; it is not sent "
+    "again. Check the mailbox's Sent folder, or ask the recipient.",
 }
 
 

@@ -11,14 +11,23 @@ from sendvia.runtime import Runtime
 
 
 def tell_sender_and_admins(
-    rt: Runtime, tenant_id: str, delivery: Delivery, notice: Mapping[str, Any]
+    rt: Runtime,
+    tenant_id: str,
+    delivery: Delivery,
+    notice: Mapping[str, Any],
+    *,
+    once_as: str | None = None,
 ) -> None:
+    """With `once_as`, each audience is told once under that name, however often this runs:
+    the notice can then be written before the state that records it, so a crash between the
+    two loses nothing and a retry tells nobody twice."""
     sender = delivery.sender
     audiences = ["admins"]
     if sender.get("uid") and sender.get("role") != "admin":
         audiences.append(f"user:{sender['uid']}")
     for audience in audiences:
-        rt.notifications.add(tenant_id, {**notice, "audience": audience}, rt.clock())
+        notice_id = f"{once_as}-{audience.replace(':', '-')}" if once_as else None
+        rt.notifications.add(tenant_id, {**notice, "audience": audience}, rt.clock(), notice_id)
 
 
 def not_sent(
@@ -29,7 +38,8 @@ def not_sent(
     kind: str,
     error: Mapping[str, Any],
 ) -> None:
-    """A triggered email that finally failed (`send_failed`) or was refused (`send_suppressed`)."""
+    """A triggered email that finally failed (`send_failed`) or was refused (`send_suppressed`);
+    told once per delivery and kind."""
     tell_sender_and_admins(
         rt,
         tenant_id,
@@ -41,4 +51,5 @@ def not_sent(
             "message": error.get("message", "Failed to send email."),
             "hint": error.get("hint", ""),
         },
+        once_as=f"{kind}-{delivery.id}",
     )

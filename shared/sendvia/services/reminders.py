@@ -11,11 +11,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sendvia.errors import Unavailable
+from sendvia.ports import Queue
 from sendvia.runtime import Runtime
 from sendvia.services.accept import REMINDER_HORIZON
 
 PAGE_SIZE = 500
 CONCURRENCY = 32  # task creations in flight; the queue's own rate limit paces the dispatches
+# A queued delivery still without an attempt this long after it was created lost its task: its
+# request creates the task right after the delivery, and Cloud Tasks dispatches within seconds.
+ORPHAN_AFTER = dt.timedelta(minutes=10)
+RECOVER_LIMIT = 500  # per run; the next run takes the rest
 
 
 def run(rt: Runtime, horizon: dt.timedelta = REMINDER_HORIZON) -> dict[str, Any]:
@@ -41,5 +46,17 @@ def run(rt: Runtime, horizon: dt.timedelta = REMINDER_HORIZON) -> dict[str, Any]
     return {
         "enqueued": enqueued,
         "already_queued": len(created) - enqueued,
+        "recovered": _recover(rt, queue),
         "until": until.isoformat(),
     }
+
+
+def _recover(rt: Runtime, queue: Queue) -> int:
+    """Give a task to every delivery nothing would run: a queued one whose task was never
+    created (its request died after writing it, and nobody retried), and one whose attempt died
+    while sending (its lease passed). The task's generation is the delivery's attempt count, so
+    a second sweep before it runs creates nothing more; `deliver` then sends it, or records it
+    `sent_unconfirmed` when the dead attempt had handed it over."""
+    now = rt.clock()
+    stranded = rt.deliveries.stranded(now, now - ORPHAN_AFTER, RECOVER_LIMIT)
+    return sum(queue.enqueue(t, d, generation=g) for t, d, g in stranded)

@@ -127,6 +127,52 @@ class FirestoreDeliveries:
         METER.writes()
         self._ref(tenant_id, delivery_id).update(data)
 
+    def _fenced(
+        self, tenant_id: str, delivery_id: str, attempt_number: int, changes: dict[str, Any]
+    ) -> bool:
+        """Write `changes` on the condition that attempt `attempt_number` still holds the
+        delivery: a compare-and-set on the update time, read again after a race."""
+        from google.api_core import exceptions
+
+        ref = self._ref(tenant_id, delivery_id)
+        for _ in range(_CLAIM_TRIES):
+            METER.reads()
+            snapshot = ref.get()
+            found = snapshot.to_dict() if snapshot.exists else None
+            if (
+                found is None
+                or found.get("state") != DeliveryState.SENDING
+                or int(found.get("attempts") or 0) != attempt_number
+            ):
+                return False
+            METER.writes()
+            try:
+                ref.update(
+                    changes, option=self._db.write_option(last_update_time=snapshot.update_time)
+                )
+            except (exceptions.FailedPrecondition, exceptions.NotFound):
+                continue
+            return True
+        return False
+
+    def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
+        return self._fenced(tenant_id, delivery_id, attempt_number, {"handed_over": attempt_number})
+
+    def finish(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        data = {**changes, "handed_over": None}
+        if attempt is not None:
+            from google.cloud import firestore
+
+            data["attempts_log"] = firestore.ArrayUnion([dict(attempt)])
+        return self._fenced(tenant_id, delivery_id, attempt_number, data)
+
     def page(
         self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
     ) -> tuple[list[Delivery], str | None]:
@@ -171,6 +217,35 @@ class FirestoreDeliveries:
             if d.reference.parent.parent is not None
         ]
         return found, (docs[-1] if len(docs) == page_size else None)
+
+    def stranded(
+        self, now: dt.datetime, older_than: dt.datetime, limit: int
+    ) -> list[tuple[str, str, int]]:
+        """Two collection-group queries, each with its composite index (infra/)."""
+        from google.cloud import firestore
+
+        group = self._db.collection_group("deliveries")
+        orphaned = (
+            group.where(filter=firestore.FieldFilter("state", "==", DeliveryState.QUEUED.value))
+            .where(filter=firestore.FieldFilter("attempts", "==", 0))
+            .where(filter=firestore.FieldFilter("created_at", "<=", older_than))
+            .limit(limit)
+        )
+        abandoned = (
+            group.where(filter=firestore.FieldFilter("state", "==", DeliveryState.SENDING.value))
+            .where(filter=firestore.FieldFilter("lease_until", "<=", now))
+            .limit(limit)
+        )
+        found = []
+        for query in (orphaned, abandoned):
+            docs = list(query.stream())
+            METER.reads(max(1, len(docs)))
+            found += [
+                (d.reference.parent.parent.id, d.id, int(d.get("attempts") or 0))
+                for d in docs
+                if d.reference.parent.parent is not None
+            ]
+        return found[:limit]
 
     def cancel(
         self, tenant_id: str, delivery_id: str, uid: str, is_admin: bool

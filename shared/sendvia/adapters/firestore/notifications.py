@@ -17,11 +17,22 @@ class FirestoreNotifications:
     def __init__(self, client: firestore.Client) -> None:
         self._db = client
 
-    def add(self, tenant_id: str, notice: Mapping[str, Any], now: dt.datetime) -> None:
+    def add(
+        self,
+        tenant_id: str,
+        notice: Mapping[str, Any],
+        now: dt.datetime,
+        notice_id: str | None = None,
+    ) -> None:
+        from google.api_core import exceptions
+
+        collection = self._db.collection(paths.notifications(tenant_id))
+        ref = collection.document(notice_id) if notice_id else collection.document()
         METER.writes()
-        self._db.collection(paths.notifications(tenant_id)).document().set(
-            {**notice, "created_at": now, "read_by": []}
-        )
+        try:
+            ref.create({**notice, "created_at": now, "read_by": []})
+        except exceptions.Conflict:
+            return  # told already
 
     def resolve(self, tenant_id: str, notification_id: str, now: dt.datetime) -> None:
         from google.api_core import exceptions

@@ -28,6 +28,8 @@ HINTS = {
     "when it resets.",
     FailureKind.TRANSIENT: "Try again in a few minutes.",
     FailureKind.PERMANENT: "Check the message and the mailbox settings.",
+    FailureKind.UNKNOWN: "The server took the message without confirming it; it is not sent "
+    "again. Check the mailbox's Sent folder, or ask the recipient.",
 }
 # Hints of particular causes, before the kind's.
 CAUSE_HINTS = {

@@ -21,6 +21,8 @@ from sendvia.ports import Outgoing, Secrets, Sent, TestRun
 log = logging.getLogger("sendvia.providers.smtp")
 
 DEFAULT_SENT_FOLDER = "Sent"
+# Causes that mean the server gave no answer at all (as opposed to refusing).
+_NO_ANSWER = frozenset({"timeout", "connection_dropped", "unreachable", "unexpected"})
 KIND_HINTS = {
     FailureKind.AUTH: "Enter the mailbox's current (app) password in the email settings and "
     "run the connection test again; until then email goes as the settings say for a broken "
@@ -28,6 +30,8 @@ KIND_HINTS = {
     FailureKind.QUOTA: "The mailbox's sending limit is reached; sending resumes when it resets.",
     FailureKind.TRANSIENT: "Try again in a few minutes.",
     FailureKind.PERMANENT: "Check the message and the mailbox settings.",
+    FailureKind.UNKNOWN: "The server took the message without confirming it; it is not sent "
+    "again. Check the mailbox's Sent folder, or ask the recipient.",
 }
 
 
@@ -45,13 +49,34 @@ def send_over_smtp(
     recipients: list[str],
     raw: bytes,
 ) -> None:
-    """Send on a pooled, logged-in connection; raises the failed step's ProviderFailure."""
+    """Send on a pooled, logged-in connection; raises the failed step's ProviderFailure.
+
+    A failure once the message data was on its way — no final reply in time, the connection
+    dropped — is `outcome_unknown`: the server may have taken the message, so it must not be
+    sent again as if it had not."""
+    handed_over = False
     with mail.connection(endpoint, password) as (client, steps):
         if client is not None:
-            steps.run("send", lambda: mail.send(client, sender, recipients, raw))
+            steps.run(
+                "send",
+                lambda: mail.send(client, sender, recipients, raw),
+                limit_s=mail.reply_limit_s + mail.step_limit_s,
+            )
+            handed_over = bool(getattr(client, "handed_over", False))
     failure = first_failure(steps)
-    if failure is not None:
-        raise failure
+    if failure is None:
+        return
+    if (
+        handed_over
+        and failure.kind in (FailureKind.TRANSIENT, FailureKind.PERMANENT)
+        and (failure.code in _NO_ANSWER)
+    ):
+        raise ProviderFailure(
+            FailureKind.UNKNOWN,
+            "outcome_unknown",
+            f"The server took the message but did not confirm it ({failure.reply}).",
+        )
+    raise failure
 
 
 class SmtpProvider:

@@ -1,0 +1,176 @@
+"""Nothing sent twice, nothing lost, in process (security review H3, H4, L11): an outcome the
+provider left unknown is not retried, an attempt that died after handing the message over is
+not repeated, a stale attempt cannot overwrite a later one, retries that run out fail the email
+and say so, and what nothing would run is found and run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sendvia.domain.delivery import LEASE
+from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.services import deliver, reminders
+
+from tests.fakes import NOW, Fakes
+from tests.functional.conftest import TENANT, Client
+
+UNKNOWN = ProviderFailure(FailureKind.UNKNOWN, "outcome_unknown", "no answer after the data")
+
+
+def queued(client: Client, token: str, **changes: Any) -> str:
+    body = {
+        "to": ["pat@example.com"],
+        "subject": "Reminder",
+        "text": "Tomorrow.",
+        "mode": "queue",
+        "category": "appointment_reminder",
+        **changes,
+    }
+    answer = client.call("POST", "send", token=token, body=body)
+    assert answer.status_code == 202, answer.json
+    return str(answer.json["delivery"]["id"])
+
+
+def run(fakes: Fakes, delivery_id: str) -> tuple[int, dict[str, Any]]:
+    return deliver.deliver(fakes.runtime, TENANT, delivery_id)
+
+
+def state(fakes: Fakes, delivery_id: str) -> str:
+    return str(fakes.deliveries.of(TENANT, delivery_id)["state"])
+
+
+def test_an_unknown_outcome_is_recorded_unconfirmed_and_never_sent_again(
+    client, fakes: Fakes, admin
+):
+    delivery_id = queued(client, admin)
+    fakes.relay.fail_with = UNKNOWN
+    assert run(fakes, delivery_id) == (200, {"outcome": "unconfirmed"})
+    assert state(fakes, delivery_id) == "sent_unconfirmed"
+    fakes.relay.fail_with = None
+    assert run(fakes, delivery_id) == (200, {"outcome": "done"})  # a duplicate task
+    assert fakes.relay.sent == []
+    assert fakes.notifications.of(TENANT) == []  # not a failure
+
+
+def test_a_manual_send_with_an_unknown_outcome_answers_the_delivery_not_an_error(
+    client, fakes: Fakes, admin
+):
+    fakes.relay.fail_with = UNKNOWN
+    body = {"to": ["pat@example.com"], "subject": "Invoice", "text": "Attached."}
+    answer = client.call("POST", "send", token=admin, body=body)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["delivery"]["state"] == "sent_unconfirmed"
+    assert "not sent again" in answer.json["delivery"]["error"]["message"]
+
+
+def test_an_attempt_that_died_after_handing_over_is_not_repeated(client, fakes: Fakes, admin):
+    delivery_id = queued(client, admin)
+    _, claimed = fakes.deliveries.claim(TENANT, delivery_id, NOW, LEASE)
+    assert fakes.deliveries.hand_over(TENANT, delivery_id, claimed.attempts)  # then it died
+    assert run(fakes, delivery_id) == (409, {"outcome": "busy"})  # its lease still runs
+    fakes.clock.advance(minutes=6)
+    assert run(fakes, delivery_id) == (200, {"outcome": "unconfirmed"})
+    assert fakes.relay.sent == []
+    assert fakes.deliveries.of(TENANT, delivery_id)["error"]["code"] == (
+        "interrupted_after_handover"
+    )
+
+
+def test_an_attempt_that_died_before_handing_over_is_sent_by_the_next(client, fakes: Fakes, admin):
+    delivery_id = queued(client, admin)
+    fakes.deliveries.claim(TENANT, delivery_id, NOW, LEASE)  # then it died
+    fakes.clock.advance(minutes=6)
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+    assert len(fakes.relay.sent) == 1
+
+
+def test_a_stale_attempt_can_neither_send_nor_overwrite_a_later_one(client, fakes: Fakes, admin):
+    """Attempt 1 is slow: its lease passes while the relay holds it, and attempt 2 claims the
+    delivery. Attempt 2 finds attempt 1's hand-over and does not send; attempt 1's late
+    success cannot overwrite what attempt 2 recorded."""
+    delivery_id = queued(client, admin)
+    answers: list[tuple[int, dict[str, Any]]] = []
+    original = fakes.relay.send
+
+    def slow_send(outgoing: Any, **kwargs: Any) -> Any:
+        fakes.clock.advance(minutes=6)
+        answers.append(run(fakes, delivery_id))  # Cloud Tasks' retry, meanwhile
+        return original(outgoing, **kwargs)
+
+    fakes.relay.send = slow_send  # type: ignore[method-assign]
+    first = run(fakes, delivery_id)
+    assert answers == [(200, {"outcome": "unconfirmed"})]
+    assert first == (200, {"outcome": "superseded"})
+    assert len(fakes.relay.sent) == 1  # once, by attempt 1
+    assert state(fakes, delivery_id) == "sent_unconfirmed"
+
+
+def test_retries_that_run_out_fail_the_email_and_tell_its_sender_once(client, fakes: Fakes, admin):
+    delivery_id = queued(client, admin)
+    fakes.relay.fail_with = ProviderFailure(FailureKind.TRANSIENT, "timeout", "no answer")
+    answers = [run(fakes, delivery_id)[0] for _ in range(20)]
+    assert answers == [503] * 19 + [200]
+    stored = fakes.deliveries.of(TENANT, delivery_id)
+    assert stored["state"] == "failed"
+    assert "after 20 attempts" in stored["error"]["message"]
+    assert [n["kind"] for n in fakes.notifications.of(TENANT)] == ["send_failed"]
+
+
+def test_a_failure_is_told_before_it_is_recorded_and_only_once(client, fakes: Fakes, admin):
+    delivery_id = queued(client, admin)
+    fakes.relay.fail_with = ProviderFailure(FailureKind.PERMANENT, "rejected", "550 no")
+    finish = fakes.deliveries.finish
+    calls = {"n": 0}
+
+    def failing_once(*args: Any, **kwargs: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("Firestore is unavailable")
+        return finish(*args, **kwargs)
+
+    fakes.deliveries.finish = failing_once  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):  # a 5xx: Cloud Tasks retries
+        run(fakes, delivery_id)
+    assert [n["kind"] for n in fakes.notifications.of(TENANT)] == ["send_failed"]
+    from sendvia.services import notices
+
+    delivery = fakes.runtime.deliveries.get(TENANT, delivery_id)
+    notices.not_sent(fakes.runtime, TENANT, delivery, kind="send_failed", error={})
+    assert len(fakes.notifications.of(TENANT)) == 1  # told once, however often
+
+
+def test_the_batch_run_recovers_what_nothing_would_run(client, fakes: Fakes, admin):
+    fakes.queue.fail_next = 1
+    body = {"to": ["pat@example.com"], "subject": "Lost", "text": "x", "mode": "queue"}
+    died = client.call("POST", "send", token=admin, body=body)
+    assert died.status_code == 500  # after writing its delivery; and nobody retried it
+    [orphan] = [d for (t, d) in fakes.deliveries.docs if t == TENANT]
+    dying = queued(client, admin, subject="Another")
+    fakes.deliveries.claim(TENANT, dying, NOW, LEASE)  # its attempt dies while sending
+    fakes.queue.tasks.clear()
+    fakes.clock.advance(minutes=11)
+    summary = reminders.run(fakes.runtime)
+    assert summary["recovered"] == 2
+    assert set(fakes.queue.tasks) == {(TENANT, orphan, 0), (TENANT, dying, 1)}
+    assert reminders.run(fakes.runtime)["recovered"] == 0  # the same tasks: nothing new
+    assert run(fakes, orphan) == (200, {"outcome": "sent"})
+    assert run(fakes, dying) == (200, {"outcome": "sent"})
+    assert len(fakes.relay.sent) == 2
+
+
+def test_a_retried_manual_send_whose_first_request_died_is_sent_once(client, fakes: Fakes, admin):
+    body = {"to": ["pat@example.com"], "subject": "Invoice", "text": "Attached."}
+    headers = {"Idempotency-Key": "inv-9"}
+    fakes.relay.fail_with = RuntimeError("the instance was killed")  # type: ignore[assignment]
+    died = client.call("POST", "send", token=admin, body=body, headers=headers)
+    assert died.status_code == 500
+    fakes.relay.fail_with = None
+    early = client.call("POST", "send", token=admin, body=body, headers=headers)
+    assert early.status_code == 202  # its lease still runs: as it stands
+    fakes.clock.advance(minutes=6)
+    late = client.call("POST", "send", token=admin, body=body, headers=headers)
+    assert late.status_code == 200, late.json
+    # The first request died inside the relay, after the hand-over: not sent again.
+    assert late.json["delivery"]["state"] == "sent_unconfirmed"
+    assert fakes.relay.sent == []
