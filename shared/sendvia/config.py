@@ -172,6 +172,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     route_cache_s = _number(env, "SENDVIA_ROUTE_CACHE_SECONDS", 30.0, 0.0, 300.0, problems)
     reply_limit_s = _number(env, "SENDVIA_MAIL_REPLY_LIMIT_S", 30.0, 1.0, 600.0, problems)
     scheduler = _scheduler_account(env, tasks, problems)
+    _production_guard(env, problems)
     events = EventSettings(
         sendgrid_public_key=env.get("SENDVIA_SENDGRID_PUBLIC_KEY", "").strip() or None,
         ses_topic_arns=_list(env, "SENDVIA_SES_TOPIC_ARNS"),
@@ -198,6 +199,36 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+# Settings that weaken a check, for local stacks: in production they are refused.
+_LOCAL_ONLY = (
+    ("FIRESTORE_EMULATOR_HOST", "points Firestore at an emulator"),
+    ("FIREBASE_AUTH_EMULATOR_HOST", "turns off ID token signature checks"),
+    ("SECRET_MANAGER_EMULATOR_HOST", "points Secret Manager at an emulator"),
+    ("CLOUD_TASKS_EMULATOR_HOST", "points Cloud Tasks at an emulator"),
+    ("SENDVIA_MAIL_HOSTS_ALLOW", "lets tenants' mail servers live on loopback"),
+    ("OAUTHLIB_INSECURE_TRANSPORT", "allows OAuth over plain http"),
+    ("SENDVIA_SNS_CERT_URL_PREFIXES", "trusts SNS certificates from other hosts"),
+    ("SENDVIA_TLS_CA_FILE", "trusts an extra certificate authority"),
+)
+_URLS = ("SENDVIA_OAUTH_CALLBACK_URL", "SENDVIA_DELIVER_URL", "SENDVIA_GOOGLE_BASE_URL")
+
+
+def _production_guard(env: Mapping[str, str], problems: list[str]) -> None:
+    """On Cloud Run / Cloud Functions (K_SERVICE is set), refuse what only a local stack may
+    set, unless SENDVIA_ALLOW_LOCAL_SETTINGS=1 says the deployment is a test one on purpose."""
+    if not env.get("K_SERVICE") or env.get("SENDVIA_ALLOW_LOCAL_SETTINGS") == "1":
+        return
+    for name, weakens in _LOCAL_ONLY:
+        if env.get(name, "").strip():
+            problems.append(
+                f"{name} {weakens}: it is for local stacks, refused in production (K_SERVICE is "
+                "set). Unset it, or set SENDVIA_ALLOW_LOCAL_SETTINGS=1 for a test deployment."
+            )
+    for name in _URLS:
+        if env.get(name, "").strip().startswith("http://"):
+            problems.append(f"{name} must be an https URL in production (K_SERVICE is set).")
 
 
 def _scheduler_account(

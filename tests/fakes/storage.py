@@ -202,7 +202,12 @@ class FakeOAuthStates:
         record["browser_hash"] = browser_hash
         return dict(record)
 
-    def consume(self, state_hash: str, now: dt.datetime) -> dict[str, Any] | None:
+    def consume(
+        self, state_hash: str, now: dt.datetime, browser_hash: str
+    ) -> dict[str, Any] | None:
+        found = self.records.get(state_hash)
+        if found is None or found.get("browser_hash") != browser_hash:
+            return None
         record = self.records.pop(state_hash, None)
         return record if record and record["expires_at"] > now else None
 

@@ -167,3 +167,28 @@ def test_a_return_to_with_control_characters_is_a_400(client, fakes: Fakes, admi
         answer = client.call("POST", "oauth_start", token=admin, body=body)
         assert (answer.status_code, answer.json["error"]["field"]) == (400, "return_to")
     assert fakes.oauth_states.records == {}
+
+
+def test_someone_else_with_the_callback_url_cannot_spoil_the_sign_in(client, fakes: Fakes, admin):
+    """The state is used up only by the browser it is bound to (security review L6)."""
+    allow_return(client, admin)
+    started = client.call(
+        "POST", "oauth_start", token=admin, body={"mailbox": "tenant", "return_to": RETURN_TO}
+    )
+    link = urlsplit(started.json["authorization_url"])
+    begun = client.call("GET", "oauth_callback", f"/begin?{link.query}")
+    cookie = begun.headers["Set-Cookie"].split(";")[0]
+    state = parse_qs(urlsplit(begun.headers["Location"]).query)["state"][0]
+    callback = f"/?state={state}&code=c1"
+    stranger = client.call("GET", "oauth_callback", callback, headers={"Cookie": "x=1"})
+    assert stranger.status_code == 400
+    other_browser = f"sendvia_oauth_browser={'o' * 43}"
+    assert (
+        client.call(
+            "GET", "oauth_callback", callback, headers={"Cookie": other_browser}
+        ).status_code
+        == 400
+    )
+    mine = client.call("GET", "oauth_callback", callback, headers={"Cookie": cookie})
+    assert mine.status_code == 302
+    assert "sendvia_result=connected" in mine.headers["Location"]

@@ -174,3 +174,15 @@ def test_a_retried_manual_send_whose_first_request_died_is_sent_once(client, fak
     # The first request died inside the relay, after the hand-over: not sent again.
     assert late.json["delivery"]["state"] == "sent_unconfirmed"
     assert fakes.relay.sent == []
+
+
+def test_a_members_queued_email_is_not_sent_once_members_may_no_longer_send(
+    client, fakes: Fakes, admin, member
+):
+    """The rule is checked when the email goes, not only when it was queued (review L13)."""
+    delivery_id = queued(client, member)
+    client.call("PATCH", "settings", token=admin, body={"members_may_send": False})
+    status, body = run(fakes, delivery_id)
+    assert (status, body["outcome"]) == (200, "failed")
+    assert body["error"]["code"] == "not_allowed"
+    assert fakes.relay.sent == []

@@ -135,3 +135,22 @@ def test_imap_login_folders_and_a_sent_copy(servers):
     client.select_folder("Sent", readonly=True)
     assert client.search(["SUBJECT", subject])
     client.logout()
+
+
+@pytest.mark.parametrize(("port_name", "security"), [("IMAPS", "tls"), ("IMAP", "starttls")])
+def test_imap_goes_to_the_address_that_passed_the_check(servers, monkeypatch, port_name, security):
+    """A name that resolves to a public address for the check and to an internal one a moment
+    later (DNS rebinding) cannot steer IMAP: it connects to the checked address, and TLS still
+    verifies the name (security review M3). Here the name resolves nowhere at all: reaching
+    Dovecot's certificate proves the checked address was used."""
+    import ssl
+
+    monkeypatch.setattr(servers, "resolve", lambda host, port: "127.0.0.1")
+    endpoint = Endpoint(
+        "imap.rebinding.invalid",
+        int(os.environ[f"MAIL_{port_name}_PORT"]),
+        security,
+        os.environ["MAIL_DEMO_USER"],
+    )
+    with pytest.raises(ssl.SSLCertVerificationError):  # not socket.gaierror: no second lookup
+        servers.open_imap(endpoint, os.environ["MAIL_DEMO_PASSWORD"])

@@ -48,3 +48,40 @@ def test_a_tenant_id_must_be_one_path_segment(tenant):
 def test_a_uid_must_be_one_path_segment(uid):
     with pytest.raises((Unauthenticated, Forbidden)):
         principal_from_claims({"tenant_id": "t1", "uid": uid})
+
+
+PRODUCTION = {
+    "GOOGLE_CLOUD_PROJECT": "acme-prod",
+    "SENDVIA_PLATFORM_DOMAIN": "acme.example",
+    "K_SERVICE": "send",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+        ("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080"),
+        ("SENDVIA_MAIL_HOSTS_ALLOW", "loopback"),
+        ("OAUTHLIB_INSECURE_TRANSPORT", "1"),
+        ("SENDVIA_SNS_CERT_URL_PREFIXES", "https://signer.example/"),
+    ],
+)
+def test_settings_that_weaken_checks_are_refused_in_production(name, value):
+    """On Cloud Run (K_SERVICE set) a leftover local setting stops the function at cold start,
+    naming it, unless the deployment says it is a test one (security review L9)."""
+    from sendvia.config import load
+    from sendvia.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=name):
+        load({**PRODUCTION, name: value})
+    load({**PRODUCTION, name: value, "SENDVIA_ALLOW_LOCAL_SETTINGS": "1"})
+    load({k: v for k, v in {**PRODUCTION, name: value}.items() if k != "K_SERVICE"})
+
+
+def test_an_sns_prefix_without_its_slash_admits_no_other_host():
+    from sendvia.adapters.webhook_signatures import cert_url_allowed
+
+    prefixes = ("https://signer.test",)
+    assert cert_url_allowed("https://signer.test/cert.pem", prefixes)
+    assert not cert_url_allowed("https://signer.test.evil.net/cert.pem", prefixes)

@@ -39,3 +39,15 @@ def test_the_local_stack_may_allow_loopback_only():
     assert refusal(ipaddress.ip_address("169.254.169.254"), allow_loopback=True) == (
         "metadata server"
     )
+
+
+def test_the_platforms_relay_may_be_internal_a_tenants_server_never():
+    """The operator's relay may live inside the VPC (security review L10); a tenant's host
+    resolving there is refused."""
+    from sendvia.adapters.mail_steps import StepFailed
+    from sendvia.adapters.smtp_imap import MailServers
+
+    servers = MailServers(ca_file=None, allow_loopback=False)
+    assert servers.resolve("10.0.0.8", 25, trusted=True) == "10.0.0.8"
+    with pytest.raises(StepFailed, match="private"):
+        servers.resolve("10.0.0.8", 25)

@@ -28,6 +28,7 @@ QUOTA_REASONS = {
 
 
 HTTP_TIMEOUT_S = 30
+MAX_MAILBOXES = 1000  # per instance
 MAX_IDLE_HTTP = 10  # kept-alive connections per mailbox, for the next sends
 
 
@@ -60,6 +61,8 @@ class Gmail:
                 client_options={"api_endpoint": self._endpoint},
             )
             with self._lock:
+                if len(self._services) >= MAX_MAILBOXES and key not in self._services:
+                    self._drop_oldest()
                 self._services[key] = service
         return service
 
@@ -137,6 +140,14 @@ class Gmail:
                 METER.add(TOKEN_REFRESHES)
         message_id: str = result["id"]
         return message_id
+
+    def _drop_oldest(self) -> None:
+        """Forget the mailbox kept longest (under the lock): this instance keeps a client,
+        connections and a refresh lock for at most MAX_MAILBOXES mailboxes."""
+        oldest = next(iter(self._services))
+        self._services.pop(oldest, None)
+        self._idle.pop(oldest, None)
+        self._refreshing.pop(oldest, None)
 
     def forget(self, key: str) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from sendvia.ports import Store
 # A member's record is rewritten at most this often per instance, unless their email, name or
 # role changed: enough for a "last seen" column, without a Firestore write on every request.
 REFRESH = dt.timedelta(minutes=10)
+MAX_REMEMBERED = 10_000  # members remembered per instance; the oldest go first
 
 
 class MemberTracker:
@@ -29,5 +30,7 @@ class MemberTracker:
             previous = self._written.get(key)
             if previous and previous[1] == principal and now - previous[0] < REFRESH:
                 return
+            if len(self._written) >= MAX_REMEMBERED and key not in self._written:
+                self._written.pop(next(iter(self._written)))  # the oldest entry
             self._written[key] = (now, principal)
         self._store.record_member(principal, now.isoformat())

@@ -8,10 +8,8 @@ Logged-in SMTP connections are pooled per server and login, within the limits pr
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
-import re
 import smtplib
 import socket
 import ssl
@@ -21,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sendvia.adapters.mail_sockets import abandon, dot_stuffed, pinned_imap_client
 from sendvia.adapters.mail_steps import (
     STEP_LIMIT_S,
     StepFailed,
@@ -42,6 +41,7 @@ CHECK_AFTER_S = 1.0
 # one of these, up to the step limit.
 MAX_CONNECTIONS_PER_SERVER = 10
 MAX_IDLE_PER_SERVER = MAX_CONNECTIONS_PER_SERVER
+MAX_SERVERS = 2000  # (server, login) pairs remembered per instance
 RESOLVE_LIMIT_S = 5.0
 # After the message data, a server's content filter may take a while to answer: RFC 5321
 # §4.5.3.2.6 allows 10 minutes; we wait this long, and past it the outcome is unknown (the
@@ -49,13 +49,6 @@ RESOLVE_LIMIT_S = 5.0
 REPLY_LIMIT_S = 30.0
 # A server on an implicit-TLS port (465, 993) waits for our TLS handshake and never greets.
 GREETING_LIMIT_S = 6.0
-
-
-def _dot_stuffed(raw: bytes) -> bytes:
-    """The message as DATA carries it (RFC 5321 §4.5.2), lines ending in CRLF."""
-    data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", raw)
-    data = re.sub(rb"(?m)^\.", b"..", data)
-    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 class _PinnedSMTP(smtplib.SMTP):
@@ -102,14 +95,16 @@ class MailServers:
             self._tls_context = context
         return self._tls_context
 
-    def resolve(self, host: str, port: int) -> str:
-        """The first address of `host`, after checking every address it resolves to."""
+    def resolve(self, host: str, port: int, *, trusted: bool = False) -> str:
+        """The first address of `host`, after checking every address it resolves to. A
+        `trusted` host — the platform's own relay, set by its operator — may be internal (a
+        relay inside the VPC); a tenant's never."""
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise StepFailed("unreachable", f"{host} could not be found ({exc.strerror}).") from exc
         addresses = [str(info[4][0]) for info in infos]
-        for address in addresses:
+        for address in [] if trusted else addresses:
             reason = refusal(ipaddress.ip_address(address), allow_loopback=self._allow_loopback)
             if reason:
                 raise StepFailed(
@@ -117,11 +112,13 @@ class MailServers:
                 )
         return addresses[0]
 
-    def open_smtp(self, endpoint: Endpoint, password: str, steps: Steps) -> _PinnedSMTP | None:
+    def open_smtp(
+        self, endpoint: Endpoint, password: str, steps: Steps, *, trusted: bool = False
+    ) -> _PinnedSMTP | None:
         """resolve → connect → tls → auth, each a step; a logged-in client, or None."""
         address = steps.run(
             "resolve",
-            lambda: self.resolve(endpoint.host, endpoint.port),
+            lambda: self.resolve(endpoint.host, endpoint.port, trusted=trusted),
             limit_s=RESOLVE_LIMIT_S,
             describe=lambda a: f"{endpoint.host} is {a}",
         )
@@ -187,13 +184,15 @@ class MailServers:
 
     @contextmanager
     def connection(
-        self, endpoint: Endpoint, password: str
+        self, endpoint: Endpoint, password: str, *, trusted: bool = False
     ) -> Iterator[tuple[_PinnedSMTP | None, Steps]]:
         """A logged-in SMTP connection, reused within the instance: one that worked goes back
         to the idle pool, one that failed is closed. The steps say why a new one failed."""
         key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
         steps = Steps()
         with self._idle_lock:
+            if len(self._slots) >= MAX_SERVERS and key not in self._slots:
+                self._drop_unused()
             slot = self._slots.setdefault(
                 key, threading.BoundedSemaphore(MAX_CONNECTIONS_PER_SERVER)
             )
@@ -213,7 +212,7 @@ class MailServers:
             return
         client = self._reuse(key)
         if client is None:
-            client = self.open_smtp(endpoint, password, steps)
+            client = self.open_smtp(endpoint, password, steps, trusted=trusted)
         worked = False
         try:
             yield client, steps
@@ -226,10 +225,26 @@ class MailServers:
                         idle.append((time.monotonic(), client))
                         client = None
             if client is not None and steps.results and steps.results[-1]["cause"] == "timeout":
-                _abandon(client)  # its step's thread may still be reading from it
+                abandon(client)  # its step's thread may still be reading from it
             elif client is not None:
                 _quit(client)
             slot.release()  # after parking: the next sender finds the connection
+
+    def _drop_unused(self) -> None:
+        """Forget servers with no connection in use and none parked (under the lock): keys are
+        per server and login, and a tenant can make new ones at will."""
+        for key in [k for k, slot in self._slots.items() if not self._idle.get(k)]:
+            slot = self._slots[key]
+            if slot.acquire(blocking=False):  # all free? take every permit to be sure
+                taken = 1
+                while taken < MAX_CONNECTIONS_PER_SERVER and slot.acquire(blocking=False):
+                    taken += 1
+                if taken == MAX_CONNECTIONS_PER_SERVER:
+                    del self._slots[key]
+                    self._idle.pop(key, None)
+                else:
+                    for _ in range(taken):
+                        slot.release()
 
     def _reuse(self, key: tuple[Endpoint, str]) -> _PinnedSMTP | None:
         while True:
@@ -295,7 +310,7 @@ class MailServers:
             raise smtplib.SMTPDataError(code, text)
         if isinstance(client, _PinnedSMTP):
             client.handed_over = True
-        client.send(_dot_stuffed(raw) + b".\r\n")
+        client.send(dot_stuffed(raw) + b".\r\n")
         if client.sock is not None:  # a content filter may take a while to answer the data
             client.sock.settimeout(self.reply_limit_s)
         code, text = client.getreply()
@@ -306,10 +321,11 @@ class MailServers:
         return "250 accepted"
 
     def open_imap(self, endpoint: Endpoint, password: str) -> Any:
-        """Connect and log in to IMAP (after the same address check)."""
-        from imapclient import IMAPClient
-
-        self.resolve(endpoint.host, endpoint.port)
+        """Connect and log in to IMAP — to the address that passed the check, as SMTP does, so a
+        name that resolves elsewhere the second time cannot reach inside the platform's network
+        (TLS still verifies the configured host name)."""
+        address = self.resolve(endpoint.host, endpoint.port)
+        IMAPClient = pinned_imap_client(address)  # noqa: N806 - a class made for this address
         context = self.tls_context()
         if endpoint.security == "tls":
             client = IMAPClient(
@@ -344,19 +360,6 @@ class MailServers:
             raise StepFailed("folder_missing", f"There is no folder {folder!r} on the server.")
         client.append(folder, raw, flags=[b"\\Seen"])
         return f"Saved a copy in {folder}"
-
-
-def _abandon(client: smtplib.SMTP) -> None:
-    """End a connection another thread may still be using, without writing to it (a QUIT could
-    land inside that thread's DATA): shutting the socket down wakes that thread with an error."""
-    sock = client.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            sock.close()
-    client.sock = None
-    client.file = None
 
 
 def _quit(client: smtplib.SMTP) -> None:

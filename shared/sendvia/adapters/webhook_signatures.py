@@ -102,7 +102,15 @@ def sns_url_allowed(url: str, extra_prefixes: tuple[str, ...]) -> bool:
 
 
 def _configured(url: str, extra_prefixes: tuple[str, ...]) -> bool:
-    return any(url.startswith(prefix) for prefix in extra_prefixes)
+    """Under a configured prefix, read as a whole path: `https://signer.test` does not admit
+    `https://signer.test.evil.net/…` (a prefix without its slash gets one)."""
+    return any(
+        url.startswith(prefix if prefix.endswith("/") else f"{prefix}/")
+        for prefix in extra_prefixes
+    )
+
+
+MAX_CERTS = 64  # SNS signs with one certificate per region at a time
 
 
 class SnsVerifier:
@@ -164,6 +172,8 @@ class SnsVerifier:
             except (ValueError, OSError) as exc:
                 raise SignatureError("the signing certificate could not be read") from exc
             with self._lock:
+                if len(self._certs) >= MAX_CERTS:  # URLs come from requests: keep a few
+                    self._certs.pop(next(iter(self._certs)))
                 self._certs[url] = cert
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise SignatureError("the signing certificate is not valid now")

@@ -111,8 +111,11 @@ class OAuthStates(Protocol):
         bound to another browser."""
         ...
 
-    def consume(self, state_hash: str, now: dt.datetime) -> dict[str, Any] | None:
-        """Read and delete it at once: usable once, before it expires; None otherwise."""
+    def consume(
+        self, state_hash: str, now: dt.datetime, browser_hash: str
+    ) -> dict[str, Any] | None:
+        """Read and delete it at once: usable once, before it expires, by the browser it is
+        bound to; None otherwise (and a foreign browser's try leaves it for the right one)."""
         ...
 
 

@@ -156,6 +156,13 @@ def deliver_once(
     return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
 
 
+def refused(code: str, message: str, hint: str) -> Outcome:
+    """An email refused before any provider was asked: failed, for good."""
+    error = {"class": FailureKind.PERMANENT.value, "code": code, "message": message, "hint": hint}
+    changes = {"state": DeliveryState.FAILED.value, "error": error}
+    return Outcome(sent=False, route={}, changes=changes, error=error)
+
+
 def message_id_for(tenant_id: str, delivery_id: str, domain: str) -> str:
     """The delivery's Message-ID: the same for every attempt through a route, so recipients'
     systems can tell a resend, and a mailbox can be searched for it."""

@@ -180,11 +180,17 @@ def begin(rt: Runtime, state: str, browser_cookie: str | None) -> Redirect:
 
 def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Redirect:
     state = args.get("state", "")
-    record = rt.oauth_states.consume(_hash(state), rt.clock()) if state else None
-    if record is None:
-        raise FlowRefused("This sign-in has expired or was already completed.")
-    if not browser_cookie or record.get("browser_hash") != _hash(browser_cookie):
+    if not browser_cookie:
         raise FlowRefused("This sign-in was started in another browser or by another user.")
+    # Used up only by the browser it was bound to: someone else holding the callback URL can
+    # neither complete the sign-in nor spoil it for the person.
+    record = (
+        rt.oauth_states.consume(_hash(state), rt.clock(), _hash(browser_cookie)) if state else None
+    )
+    if record is None:
+        raise FlowRefused(
+            "This sign-in has expired, was already completed, or was started in another browser."
+        )
 
     def outcome(result: str, error: str | None = None) -> Redirect:
         query = {"sendvia_result": result, "mailbox": record["mailbox_id"]}

@@ -198,6 +198,13 @@ def _send(
         )
 
     context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
+    if not (principal.is_admin or context.tenant.members_may_send):
+        # Queued while members could send; since then an admin switched that off.
+        return attempt.refused(
+            "not_allowed",
+            "Your practice no longer lets members send email, so this email was not sent.",
+            "Ask an administrator, or send it from an administrator's account.",
+        )
     try:
         result = once(context)
     except SecretUnavailable:

@@ -43,7 +43,9 @@ class FirestoreOAuthStates:
         claimed: dict[str, Any] | None = bind(self._db.transaction())
         return claimed
 
-    def consume(self, state_hash: str, now: dt.datetime) -> dict[str, Any] | None:
+    def consume(
+        self, state_hash: str, now: dt.datetime, browser_hash: str
+    ) -> dict[str, Any] | None:
         from google.cloud import firestore
 
         ref = self._db.document(paths.oauth_state(state_hash))
@@ -54,6 +56,8 @@ class FirestoreOAuthStates:
             snapshot = ref.get(transaction=transaction)
             if not snapshot.exists:
                 return None
+            if (snapshot.to_dict() or {}).get("browser_hash") != browser_hash:
+                return None  # not this browser's: left for the one it is bound to
             METER.writes()
             transaction.delete(ref)
             record = snapshot.to_dict() or {}

@@ -48,6 +48,7 @@ def send_over_smtp(
     sender: str,
     recipients: list[str],
     raw: bytes,
+    trusted: bool = False,
 ) -> None:
     """Send on a pooled, logged-in connection; raises the failed step's ProviderFailure.
 
@@ -55,7 +56,7 @@ def send_over_smtp(
     dropped — is `outcome_unknown`: the server may have taken the message, so it must not be
     sent again as if it had not."""
     handed_over = False
-    with mail.connection(endpoint, password) as (client, steps):
+    with mail.connection(endpoint, password, trusted=trusted) as (client, steps):
         if client is not None:
             steps.run(
                 "send",
