@@ -26,11 +26,27 @@ class StepFailed(Exception):  # noqa: N818 - a step's outcome
         self.reply = reply
 
 
+PLATFORM = "platform"  # the lane of the platform's own relay
+# Threads a tenant's steps may hold at once, stuck ones included: a tenant whose server stalls
+# (a tar pit answering a byte every few seconds) ties up its own lane, not the instance.
+LANE_THREADS = 16
+_TENANT_WORKERS = 512
+_PLATFORM_WORKERS = 64
+MAX_LANES = 10_000
+GRACE_S = 1.0  # a step's socket times out at its limit; the step is given up on this later
+
+
 @dataclass
 class Steps:
-    """Runs named steps in order, each within its limit, and keeps their outcomes."""
+    """Runs named steps in order, each within its limit, and keeps their outcomes.
+
+    `lane` says whose steps they are — `tenant:{id}` or PLATFORM — and so which threads they
+    may use: each tenant at most LANE_THREADS of the tenants' pool, the platform's relay a pool
+    of its own. A lane's thread is given back when its step's thread ends, not when the step is
+    given up on, so a tenant's stuck steps keep counting against that tenant only."""
 
     results: list[dict[str, Any]] = field(default_factory=list)
+    lane: str = PLATFORM
 
     @property
     def ok(self) -> bool:
@@ -46,9 +62,30 @@ class Steps:
         if not self.ok:
             return None
         started = time.monotonic()
-        future = _step_pool().submit(action)
+        lane = _lane(self.lane)
+        if not lane.acquire(blocking=False):
+            self.results.append(
+                {
+                    "name": name,
+                    **failed_step(
+                        "server_busy",
+                        f"{LANE_THREADS} earlier steps of this account are still waiting on its "
+                        "mail servers.",
+                    ),
+                    "elapsed_ms": 0,
+                }
+            )
+            return None
+
+        def step() -> Any:
+            try:
+                return action()
+            finally:
+                lane.release()
+
+        future = _pool_of(self.lane).submit(step)
         try:
-            result = future.result(timeout=limit_s + 1.0)  # sockets time out first, normally
+            result = future.result(timeout=limit_s + GRACE_S)  # sockets time out first, normally
             outcome = {"ok": True, "reply": describe(result), "cause": None, "hint": None}
         except concurrent.futures.TimeoutError:
             result = None
@@ -64,21 +101,47 @@ class Steps:
         return result
 
 
-_STEP_WORKERS = 256
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+_lanes: dict[str, threading.BoundedSemaphore] = {}
 _pool_lock = threading.Lock()
 
 
-def _step_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """The threads steps run on, so that a step can be given up on at its limit; shared by the
-    instance (a thread per step would cost more than a send on a reused connection)."""
-    global _pool  # noqa: PLW0603 - one pool per process, made on first use
+def tenant_lane(tenant_id: str) -> str:
+    return f"tenant:{tenant_id}"
+
+
+def _pool_of(lane: str) -> concurrent.futures.ThreadPoolExecutor:
+    """The threads steps run on, so that a step can be given up on at its limit: one pool for
+    the platform's relay, one for the tenants (a thread per step would cost more than a send on
+    a reused connection)."""
+    kind = PLATFORM if lane == PLATFORM else "tenants"
     with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=_STEP_WORKERS, thread_name_prefix="mail-step"
+        pool = _pools.get(kind)
+        if pool is None:
+            workers = _PLATFORM_WORKERS if kind == PLATFORM else _TENANT_WORKERS
+            pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix=f"mail-step-{kind}"
             )
-        return _pool
+            _pools[kind] = pool
+        return pool
+
+
+def _lane(lane: str) -> threading.BoundedSemaphore:
+    with _pool_lock:
+        found = _lanes.get(lane)
+        if found is None:
+            if len(_lanes) >= MAX_LANES:
+                _forget_idle_lanes()
+            limit = _PLATFORM_WORKERS if lane == PLATFORM else LANE_THREADS
+            found = _lanes[lane] = threading.BoundedSemaphore(limit)
+        return found
+
+
+def _forget_idle_lanes() -> None:
+    """Drop lanes with no thread in use (under the lock)."""
+    for name, semaphore in list(_lanes.items()):
+        if semaphore._value == (_PLATFORM_WORKERS if name == PLATFORM else LANE_THREADS):
+            del _lanes[name]
 
 
 def failed_step(cause: str, reply: str) -> dict[str, Any]:

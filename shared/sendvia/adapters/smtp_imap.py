@@ -21,6 +21,7 @@ from typing import Any
 
 from sendvia.adapters.mail_sockets import abandon, dot_stuffed, pinned_imap_client
 from sendvia.adapters.mail_steps import (
+    PLATFORM,
     STEP_LIMIT_S,
     StepFailed,
     Steps,
@@ -184,12 +185,12 @@ class MailServers:
 
     @contextmanager
     def connection(
-        self, endpoint: Endpoint, password: str, *, trusted: bool = False
+        self, endpoint: Endpoint, password: str, *, trusted: bool = False, lane: str = PLATFORM
     ) -> Iterator[tuple[_PinnedSMTP | None, Steps]]:
         """A logged-in SMTP connection, reused within the instance: one that worked goes back
         to the idle pool, one that failed is closed. The steps say why a new one failed."""
         key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
-        steps = Steps()
+        steps = Steps(lane=lane)
         with self._idle_lock:
             if len(self._slots) >= MAX_SERVERS and key not in self._slots:
                 self._drop_unused()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from email.message import EmailMessage
 
-from sendvia.adapters.mail_steps import Steps
+from sendvia.adapters.mail_steps import PLATFORM, Steps, tenant_lane
 from sendvia.adapters.smtp_imap import MailServers
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider, Server
@@ -49,6 +49,7 @@ def send_over_smtp(
     recipients: list[str],
     raw: bytes,
     trusted: bool = False,
+    lane: str = PLATFORM,
 ) -> None:
     """Send on a pooled, logged-in connection; raises the failed step's ProviderFailure.
 
@@ -56,7 +57,7 @@ def send_over_smtp(
     dropped — is `outcome_unknown`: the server may have taken the message, so it must not be
     sent again as if it had not."""
     handed_over = False
-    with mail.connection(endpoint, password, trusted=trusted) as (client, steps):
+    with mail.connection(endpoint, password, trusted=trusted, lane=lane) as (client, steps):
         if client is not None:
             steps.run(
                 "send",
@@ -110,6 +111,7 @@ class SmtpProvider:
             self._smtp(mailbox),
             passwords.smtp,
             sender=mailbox.address,
+            lane=tenant_lane(mailbox.tenant_id),
             recipients=list(outgoing.recipients),
             raw=raw,
         )
@@ -123,7 +125,7 @@ class SmtpProvider:
     ) -> dict[str, str]:
         """Put a copy in the Sent folder; what went wrong, as a warning (empty when it worked)."""
         folder = mailbox.sent_folder or DEFAULT_SENT_FOLDER
-        steps = Steps()
+        steps = Steps(lane=tenant_lane(mailbox.tenant_id))
         client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
         if client is not None:
             steps.run("sent_folder", lambda: self._mail.append_sent(client, folder, raw))
@@ -142,7 +144,7 @@ class SmtpProvider:
         """Log in to the SMTP server: what sending needs. (IMAP only keeps the Sent copy, whose
         failure is a warning when sending, so it does not decide whether the mailbox works.)"""
         passwords = self._passwords(mailbox)
-        steps = Steps()
+        steps = Steps(lane=tenant_lane(mailbox.tenant_id))
         client = self._mail.open_smtp(self._smtp(mailbox), passwords.smtp, steps)
         if client is not None:
             client.close()
@@ -155,7 +157,7 @@ class SmtpProvider:
         in the Sent folder: each step with its limit, cause and fix."""
         passwords = self._passwords(mailbox)
         raw = message.as_bytes()
-        steps = Steps()
+        steps = Steps(lane=tenant_lane(mailbox.tenant_id))
         client = self._mail.open_smtp(self._smtp(mailbox), passwords.smtp, steps)
         if client is not None:
             steps.run(
@@ -194,7 +196,7 @@ class SmtpProvider:
                 FailureKind.PERMANENT, "no_imap", "This mailbox has no IMAP settings."
             )
         password = self._passwords(mailbox).imap
-        steps = Steps()
+        steps = Steps(lane=tenant_lane(mailbox.tenant_id))
         client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
         listed = steps.run("folders", lambda: self._mail.folders(client)) if client else None
         if client is not None:
