@@ -10,7 +10,7 @@ NPM_STAMP := emulators/node_modules/.installed
 SYSTEM_STAMP := .stack/.system-installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test unit lint format bench clean
+.PHONY: help setup up down status test unit lint format bench load clean
 
 help:
 	@echo "make up      start the local stack and every function (http://127.0.0.1:8000/<function>)"
@@ -19,6 +19,7 @@ help:
 	@echo "make unit    the in-process tiers only (tests/unit, tests/functional): seconds, no stack"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks (figures as ratios)"
+	@echo "make load    50 concurrent frontends for 60 s against the public functions"
 
 setup: $(PY_STAMP) $(NPM_STAMP) $(SYSTEM_STAMP)
 
@@ -72,6 +73,10 @@ format: setup
 bench: setup
 	@for b in bench/*.py; do [ -e "$$b" ] || continue; echo "== $$b"; \
 	  $(PY) -m emulators.stack run --profile test -- $(PY) $$b || exit 1; done
+
+# LOAD_ARGS="--users 50 --seconds 60" by default.
+load: setup
+	$(PY) -m emulators.stack run --profile test -- $(PY) bench/load.py $(LOAD_ARGS)
 
 clean: down
 	rm -rf $(VENV) emulators/node_modules .stack
