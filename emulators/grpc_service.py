@@ -40,6 +40,10 @@ def already_exists(message: str) -> RpcError:
     return RpcError(grpc.StatusCode.ALREADY_EXISTS, message)
 
 
+def unavailable(message: str) -> RpcError:
+    return RpcError(grpc.StatusCode.UNAVAILABLE, message)
+
+
 def failed_precondition(message: str) -> RpcError:
     return RpcError(grpc.StatusCode.FAILED_PRECONDITION, message)
 

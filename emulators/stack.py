@@ -189,6 +189,38 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     return env_vars
 
 
+def kill_functions(profile: str, extra_env: dict[str, str] | None = None) -> float:
+    """SIGKILL the functions host of a running stack, as an instance is killed in the middle of
+    its requests, and start it again; the seconds until it answers again (a soak's fault)."""
+    folder = state_dir(profile)
+    state = _read_state(folder)
+    if not state:
+        raise RuntimeError(f"the {profile} stack is not running")
+    entry = state["processes"]["functions"]
+    if _alive(entry):
+        os.killpg(entry["pid"], signal.SIGKILL)
+    for _ in range(500):
+        if not _alive(entry):
+            break
+        time.sleep(0.01)
+    begun = time.time()
+    child_env = {
+        **os.environ,
+        **state["env"],
+        "PYTHONPATH": _pythonpath(),
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+        "NO_UPDATE_NOTIFIER": "1",
+        **(extra_env or {}),
+    }
+    functions = services.functions_service(state["ports"])
+    started = {functions.name: _start(functions, folder, child_env)}
+    _wait_ready(started, [functions])
+    state["processes"][functions.name] = _public(started[functions.name])
+    state["env"] = {**state["env"], **(extra_env or {})}
+    _write_state(folder, state)
+    return time.time() - begun
+
+
 def refuse_busy_ports(profile: str, ports: dict[str, int]) -> None:
     busy = [f"{name} port {port}" for name, port in ports.items() if services.port_in_use(port)]
     if busy:

@@ -26,7 +26,7 @@ from google.rpc import code_pb2
 from emulators.cloudtasks import rules
 from emulators.cloudtasks.oidc import TokenSigner
 from emulators.cloudtasks.retry import backoff, gives_up
-from emulators.grpc_service import already_exists, not_found
+from emulators.grpc_service import already_exists, not_found, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,11 @@ class Engine:
         # Added to every API call when set (POST /_emulator/latency): a benchmark's model of the
         # real service's round trip. Zero unless asked; tests never set it.
         self.latency_s = 0.0
+        # The odds of refusing a CreateTask as UNAVAILABLE (POST /_emulator/faults): a soak's
+        # model of Cloud Tasks failing a request; and how many were refused.
+        self.create_task_failures = 0.0
+        self.failed_creations = 0
+        self._fault_rng = random.Random(13)  # noqa: S311 - reproducible misbehaviour
         self.signer = TokenSigner()
         self._clock = clock
         self._cond = threading.Condition()
@@ -170,6 +175,11 @@ class Engine:
     # -- tasks ---------------------------------------------------------------------------------
 
     def create_task(self, queue_name: str, task: Pb) -> Pb:
+        with self._cond:
+            failing = self._fault_rng.random() < self.create_task_failures
+            self.failed_creations += failing
+        if failing:
+            raise unavailable("The service is currently unavailable (injected).")
         now = self._clock()
         rules.check_task(task, now, self.min_dispatch_deadline_s)
         with self._cond:

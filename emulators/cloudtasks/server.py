@@ -170,10 +170,23 @@ def serve_http(engine: Engine, host: str, port: int) -> ThreadingHTTPServer:
                 self.send_json(200, {"ok": True})
             elif self.path == "/_emulator/latency":
                 self.send_json(200, {"latency_ms": engine.latency_s * 1000})
+            elif self.path == "/_emulator/faults":
+                self.send_json(
+                    200,
+                    {
+                        "create_task_failures": engine.create_task_failures,
+                        "failed_creations": engine.failed_creations,
+                    },
+                )
             else:
                 self.send_json(404, {"error": "not found"})
 
         def do_POST(self) -> None:
+            if self.path == "/_emulator/faults":
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                engine.create_task_failures = float(body.get("create_task_failures", 0.0))
+                self.send_json(200, {"create_task_failures": engine.create_task_failures})
+                return
             if self.path != "/_emulator/latency":
                 self.send_json(404, {"error": "not found"})
                 return

@@ -23,6 +23,8 @@ import binascii
 import collections
 import html
 import logging
+import random
+import threading
 import time
 from email import message_from_bytes, policy
 from email.utils import getaddresses
@@ -84,6 +86,15 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
     @app.get("/_fake/received")
     def what_was_received() -> Any:
         return {"requests": list(received)}
+
+    @app.post("/_fake/faults")
+    def set_faults() -> Any:
+        faults.odds = {k: float(v) for k, v in (flask.request.get_json(silent=True) or {}).items()}
+        return {"faults": faults.odds}
+
+    @app.get("/_fake/faults")
+    def get_faults() -> Any:
+        return {"faults": faults.odds, "injected": faults.injected}
 
     _register_oauth(app, state, client_id, client_secret)
     _register_gmail(app, state)
@@ -225,6 +236,42 @@ def _register_oauth(
         }
 
 
+class Faults:
+    """Odds of misbehaving on messages.send, set by POST /_fake/faults: `error_5xx` (503
+    backendError), `rate_limit` (429), `slow_after_send` (the message sent, the answer only
+    after `slow_s` seconds); and how many were injected."""
+
+    def __init__(self) -> None:
+        self.odds: dict[str, float] = {}
+        self.injected: dict[str, int] = {}
+        self._rng = random.Random(11)  # noqa: S311 - reproducible misbehaviour
+        self._lock = threading.Lock()
+
+    def error(self) -> Any:
+        """The injected error answer, if this request gets one."""
+        if self.hit("error_5xx"):
+            return _gmail_error(503, "Backend Error (injected)", "backendError", "UNAVAILABLE")
+        if self.hit("rate_limit"):
+            body, status = _gmail_error(
+                429, "Rate Limit Exceeded (injected)", "rateLimitExceeded", "RESOURCE_EXHAUSTED"
+            )
+            response = flask.jsonify(body)
+            response.status_code = status
+            response.headers["Retry-After"] = str(int(self.odds.get("retry_after_s", 2)))
+            return response
+        return None
+
+    def hit(self, kind: str) -> bool:
+        with self._lock:
+            hit = self._rng.random() < self.odds.get(kind, 0.0)
+            if hit:
+                self.injected[kind] = self.injected.get(kind, 0) + 1
+            return hit
+
+
+faults = Faults()
+
+
 def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
     # -- Gmail API -----------------------------------------------------------------------------
 
@@ -244,6 +291,7 @@ def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
     @app.post("/gmail/v1/users/<user_id>/messages/send")
     def send(user_id: str) -> Any:
         grant, problem = _gmail_auth(state, user_id, SEND_SCOPES)
+        problem = problem or faults.error()
         if problem:
             return problem
         payload = flask.request.get_json(silent=True) or {}
@@ -286,6 +334,8 @@ def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
             state.record_send(account, record)
         except QuotaExceeded as exc:
             return _quota_error(exc)
+        if faults.hit("slow_after_send"):  # sent, then no answer within the client's patience
+            time.sleep(faults.odds.get("slow_s", 35.0))
         return {"id": message_id, "threadId": message_id, "labelIds": ["SENT"]}
 
 

@@ -5,6 +5,9 @@ SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw sourc
     GET  /messages                 every message, oldest first
     GET  /messages?to=ADDRESS      those for one recipient
     DELETE /messages               forget them all
+    POST /_faults                  {"transient": p, "drop_before_data": p, "drop_after_data": p,
+                                    "stall": p, "stall_s": s}: misbehave at random, at those odds
+    GET  /_faults                  the odds, and the faults injected so far by kind
 
     python -m emulators.mail.sink --smtp-port 8025 --http-port 8026
 """
@@ -12,10 +15,14 @@ SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw sourc
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
+import json
+import random
 import ssl
 import threading
 import time
+from collections import Counter
 from email import message_from_bytes, policy
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -25,13 +32,56 @@ from aiosmtpd.controller import Controller
 
 from emulators.http_json import JsonHandler
 
+FAULTS = ("transient", "drop_before_data", "drop_after_data", "stall")
+
 
 class Inbox:
+    """Keeps what it receives; with faults set, misbehaves as servers do: a 451 at MAIL FROM,
+    the connection dropped before the data or after it (the message kept, no reply), or the
+    final reply held past the sender's patience (the message kept)."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []
+        self.faults: dict[str, float] = {}
+        self.injected: Counter[str] = Counter()
+        self._rng = random.Random(7)  # noqa: S311 - reproducible misbehaviour
+
+    def _fault(self, kind: str) -> bool:
+        with self.lock:
+            hit = self._rng.random() < self.faults.get(kind, 0.0)
+            if hit:
+                self.injected[kind] += 1
+            return hit
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self._fault("transient"):
+            return "451 4.3.0 Temporary system problem (injected)"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self._fault("drop_before_data"):
+            server.transport.close()
+            return "421 4.4.2 Connection dropped (injected)"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = self._keep(envelope)
+        if self._fault("drop_after_data"):
+            server.transport.close()
+        elif self._fault("stall"):
+            await asyncio.sleep(self.faults.get("stall_s", 60.0))
+        return answer
+
+    def _keep(self, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         parsed = message_from_bytes(raw, policy=policy.default)
         with self.lock:
@@ -56,6 +106,10 @@ def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
             if url.path == "/healthz":
                 self.send_json(200, {"ok": True})
                 return
+            if url.path == "/_faults":
+                with inbox.lock:
+                    self.send_json(200, {"faults": inbox.faults, "injected": dict(inbox.injected)})
+                return
             if url.path != "/messages":
                 self.send_json(404, {"error": "use /messages"})
                 return
@@ -67,6 +121,16 @@ def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
                     if wanted is None or wanted.lower() in (r.lower() for r in m["rcpt_to"])
                 ]
             self.send_json(200, {"messages": found})
+
+        def do_POST(self) -> None:
+            if urlsplit(self.path).path != "/_faults":
+                self.send_json(404, {"error": "use /_faults"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            wanted = json.loads(self.rfile.read(length) or b"{}")
+            with inbox.lock:
+                inbox.faults = {k: float(v) for k, v in wanted.items()}
+            self.send_json(200, {"faults": inbox.faults})
 
         def do_DELETE(self) -> None:
             with inbox.lock:

@@ -108,6 +108,10 @@ class Settings:
     route_cache_s: float = 30.0
     # How long a mail server may take to answer the message data before the outcome is unknown.
     mail_reply_limit_s: float = 30.0
+    # How long an attempt holds a delivery, and how long a queued delivery may wait for its
+    # first attempt before `reminders` gives it a task (domain/delivery, services/reminders).
+    lease_s: float = 300.0
+    recover_after_s: float = 600.0
     events: EventSettings = EventSettings(None, ())
     # When set, `reminders` requires Cloud Scheduler's OIDC token from this service account.
     scheduler_service_account: str | None = None
@@ -171,6 +175,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         )
     route_cache_s = _number(env, "SENDVIA_ROUTE_CACHE_SECONDS", 30.0, 0.0, 300.0, problems)
     reply_limit_s = _number(env, "SENDVIA_MAIL_REPLY_LIMIT_S", 30.0, 1.0, 600.0, problems)
+    lease_s = _number(env, "SENDVIA_LEASE_S", 300.0, 10.0, 3600.0, problems)
+    recover_after_s = _number(env, "SENDVIA_RECOVER_AFTER_S", 600.0, 10.0, 86400.0, problems)
     scheduler = _scheduler_account(env, tasks, problems)
     _production_guard(env, problems)
     events = EventSettings(
@@ -188,6 +194,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         mail_allow_loopback=allow == "loopback",
         route_cache_s=route_cache_s,
         mail_reply_limit_s=reply_limit_s,
+        lease_s=lease_s,
+        recover_after_s=recover_after_s,
         events=events,
         scheduler_service_account=scheduler,
         project=project,

@@ -186,3 +186,23 @@ def test_a_members_queued_email_is_not_sent_once_members_may_no_longer_send(
     assert (status, body["outcome"]) == (200, "failed")
     assert body["error"]["code"] == "not_allowed"
     assert fakes.relay.sent == []
+
+
+def test_deferrals_to_the_providers_time_do_not_spend_the_retries(client, fakes: Fakes, admin):
+    """A mailbox over its limit defers its emails, each deferral a new task: a busy week of
+    deferrals must not make the next transient failure the last (found by the soak)."""
+    from tests.functional.conftest import gmail_mailbox, switch_on
+
+    switch_on(client, admin, gmail=True)
+    gmail_mailbox(fakes)
+    delivery_id = queued(client, admin)
+    fakes.gmail.fail_with = ProviderFailure(
+        FailureKind.QUOTA, "rateLimitExceeded", "limit", retry_after_s=1
+    )
+    for _ in range(25):
+        assert run(fakes, delivery_id)[1]["outcome"] == "deferred"
+        fakes.clock.advance(seconds=2)
+    fakes.gmail.fail_with = ProviderFailure(FailureKind.TRANSIENT, "backendError", "503")
+    assert run(fakes, delivery_id)[0] == 503  # retried, not failed
+    fakes.gmail.fail_with = None
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})

@@ -116,15 +116,18 @@ def test_a_permanent_550_fails_once_without_retries(clinic, recipient, certs, pr
     with scripted_server(Behaviour.REJECT_RECIPIENT, certs) as server:
         smtp_mailbox_at(clinic, project, server.port)
         delivery_id = queued(clinic, recipient)
+        other_id = queued(clinic, f"other-{recipient}")
         eventually(state_is(project, clinic, delivery_id, "failed"))
+        eventually(state_is(project, clinic, other_id, "failed"))
         eventually(lambda: queue_idle(tasks))
         time.sleep(1.5)  # a retry would have come by now (backoff 0.5 s)
-        assert server.mail_commands == 1
+        assert server.mail_commands == 2
     stored = delivery(project, clinic, delivery_id)
     assert (stored["error"]["class"], stored["error"]["code"]) == ("permanent", "rejected")
     assert "550 5.1.1" in stored["error"]["message"]
     notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()
-    assert [n["kind"] for n in notices["notifications"]] == ["send_failed"]
+    told = sorted(n["delivery_id"] for n in notices["notifications"] if n["kind"] == "send_failed")
+    assert told == sorted([delivery_id, other_id])  # each email's failure told, once
 
 
 def test_a_revoked_gmail_token_breaks_the_mailbox_and_fails_the_email(clinic, recipient, project):

@@ -89,6 +89,7 @@ def notification(item: Mapping[str, Any], uid: str) -> dict[str, Any]:
         "message": item.get("message"),
         "hint": item.get("hint"),
         "mailbox": item.get("mailbox"),
+        "delivery_id": item.get("delivery_id"),  # for a notice about one email
         "created_at": _stamp(item.get("created_at")),
         "resolved_at": _stamp(item.get("resolved_at")),
         "read": uid in item.get("read_by", []),

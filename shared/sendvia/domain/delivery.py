@@ -208,6 +208,9 @@ class Delivery:
     warnings: tuple[Mapping[str, Any], ...] = ()
     attempts_log: tuple[Mapping[str, Any], ...] = ()
     handed_over: int | None = None  # the attempt that handed the message over, unrecorded
+    # Transient failures so far: what the queue's attempt limit counts (a deferral to the
+    # provider's time is a new task, not a retry of the old one).
+    retries: int = 0
 
     @classmethod
     def from_doc(cls, delivery_id: str, doc: Mapping[str, Any]) -> Delivery:
@@ -238,6 +241,7 @@ class Delivery:
             warnings=tuple(doc.get("warnings") or ()),
             attempts_log=tuple(doc.get("attempts_log") or ()),
             handed_over=doc.get("handed_over"),
+            retries=int(doc.get("retries") or 0),
         )
 
     @property

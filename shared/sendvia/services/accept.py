@@ -15,7 +15,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sendvia.domain.delivery import LEASE, Cancel, Delivery, DeliveryKind, DeliveryState
+from sendvia.domain.delivery import Cancel, Delivery, DeliveryKind, DeliveryState
 from sendvia.domain.message import HeaderError
 from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, SendRequest, addresses
 from sendvia.domain.principal import Principal
@@ -32,6 +32,7 @@ from sendvia.errors import (
 )
 from sendvia.runtime import Runtime
 from sendvia.services import attempt, manual, routes, suppression
+from sendvia.services.routes import lease_of
 from sendvia.validation import parse_model
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
@@ -227,7 +228,7 @@ def _record(
         "category": request.category,
         "contact_id": request.contact_id,
         "state": DeliveryState.SENDING.value,
-        "lease_until": rt.clock() + LEASE,  # the request's own attempt holds it
+        "lease_until": rt.clock() + lease_of(rt),  # the request's own attempt holds it
         "route": route.to_json(),
         "to": request.to,
         "cc": request.cc,

@@ -26,7 +26,6 @@ from typing import Any
 from sendvia.cache import RouteContext
 from sendvia.domain.delivery import (
     INTERRUPTED_ERROR,
-    LEASE,
     Claim,
     Delivery,
     DeliveryState,
@@ -40,6 +39,7 @@ from sendvia.domain.principal import Principal, Role
 from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
 from sendvia.services import attempt, notices, routes, suppression
+from sendvia.services.routes import lease_of
 
 DEFAULT_MAX_ATTEMPTS = 20
 
@@ -54,7 +54,7 @@ def answer_for(outcome: Claim | Next | None) -> int:
 
 
 def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[str, Any]]:
-    claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, rt.clock(), LEASE)
+    claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, rt.clock(), lease_of(rt))
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
     number = delivery.attempts
@@ -147,14 +147,19 @@ def _changes_for(
     if result.sent:
         return {**result.changes, "lease_until": None, "content": None}, {"outcome": "sent"}, None
     max_attempts = rt.settings.tasks.max_attempts if rt.settings.tasks else DEFAULT_MAX_ATTEMPTS
-    number = delivery.attempts
+    tries = delivery.retries + 1  # of the transient kind, this one included
     next_step = after_failure(
-        result.failure_kind or FailureKind.PERMANENT, attempts=number, max_attempts=max_attempts
+        result.failure_kind or FailureKind.PERMANENT, attempts=tries, max_attempts=max_attempts
     )
     if next_step is Next.UNCONFIRMED:
         return {**_unconfirmed(error or {}), "route": route}, {"outcome": "unconfirmed"}, next_step
     if next_step is Next.RETRY:
-        queued = {"state": DeliveryState.QUEUED.value, "lease_until": None, "last_error": error}
+        queued = {
+            "state": DeliveryState.QUEUED.value,
+            "lease_until": None,
+            "last_error": error,
+            "retries": tries,
+        }
         return queued, {"outcome": "retry", "error": error}, next_step
     if next_step is Next.DEFER:
         wait = (error or {}).get("retry_after_s") or attempt.DEFAULT_QUOTA_WAIT_S
@@ -166,10 +171,10 @@ def _changes_for(
             "send_at": until,
         }
         return deferred, {"outcome": "deferred", "until": until.isoformat()}, next_step
-    if error and error.get("class") == FailureKind.TRANSIENT and number >= max_attempts:
+    if error and error.get("class") == FailureKind.TRANSIENT and tries >= max_attempts:
         error = {
             **error,
-            "message": f"Failed to send email after {number} attempts: {error.get('message')}",
+            "message": f"Failed to send email after {tries} attempts: {error.get('message')}",
         }
     failed = {"state": DeliveryState.FAILED.value, "lease_until": None, "error": error}
     return {**failed, "route": route}, {"outcome": "failed", "error": error}, next_step

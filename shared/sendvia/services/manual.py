@@ -8,7 +8,6 @@ from typing import Any
 from sendvia.cache import RouteContext
 from sendvia.domain.delivery import (
     INTERRUPTED_ERROR,
-    LEASE,
     Claim,
     Delivery,
     DeliveryState,
@@ -19,6 +18,7 @@ from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route
 from sendvia.runtime import Runtime
 from sendvia.services import attempt
+from sendvia.services.routes import lease_of
 
 
 def send_now(
@@ -60,7 +60,7 @@ def resume(
     caller gave up waiting). While that attempt's lease lasts, this one answers 202 with the
     delivery as it stands; once it has passed, it takes the delivery over: an attempt that had
     handed the message over leaves it `sent_unconfirmed`, one that had not is sent now."""
-    claim, claimed = rt.deliveries.claim(principal.tenant_id, found.id, rt.clock(), LEASE)
+    claim, claimed = rt.deliveries.claim(principal.tenant_id, found.id, rt.clock(), lease_of(rt))
     if claim is not Claim.CLAIMED or claimed is None:
         return 202, rt.deliveries.get(principal.tenant_id, found.id) or found
     if claimed.interrupted_after_handover:

@@ -17,9 +17,9 @@ from sendvia.services.accept import REMINDER_HORIZON
 
 PAGE_SIZE = 500
 CONCURRENCY = 32  # task creations in flight; the queue's own rate limit paces the dispatches
-# A queued delivery still without an attempt this long after it was created lost its task: its
-# request creates the task right after the delivery, and Cloud Tasks dispatches within seconds.
-ORPHAN_AFTER = dt.timedelta(minutes=10)
+# A queued delivery still without an attempt SENDVIA_RECOVER_AFTER_S (10 min) after it was
+# created lost its task: its request creates the task right after the delivery, and Cloud Tasks
+# dispatches within seconds.
 RECOVER_LIMIT = 500  # per run; the next run takes the rest
 
 
@@ -58,5 +58,6 @@ def _recover(rt: Runtime, queue: Queue) -> int:
     a second sweep before it runs creates nothing more; `deliver` then sends it, or records it
     `sent_unconfirmed` when the dead attempt had handed it over."""
     now = rt.clock()
-    stranded = rt.deliveries.stranded(now, now - ORPHAN_AFTER, RECOVER_LIMIT)
+    older_than = now - dt.timedelta(seconds=rt.settings.recover_after_s)
+    stranded = rt.deliveries.stranded(now, older_than, RECOVER_LIMIT)
     return sum(queue.enqueue(t, d, generation=g) for t, d, g in stranded)

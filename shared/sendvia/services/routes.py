@@ -11,12 +11,18 @@ email's outcome is decided (services/deliver.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 from sendvia.cache import RouteContext
 from sendvia.domain.mailbox import TENANT_MAILBOX
 from sendvia.runtime import Runtime
 from sendvia.services.settings import load_tenant
+
+
+def lease_of(rt: Runtime) -> dt.timedelta:
+    """How long an attempt holds a delivery (SENDVIA_LEASE_S; domain.delivery.LEASE by default)."""
+    return dt.timedelta(seconds=rt.settings.lease_s)
 
 
 def context_for(
