@@ -278,8 +278,14 @@ class FakeDeliveries:
             doc.setdefault("attempts_log", []).append(dict(attempt))
 
     def _fenced(
-        self, tenant_id: str, delivery_id: str, attempt_number: int, changes: Mapping[str, Any]
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
     ) -> bool:
+        """Apply `changes` only while `attempt_number` still holds the delivery."""
         with self._lock:
             doc = self.docs.get((tenant_id, delivery_id))
             if (
@@ -289,6 +295,8 @@ class FakeDeliveries:
             ):
                 return False
             doc.update(copy.deepcopy(dict(changes)))
+            if attempt is not None:
+                doc.setdefault("attempts_log", []).append(dict(attempt))
             return True
 
     def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
@@ -303,18 +311,9 @@ class FakeDeliveries:
         changes: Mapping[str, Any],
         attempt: Mapping[str, Any] | None = None,
     ) -> bool:
-        with self._lock:
-            doc = self.docs.get((tenant_id, delivery_id))
-            if (
-                doc is None
-                or doc.get("state") != "sending"
-                or doc.get("attempts") != attempt_number
-            ):
-                return False
-            doc.update({**copy.deepcopy(dict(changes)), "handed_over": None})
-            if attempt is not None:
-                doc.setdefault("attempts_log", []).append(dict(attempt))
-            return True
+        return self._fenced(
+            tenant_id, delivery_id, attempt_number, {**changes, "handed_over": None}, attempt
+        )
 
     def page(
         self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
