@@ -199,6 +199,7 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         # How long a server may take to answer the message data before the outcome is unknown:
         # short, so a local server holding its reply shows the unknown outcome in seconds.
         "SENDVIA_MAIL_REPLY_LIMIT_S": "4",
+        "SENDVIA_VERIFY_AFTER_S": "3",
     }
 
 

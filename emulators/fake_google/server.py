@@ -21,6 +21,7 @@ import argparse
 import base64
 import binascii
 import collections
+import contextlib
 import html
 import logging
 import random
@@ -239,7 +240,8 @@ def _register_oauth(
 class Faults:
     """Odds of misbehaving on messages.send, set by POST /_fake/faults: `error_5xx` (503
     backendError), `rate_limit` (429), `slow_after_send` (the message sent, the answer only
-    after `slow_s` seconds); and how many were injected."""
+    after `slow_s` seconds), `drop_after_send` (the message sent, the connection closed without
+    an answer); and how many were injected."""
 
     def __init__(self) -> None:
         self.odds: dict[str, float] = {}
@@ -287,6 +289,31 @@ def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
             "threadsTotal": len(account.sent),
             "historyId": str(1000 + len(account.sent)),
         }
+
+    @app.get("/gmail/v1/users/<user_id>/messages")
+    def list_messages(user_id: str) -> Any:
+        """users.messages.list, searching only what it was sent, by `rfc822msgid:` (the one
+        search operator sendvia uses)."""
+        grant, problem = _gmail_auth(state, user_id, READ_SCOPES)
+        if problem:
+            return problem
+        query = flask.request.args.get("q", "").strip()
+        if not query.startswith("rfc822msgid:"):
+            return _gmail_error(
+                400, "Only rfc822msgid: searches are faked", "invalidArgument", "INVALID_ARGUMENT"
+            )
+        wanted = query.removeprefix("rfc822msgid:").strip().strip("<>")
+        account = state.account(grant.email)
+        found = [
+            {"id": m["id"], "threadId": m["threadId"]}
+            for m in list(account.sent)
+            if m["message_id"].strip().strip("<>") == wanted
+        ]
+        return (
+            {"messages": found, "resultSizeEstimate": len(found)}
+            if found
+            else {"resultSizeEstimate": 0}
+        )
 
     @app.post("/gmail/v1/users/<user_id>/messages/send")
     def send(user_id: str) -> Any:
@@ -336,6 +363,8 @@ def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
             return _quota_error(exc)
         if faults.hit("slow_after_send"):  # sent, then no answer within the client's patience
             time.sleep(faults.odds.get("slow_s", 35.0))
+        if faults.hit("drop_after_send"):  # sent, then the connection dropped before the answer
+            _drop_connection()
         return {"id": message_id, "threadId": message_id, "labelIds": ["SENT"]}
 
 
@@ -411,6 +440,18 @@ def _check_authorization_request(
     if args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
         return "PKCE is required: code_challenge with code_challenge_method=S256."
     return None
+
+
+def _drop_connection() -> None:
+    """Close the client's connection without an answer (werkzeug's server hands its socket to
+    the request); what the server then writes goes nowhere."""
+    import socket
+
+    connection = flask.request.environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+        connection.close()
 
 
 def _bearer_grant(state: FakeGoogleState) -> Any:

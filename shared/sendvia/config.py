@@ -112,6 +112,8 @@ class Settings:
     # first attempt before `reminders` gives it a task (domain/delivery, services/reminders).
     lease_s: float = 300.0
     recover_after_s: float = 600.0
+    # How long after an unknown outcome a searchable mailbox is searched for the message.
+    verify_after_s: float = 120.0
     events: EventSettings = EventSettings(None, ())
     # When set, `reminders` requires Cloud Scheduler's OIDC token from this service account.
     scheduler_service_account: str | None = None
@@ -177,6 +179,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     reply_limit_s = _number(env, "SENDVIA_MAIL_REPLY_LIMIT_S", 30.0, 1.0, 600.0, problems)
     lease_s = _number(env, "SENDVIA_LEASE_S", 300.0, 10.0, 3600.0, problems)
     recover_after_s = _number(env, "SENDVIA_RECOVER_AFTER_S", 600.0, 10.0, 86400.0, problems)
+    verify_after_s = _number(env, "SENDVIA_VERIFY_AFTER_S", 120.0, 1.0, 3600.0, problems)
     scheduler = _scheduler_account(env, tasks, problems)
     _production_guard(env, problems)
     events = EventSettings(
@@ -196,6 +199,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         mail_reply_limit_s=reply_limit_s,
         lease_s=lease_s,
         recover_after_s=recover_after_s,
+        verify_after_s=verify_after_s,
         events=events,
         scheduler_service_account=scheduler,
         project=project,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
 from sendvia.ports import Grant, Outgoing, Profile, Secrets, Sent, TestRun
@@ -34,6 +35,13 @@ class FakeProvider:
         self.received = Received()
         self.fail_with: ProviderFailure | None = None
         self.rotate_to: bytes | None = None  # the credentials it issues on the next send
+        # Whether the mailbox can be searched for what it sent (None: it cannot), and whether
+        # the provider files everything it sends (then absence proves it was not sent);
+        # `searched` records each Message-ID looked for.
+        self.files_sent: bool | None = None
+        self.searched: list[str] = []
+        # Take the message, then raise this (an answer lost after the data).
+        self.after_send: BaseException | None = None
 
     def _credentials(self, mailbox: MailboxRecord) -> None:
         if not mailbox.secret_version:
@@ -45,6 +53,8 @@ class FakeProvider:
     def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
         self._credentials(mailbox)
         self.received.sent.append((mailbox.address, outgoing.message, outgoing.recipients))
+        if self.after_send is not None:
+            raise self.after_send
         rotated, self.rotate_to = self.rotate_to, None
         return Sent(provider_message_id=next_id(f"{self.kind.value}-"), rotated_secret=rotated)
 
@@ -67,6 +77,19 @@ class FakeProvider:
         self.received.sent.append((mailbox.address, message, (recipient,)))
         step = {"name": "send", "ok": True, "reply": "OK", "cause": None, "hint": None}
         return TestRun([{**step, "elapsed_ms": 0}], next_id("test-"), None)
+
+    def can_find_sent(self, mailbox: MailboxRecord) -> bool:
+        return self.files_sent is not None
+
+    def find_sent(self, mailbox: MailboxRecord, message_id: str) -> Found:
+        self.searched.append(message_id)
+        if self.files_sent is None:
+            return Found.UNKNOWN
+        if any(
+            m["Message-ID"] == message_id for a, m, _ in self.received.sent if a == mailbox.address
+        ):
+            return Found.SENT
+        return Found.ABSENT if self.files_sent else Found.UNKNOWN
 
     def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
         return [{"name": "INBOX", "special_use": None}, {"name": "Sent", "special_use": "\\Sent"}]

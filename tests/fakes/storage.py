@@ -299,9 +299,16 @@ class FakeDeliveries:
                 doc.setdefault("attempts_log", []).append(dict(attempt))
             return True
 
-    def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
+    def hand_over(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        to: Mapping[str, Any] | None = None,
+    ) -> bool:
         self.handovers.append((tenant_id, delivery_id, attempt_number))
-        return self._fenced(tenant_id, delivery_id, attempt_number, {"handed_over": attempt_number})
+        mark = {"handed_over": attempt_number, "handed_to": dict(to) if to else None}
+        return self._fenced(tenant_id, delivery_id, attempt_number, mark)
 
     def finish(
         self,
@@ -312,7 +319,7 @@ class FakeDeliveries:
         attempt: Mapping[str, Any] | None = None,
     ) -> bool:
         return self._fenced(
-            tenant_id, delivery_id, attempt_number, {**changes, "handed_over": None}, attempt
+            tenant_id, delivery_id, attempt_number, {"handed_over": None, **changes}, attempt
         )
 
     def page(
@@ -367,7 +374,7 @@ class FakeDeliveries:
         if doc is None or (not is_admin and doc.get("created_by") != uid):
             return Cancel.MISSING, None
         found = Delivery.from_doc(delivery_id, doc)
-        if not may_cancel(found.state):
+        if not may_cancel(found.state, handed_over=found.handed_over):
             return Cancel.TOO_LATE, found
         doc.update({"state": "cancelled", "content": None, "cancelled_by": uid})
         return Cancel.CANCELLED, Delivery.from_doc(delivery_id, doc)

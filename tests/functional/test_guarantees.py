@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sendvia.domain.delivery import LEASE
+from sendvia.domain.delivery import LEASE, VERIFY_AFTER
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.services import deliver, reminders
 
 from tests.fakes import NOW, Fakes
-from tests.functional.conftest import TENANT, Client
+from tests.functional.conftest import TENANT, Client, gmail_mailbox, switch_on
 
 UNKNOWN = ProviderFailure(FailureKind.UNKNOWN, "outcome_unknown", "no answer after the data")
 
@@ -206,3 +206,117 @@ def test_deferrals_to_the_providers_time_do_not_spend_the_retries(client, fakes:
     assert run(fakes, delivery_id)[0] == 503  # retried, not failed
     fakes.gmail.fail_with = None
     assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+
+
+# -- unknown outcomes in a mailbox that can be searched (Message-ID lookup) ---------------------
+
+
+def mailbox_queued(client: Client, fakes: Fakes, admin: str, *, files_sent: bool | None) -> str:
+    switch_on(client, admin, gmail=True)
+    gmail_mailbox(fakes)
+    fakes.gmail.files_sent = files_sent
+    return queued(client, admin)
+
+
+def test_an_unknown_outcome_in_a_searchable_mailbox_is_confirmed_by_finding_it(
+    client, fakes: Fakes, admin
+):
+    delivery_id = mailbox_queued(client, fakes, admin, files_sent=True)
+    fakes.gmail.after_send = UNKNOWN  # Gmail took it; the answer was lost
+    status, answer = run(fakes, delivery_id)
+    assert (status, answer["outcome"]) == (200, "verifying")
+    assert fakes.queue.tasks[(TENANT, delivery_id, 1)] == NOW + VERIFY_AFTER  # after the wait
+    assert state(fakes, delivery_id) == "queued"
+    cancelled = client.call("POST", "send", f"/{delivery_id}:cancel", token=admin)
+    assert cancelled.status_code == 409  # the provider may have it: too late to cancel
+    fakes.gmail.after_send = None
+    fakes.clock.advance(minutes=3)
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+    found = fakes.deliveries.of(TENANT, delivery_id)
+    assert found["state"] == "sent"
+    assert "found it in the mailbox" in found["delivery_note"]
+    assert len(fakes.gmail.received.sent) == 1  # searched, not sent again
+    assert fakes.gmail.searched == [found["message_id"]]
+
+
+def test_an_attempt_that_died_is_sent_when_a_filing_provider_does_not_have_it(
+    client, fakes: Fakes, admin
+):
+    delivery_id = mailbox_queued(client, fakes, admin, files_sent=True)
+    fakes.gmail.fail_with = RuntimeError("the instance was killed")  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):  # died after the hand-over, before Gmail had it
+        run(fakes, delivery_id)
+    fakes.gmail.fail_with = None
+    fakes.clock.advance(minutes=6)
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+    assert len(fakes.gmail.received.sent) == 1
+    assert len(fakes.gmail.searched) == 1
+
+
+def test_an_attempt_that_died_after_gmail_took_it_is_confirmed_not_resent(
+    client, fakes: Fakes, admin
+):
+    delivery_id = mailbox_queued(client, fakes, admin, files_sent=True)
+    fakes.gmail.after_send = RuntimeError("the instance was killed")
+    with pytest.raises(RuntimeError):
+        run(fakes, delivery_id)
+    fakes.gmail.after_send = None
+    fakes.clock.advance(minutes=6)
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+    assert len(fakes.gmail.received.sent) == 1
+
+
+def test_a_missing_copy_proves_nothing_where_sendvia_files_it_itself(client, fakes: Fakes, admin):
+    """An SMTP mailbox's Sent copy is sendvia's to make, after the send: its absence is no
+    proof, and the email stays `sent_unconfirmed`."""
+    delivery_id = mailbox_queued(client, fakes, admin, files_sent=False)
+    fakes.gmail.fail_with = UNKNOWN
+    assert run(fakes, delivery_id)[1]["outcome"] == "verifying"
+    fakes.gmail.fail_with = None
+    fakes.clock.advance(minutes=3)
+    assert run(fakes, delivery_id) == (200, {"outcome": "unconfirmed"})
+    assert state(fakes, delivery_id) == "sent_unconfirmed"
+    assert fakes.deliveries.of(TENANT, delivery_id)["error"]["code"] == "outcome_unknown"
+    assert fakes.gmail.received.sent == []
+
+
+def test_a_search_too_soon_is_no_proof(client, fakes: Fakes, admin):
+    """A duplicate dispatch before the wait is over: Gmail may not have filed it yet."""
+    delivery_id = mailbox_queued(client, fakes, admin, files_sent=True)
+    fakes.gmail.fail_with = UNKNOWN
+    run(fakes, delivery_id)
+    fakes.gmail.fail_with = None
+    assert run(fakes, delivery_id) == (200, {"outcome": "unconfirmed"})
+    assert fakes.gmail.searched == fakes.gmail.received.sent == []
+
+
+def test_a_fallback_to_the_relay_is_not_searched_for_in_the_mailbox(client, fakes: Fakes, admin):
+    """The mailbox refused (broken), the relay took over and the attempt died inside it: the
+    hand-over names the relay, so the mailbox's search cannot send it a second time."""
+    delivery_id = mailbox_queued(client, fakes, admin, files_sent=True)
+    client.call("PATCH", "settings", token=admin, body={"on_broken": "default"})
+    fakes.gmail.fail_with = ProviderFailure(FailureKind.AUTH, "token_revoked", "invalid_grant")
+    fakes.relay.fail_with = RuntimeError("the instance was killed")  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):
+        run(fakes, delivery_id)
+    fakes.relay.fail_with = None
+    fakes.clock.advance(minutes=6)
+    assert run(fakes, delivery_id) == (200, {"outcome": "unconfirmed"})
+    assert fakes.gmail.searched == []
+    assert fakes.relay.sent == fakes.gmail.received.sent == []
+
+
+def test_a_retried_manual_send_finds_what_its_first_request_sent(client, fakes: Fakes, admin):
+    switch_on(client, admin, gmail=True)
+    gmail_mailbox(fakes)
+    fakes.gmail.files_sent = True
+    body = {"to": ["pat@example.com"], "subject": "Invoice", "text": "Attached."}
+    headers = {"Idempotency-Key": "inv-10"}
+    fakes.gmail.after_send = RuntimeError("the instance was killed")
+    assert client.call("POST", "send", token=admin, body=body, headers=headers).status_code == 500
+    fakes.gmail.after_send = None
+    fakes.clock.advance(minutes=6)
+    late = client.call("POST", "send", token=admin, body=body, headers=headers)
+    assert late.status_code == 200, late.json
+    assert late.json["delivery"]["state"] == "sent"
+    assert len(fakes.gmail.received.sent) == 1

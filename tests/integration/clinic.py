@@ -53,7 +53,9 @@ def connect(
     mailbox: str = "tenant",
     bearer: str | None = None,
     browser: Browser | None = None,
+    *,
+    receive: bool = False,
     **consent: object,
 ) -> Outcome:
-    url = start(bearer or clinic.admin, mailbox)
+    url = start(bearer or clinic.admin, mailbox, receive=receive)
     return (browser or Browser()).connect(url, account, **consent)

@@ -7,9 +7,11 @@ has its own cookies, like a real one.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -94,3 +96,13 @@ def start(
 
 def fake(path: str, method: str = "GET", **kwargs: object) -> requests.Response:
     return requests.request(method, f"{os.environ['FAKE_GOOGLE_URL']}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def gmail_drops_the_answer() -> Iterator[None]:
+    """The fake Google sends each message, then closes the connection without answering."""
+    fake("/_fake/faults", "POST", json={"drop_after_send": 1.0})
+    try:
+        yield
+    finally:
+        fake("/_fake/faults", "POST", json={})

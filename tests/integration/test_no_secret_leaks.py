@@ -21,8 +21,16 @@ from sendvia.adapters.google_clients import secret_manager_client
 
 from tests.integration.api import call, stack_logs
 from tests.integration.clinic import Clinic, connect
-from tests.integration.google_flow import fake
-from tests.integration.helpers import code_from, sink_for
+from tests.integration.google_flow import fake, gmail_drops_the_answer
+from tests.integration.helpers import (
+    code_from,
+    delivery,
+    email,
+    eventually,
+    queued,
+    sink_for,
+    state_is,
+)
 
 
 @pytest.fixture
@@ -72,7 +80,15 @@ def test_credentials_never_reach_firestore_responses_or_logs(clinic: Clinic, rec
     connect(clinic, account)
     act("POST", "test_connection", body={"mailbox": "tenant"})
     act("POST", "settings", "/mailboxes/tenant:revoke")
-    connect(clinic, account)
+    connect(clinic, account, receive=True)  # with a read scope: unknown outcomes are searched
+    with gmail_drops_the_answer():  # Gmail sends, the answers are lost
+        queued_id = queued(clinic, "pat@example.com")
+        eventually(lambda: delivery(project, clinic, queued_id).get("last_error"), timeout=30)
+        unconfirmed = call("POST", "send", bearer=admin, body=email("pat@example.com"))
+        assert unconfirmed.json()["delivery"]["state"] == "sent_unconfirmed"
+    eventually(state_is(project, clinic, queued_id, "sent"), timeout=30)  # found by a search
+    act("GET", "activity", "/deliveries?state=sent_unconfirmed")
+    act("GET", "activity", f"/deliveries/{queued_id}")
     act(
         "POST",
         "oauth_start",

@@ -7,6 +7,7 @@ so a function or route added later is walked without changing this test.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -44,6 +45,23 @@ def victim(project: str) -> dict[str, str]:
                 "display_name": marker,
             }
         )
+    # Deliveries in the states an unknown outcome leads to: one `sent_unconfirmed`, one queued
+    # while its mailbox is searched for it (handed over, a cancel must not touch it).
+    created = dt.datetime.now(dt.UTC)
+    for delivery_id, state in (("unconfirmed", "sent_unconfirmed"), ("verifying", "queued")):
+        db.document(f"tenants/{tenant}/deliveries/{marker}-{delivery_id}").set(
+            {
+                "kind": "triggered",
+                "state": state,
+                "to": [f"{marker.lower()}@patient.example"],
+                "subject": marker,
+                "created_at": created,
+                "created_by": uid,
+                "attempts": 1,
+                "handed_over": 1 if state == "queued" else None,
+                "handed_to": {"mailbox": "tenant", "address": f"{marker.lower()}@victim.example"},
+            }
+        )
     return {"tenant": tenant, "uid": uid, "marker": marker}
 
 
@@ -60,6 +78,7 @@ def _foreign_value(param: str, victim: dict[str, str]) -> str:
         "mailbox_id": f"user-{victim['uid']}",
         "uid": victim["uid"],
         "tenant_id": victim["tenant"],
+        "delivery_id": f"{victim['marker']}-verifying",
     }
     return known.get(param, f"{victim['marker']}-{param}")
 
@@ -91,6 +110,8 @@ def test_another_tenant_never_sees_or_changes_our_data(
         d.id: d.to_dict() for d in db.collection(f"tenants/{victim['tenant']}/mailboxes").stream()
     }
     before_tenant = db.document(f"tenants/{victim['tenant']}").get().to_dict()
+    deliveries = db.collection(f"tenants/{victim['tenant']}/deliveries")
+    before_deliveries = {d.id: d.to_dict() for d in deliveries.stream()}
     path = PARAM.sub(lambda m: _foreign_value(m.group(1), victim), template)
     bait = {"tenant_id": victim["tenant"], "mailbox": f"user-{victim['uid']}", "uid": victim["uid"]}
     body = bait if method in {"POST", "PUT", "PATCH"} else None
@@ -110,3 +131,4 @@ def test_another_tenant_never_sees_or_changes_our_data(
     }
     assert after == before
     assert db.document(f"tenants/{victim['tenant']}").get().to_dict() == before_tenant
+    assert {d.id: d.to_dict() for d in deliveries.stream()} == before_deliveries

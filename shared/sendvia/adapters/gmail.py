@@ -72,11 +72,8 @@ class Gmail:
             if idle:
                 return idle.pop()
         import google_auth_httplib2
-        import httplib2
 
-        return google_auth_httplib2.AuthorizedHttp(
-            credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_S)
-        )
+        return google_auth_httplib2.AuthorizedHttp(credentials, http=_http())
 
     def _park_http(self, key: str, http: Any) -> None:
         with self._lock:
@@ -149,6 +146,44 @@ class Gmail:
         self._idle.pop(oldest, None)
         self._refreshing.pop(oldest, None)
 
+    def find(self, key: str, credentials: Any, message_id: str) -> bool:
+        """Whether the account holds a message with this Message-ID header, in any folder
+        (users.messages.list with the `rfc822msgid:` search operator, trash and spam included).
+        Needs a read scope; raises ProviderFailure when Gmail could not answer."""
+        import http.client
+
+        from google.auth.exceptions import GoogleAuthError
+        from googleapiclient.errors import HttpError
+
+        self._valid_token(key, credentials)
+        connection = self._take_http(key, credentials)
+        reusable = False
+        try:
+            request = (
+                self._service(key, credentials)
+                .users()
+                .messages()
+                .list(
+                    userId="me",
+                    q=f"rfc822msgid:{message_id.strip().strip('<>')}",
+                    includeSpamTrash=True,
+                    maxResults=1,
+                )
+            )
+            result = request.execute(http=connection, num_retries=0)
+            reusable = True
+        except HttpError as exc:
+            reusable = True
+            raise classify_http_error(exc) from exc
+        except (GoogleAuthError, OSError, http.client.HTTPException) as exc:
+            raise ProviderFailure(
+                FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be searched."
+            ) from exc
+        finally:
+            if reusable:
+                self._park_http(key, connection)
+        return bool(result.get("messages"))
+
     def forget(self, key: str) -> None:
         with self._lock:
             self._services.pop(key, None)
@@ -180,3 +215,50 @@ def classify_http_error(exc: Any) -> ProviderFailure:
     if status >= 500:
         return ProviderFailure(FailureKind.TRANSIENT, reason or f"http_{status}", message)
     return ProviderFailure(FailureKind.PERMANENT, reason or f"http_{status}", message)
+
+
+def _http() -> Any:
+    """An httplib2.Http that sends each request once.
+
+    httplib2 sends a request again when the connection drops before the answer: once whatever
+    its RETRIES say, for a "bad status line" (httplib2/__init__.py, `_conn_request`). For a
+    read that is harmless; for messages.send it is a second email, because Gmail may have sent
+    the first. This one sends once: a pooled connection that the server closed while it was
+    idle is replaced before the request (the socket reads as closed), and a connection that
+    drops after the request is the caller's unknown outcome."""
+    import http.client
+
+    import httplib2
+
+    class OnceHttp(httplib2.Http):  # type: ignore[misc]
+        def _conn_request(  # httplib2's own signature
+            self, conn: Any, request_uri: str, method: str, body: Any, headers: Any
+        ) -> tuple[Any, bytes]:
+            if conn.sock is not None and _closed_by_peer(conn.sock):
+                conn.close()
+            try:
+                if conn.sock is None:
+                    conn.connect()
+                conn.request(method, request_uri, body, headers)
+                answer = conn.getresponse()
+                content = answer.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                raise
+            response = httplib2.Response(answer)
+            decompress = httplib2._decompressContent  # as httplib2 does itself
+            return response, decompress(response, content, self.limit_kwargs)
+
+    return OnceHttp(timeout=HTTP_TIMEOUT_S)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether an idle connection was closed by the server: it is readable (EOF, or an
+    unexpected byte) before anything was asked."""
+    import select
+
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)

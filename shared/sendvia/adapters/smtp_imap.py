@@ -356,6 +356,14 @@ class MailServers:
             listed.append({"name": str(name), "special_use": uses[0] if uses else None})
         return listed
 
+    def holds(self, client: Any, folder: str, message_id: str) -> bool:
+        """Whether `folder` holds a message with this Message-ID header (opened read-only)."""
+        if not client.folder_exists(folder):
+            raise StepFailed("folder_missing", f"There is no folder {folder!r} on the server.")
+        client.select_folder(folder, readonly=True)
+        found = client.search(["HEADER", "Message-ID", message_id.strip()])
+        return bool(found)
+
     def append_sent(self, client: Any, folder: str, raw: bytes) -> str:
         if not client.folder_exists(folder):
             raise StepFailed("folder_missing", f"There is no folder {folder!r} on the server.")

@@ -119,8 +119,10 @@ def claim_refusal(
     return None
 
 
-def may_cancel(state: DeliveryState) -> bool:
-    return state in CANCELLABLE
+def may_cancel(state: DeliveryState, *, handed_over: int | None = None) -> bool:
+    """Before sending started, and not while an unknown outcome is being verified (the
+    provider may have the message)."""
+    return state in CANCELLABLE and handed_over is None
 
 
 # What the email service's events may do to a delivery: move it forward only, so a late
@@ -158,14 +160,35 @@ class Next(StrEnum):
     DEFER = "defer"  # back to queued with a new task at the provider's time
     FAIL = "fail"  # failed for good; the sender and the admins are told
     UNCONFIRMED = "unconfirmed"  # sent_unconfirmed: never sent again
+    # The outcome is unknown but the mailbox can be searched: back to queued, still marked
+    # handed over, with a task after VERIFY_AFTER; that attempt looks for the Message-ID first.
+    VERIFY = "verify"
 
 
-def after_failure(kind: FailureKind, *, attempts: int, max_attempts: int) -> Next:
+# How long after a hand-over a mailbox is searched for the message, by default
+# (SENDVIA_VERIFY_AFTER_S): what a provider takes to file what it sent and index it (Gmail's
+# search is not instant).
+VERIFY_AFTER = dt.timedelta(minutes=2)
+
+
+class Found(StrEnum):
+    """What searching a mailbox for a delivery's Message-ID showed."""
+
+    SENT = "sent"  # the message is there: it was sent
+    # Not there, and the provider files every message it sends itself: it was not sent.
+    ABSENT = "absent"
+    UNKNOWN = "unknown"  # no way to tell (no read access; sendvia files the copy itself)
+
+
+def after_failure(
+    kind: FailureKind, *, attempts: int, max_attempts: int, searchable: bool = False
+) -> Next:
     """What a failed attempt leads to. A transient failure is retried until the queue's
     attempts are spent; the last one fails the email (and tells its sender), rather than
-    leaving it queued when Cloud Tasks stops retrying."""
+    leaving it queued when Cloud Tasks stops retrying. An unknown outcome is never retried
+    blindly: a mailbox that can be searched is searched first (VERIFY)."""
     if kind is FailureKind.UNKNOWN:
-        return Next.UNCONFIRMED
+        return Next.VERIFY if searchable else Next.UNCONFIRMED
     if kind is FailureKind.TRANSIENT:
         return Next.RETRY if attempts < max_attempts else Next.FAIL
     if kind is FailureKind.QUOTA:
@@ -208,6 +231,8 @@ class Delivery:
     warnings: tuple[Mapping[str, Any], ...] = ()
     attempts_log: tuple[Mapping[str, Any], ...] = ()
     handed_over: int | None = None  # the attempt that handed the message over, unrecorded
+    # Where it was handed over: `mailbox` id and `address` (None: the relay), `route`, `at`.
+    handed_to: Mapping[str, Any] | None = None
     # Transient failures so far: what the queue's attempt limit counts (a deferral to the
     # provider's time is a new task, not a retry of the old one).
     retries: int = 0
@@ -241,6 +266,7 @@ class Delivery:
             warnings=tuple(doc.get("warnings") or ()),
             attempts_log=tuple(doc.get("attempts_log") or ()),
             handed_over=doc.get("handed_over"),
+            handed_to=doc.get("handed_to"),
             retries=int(doc.get("retries") or 0),
         )
 
@@ -249,6 +275,13 @@ class Delivery:
         """Claimed again after an attempt handed the message over and never recorded what
         came of it: the provider may have taken it."""
         return self.handed_over is not None and self.handed_over < self.attempts
+
+    def verifiable_at(self, now: dt.datetime, wait: dt.timedelta = VERIFY_AFTER) -> bool:
+        """Whether a search of the mailbox it was handed to can be trusted now: it went to a
+        mailbox (not the relay), at least `wait` ago, for the provider to have filed it."""
+        to = self.handed_to or {}
+        at = to.get("at")
+        return bool(to.get("mailbox")) and isinstance(at, dt.datetime) and now - at >= wait
 
     @property
     def queued_for_later(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+from sendvia.domain.delivery import Found
 from sendvia.domain.failures import ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
 
@@ -77,6 +78,17 @@ class MailboxProvider(Protocol):
 
     def test(self, mailbox: MailboxRecord, message: EmailMessage, recipient: str) -> TestRun:
         """Each step of connecting and sending the test email; failures are in the TestRun."""
+        ...
+
+    def can_find_sent(self, mailbox: MailboxRecord) -> bool:
+        """Whether the mailbox can be searched for a message it sent (Gmail with a read scope;
+        an SMTP mailbox with IMAP)."""
+        ...
+
+    def find_sent(self, mailbox: MailboxRecord, message_id: str) -> Found:
+        """Search the mailbox for the message with this Message-ID: SENT when found; ABSENT
+        only where the provider files everything it sends itself, so absence proves it was not
+        sent; UNKNOWN otherwise, and when the search failed. Never raises."""
         ...
 
     def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:

@@ -155,10 +155,17 @@ class Deliveries(Protocol):
         """Change it; `attempt` is appended to its attempts log."""
         ...
 
-    def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
-        """Mark that attempt `attempt_number` is handing the message to the provider, if that
-        attempt still holds the delivery (`sending`, its number); False when it does not (its
-        lease passed and another attempt claimed it): then it must not send."""
+    def hand_over(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        to: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Mark that attempt `attempt_number` is handing the message to the provider (`to`:
+        which mailbox, by which route, when — kept as `handed_to`), if that attempt still holds
+        the delivery (`sending`, its number); False when it does not (its lease passed and
+        another attempt claimed it): then it must not send."""
         ...
 
     def finish(
@@ -169,8 +176,9 @@ class Deliveries(Protocol):
         changes: Mapping[str, Any],
         attempt: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Record what attempt `attempt_number` came to (and clear its hand-over mark), if that
-        attempt still holds the delivery; False, changing nothing, when another attempt claimed
+        """Record what attempt `attempt_number` came to (and clear its hand-over mark, unless
+        `changes` keep it: an outcome still to be verified), if that attempt still holds the
+        delivery; False, changing nothing, when another attempt claimed
         it since (an outcome can never overwrite a later attempt's)."""
         ...
 

@@ -13,12 +13,12 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import Any
 
 from sendvia.cache import RouteContext
-from sendvia.domain.delivery import DeliveryState
+from sendvia.domain.delivery import INTERRUPTED_ERROR, Delivery, DeliveryState, Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord
 from sendvia.domain.message import Mailbox
@@ -29,13 +29,17 @@ from sendvia.domain.tenant import OnBroken, Tenant
 from sendvia.errors import AppError, Unavailable
 from sendvia.ports import Outgoing, Sent
 from sendvia.runtime import Runtime
-from sendvia.services import mailboxes
+from sendvia.services import mailboxes, routes
 from sendvia.services.settings import route_for
 
 log = logging.getLogger("sendvia.send")
 
 DEFAULT_QUOTA_WAIT_S = 3600  # when a provider's limit comes without a time to retry
 OWN_MAILBOX_NOTE = "Sent via your mailbox: delivery is reported by your email provider, not here."
+CONFIRMED_NOTE = (
+    "Sent via your mailbox. Its provider did not confirm it at the time; sendvia found it in the "
+    "mailbox afterwards."
+)
 # What the platform's own sender's failures leave a person to do: its credentials and limits are
 # the operator's, not the tenant's.
 _RELAY_HINTS = {
@@ -64,6 +68,8 @@ class Outcome:
     route: Mapping[str, Any]
     changes: Mapping[str, Any]
     error: Mapping[str, Any] | None = None
+    # An unknown outcome through a mailbox that can be searched for the message later.
+    searchable: bool = False
 
     @property
     def failure_kind(self) -> FailureKind | None:
@@ -135,12 +141,16 @@ def deliver_once(
         reply_to=None,
         message_id=message_id_for(principal.tenant_id, delivery_id, mailbox.domain),
     )
+    provider = None
     try:
         _not_throttled(rt, mailbox)
         provider = mailboxes.provider_for(rt, mailbox.provider)
-        handing.mark()
+        handing.mark(route, mailbox)
         sent = provider.send(mailbox, _outgoing(message, request))
     except ProviderFailure as failure:
+        if failure.kind is FailureKind.UNKNOWN and provider is not None:
+            searchable = provider.can_find_sent(mailbox)
+            return replace(_failed(failure, route, None), searchable=searchable)
         failed = _mailbox_failed(rt, tenant, route, mailbox, failure)
         if failed is None:  # "when my mailbox cannot send, use yours"
             reason = (
@@ -154,6 +164,45 @@ def deliver_once(
     if sent.rotated_secret is not None:
         mailboxes.store_rotated(rt, mailbox, sent.rotated_secret)
     return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
+
+
+def settle_unknown(
+    rt: Runtime, context: RouteContext, principal: Principal, delivery: Delivery
+) -> Outcome | None:
+    """A claim found an earlier attempt's hand-over unrecorded: that attempt died, or its
+    provider gave no answer. The mailbox the message went to is searched for the delivery's
+    Message-ID: found → `sent`; absent where that proves it was not sent → None, and the
+    caller sends it now; anything else → `sent_unconfirmed`, never sent again."""
+    to = delivery.handed_to or {}
+    route = dict(to.get("route") or delivery.route or {})
+    found = Found.UNKNOWN
+    mailbox = context.mailboxes.get(str(to.get("mailbox") or ""))
+    # The same mailbox and address it went to, and long enough ago for it to be filed.
+    if (
+        mailbox is not None
+        and mailbox.address == to.get("address")
+        and delivery.verifiable_at(rt.clock(), routes.verify_after(rt))
+    ):
+        provider = rt.providers.get(mailbox.provider)
+        message_id = message_id_for(principal.tenant_id, delivery.id, mailbox.domain)
+        found = provider.find_sent(mailbox, message_id) if provider else Found.UNKNOWN
+        if found is Found.SENT:
+            changes = {
+                "state": DeliveryState.SENT.value,
+                "sent_at": rt.clock(),
+                "message_id": message_id,
+                "route": route,
+                "delivery_note": CONFIRMED_NOTE,
+                "last_error": None,
+            }
+            return Outcome(sent=True, route=route, changes=changes)
+        if found is Found.ABSENT:
+            log.info("delivery %s: not in the mailbox it went to; sending it", delivery.id)
+            return None
+    unknown = delivery.last_error if (delivery.last_error or {}).get("class") == "unknown" else None
+    error = dict(unknown or INTERRUPTED_ERROR)
+    changes = {"state": DeliveryState.SENT_UNCONFIRMED.value, "route": route, "error": error}
+    return Outcome(sent=False, route=route, changes=changes, error=error)
 
 
 def refused(code: str, message: str, hint: str) -> Outcome:
@@ -180,14 +229,25 @@ class _Handover:
             delivery_id,
             attempt,
         )
-        self._marked = False
+        self._marked: tuple[str | None, str] | None = None
 
-    def mark(self) -> None:
-        if self._marked:
+    def mark(self, route: Route, mailbox: MailboxRecord | None = None) -> None:
+        """Mark it handed over through `route` (to `mailbox`, or the relay). A fallback to the
+        relay after the mailbox refused marks it again: a search of the mailbox would not find
+        what the relay took."""
+        target = (mailbox.id if mailbox else None, route.via.value)
+        if self._marked == target:
             return
-        if not self._rt.deliveries.hand_over(self._tenant_id, self._delivery_id, self._attempt):
+        to = {
+            "mailbox": mailbox.id if mailbox else None,
+            "address": mailbox.address if mailbox else None,
+            "route": route.to_json(),
+            "at": self._rt.clock(),
+        }
+        deliveries = self._rt.deliveries
+        if not deliveries.hand_over(self._tenant_id, self._delivery_id, self._attempt, to):
             raise Superseded(self._delivery_id)
-        self._marked = True
+        self._marked = target
 
     @property
     def delivery_id(self) -> str:
@@ -302,7 +362,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
             principal.tenant_id, handing.delivery_id, rt.settings.platform_domain
         ),
     )
-    handing.mark()
+    handing.mark(route)
     try:
         sent = relay.send(
             _outgoing(message, request),

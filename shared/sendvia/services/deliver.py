@@ -12,8 +12,12 @@ outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answer
 - quota (Gmail's limits, SMTP 4.5.x) → the mailbox is `throttled_until`, the delivery waits for a
   new task at that time (or, when the tenant chose the platform's sender for broken mailboxes,
   goes that way) → 200;
-- unknown (no answer after the message was handed over; or a claim finding that an earlier
-  attempt died after handing it over) → `sent_unconfirmed`, never sent again → 200;
+- unknown (no answer after the message was handed over) → through a mailbox that can be
+  searched (Gmail with a read scope, IMAP), back to `queued`, still marked handed over, with a
+  task VERIFY_AFTER later; otherwise `sent_unconfirmed`, never sent again → 200;
+- a claim finding an earlier hand-over unrecorded (that attempt died, or is being verified)
+  searches the mailbox for the Message-ID first (attempt.settle_unknown): found → `sent`;
+  absent from a provider that files all it sends (Gmail) → sent now; else `sent_unconfirmed`;
 - auth (the mailbox turned broken) and permanent → `failed`, the sender and the admins are
   notified → 200, never retried.
 """
@@ -25,7 +29,6 @@ from typing import Any
 
 from sendvia.cache import RouteContext
 from sendvia.domain.delivery import (
-    INTERRUPTED_ERROR,
     Claim,
     Delivery,
     DeliveryState,
@@ -58,10 +61,6 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
     number = delivery.attempts
-    if delivery.interrupted_after_handover:
-        changes = _unconfirmed(dict(INTERRUPTED_ERROR))
-        rt.deliveries.finish(tenant_id, delivery_id, number, changes, _log(rt, number, None))
-        return 200, {"outcome": "unconfirmed"}
     sender = delivery.sender
     principal = Principal(
         tenant_id,
@@ -70,6 +69,11 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         Role(sender.get("role", "member")),
         clean_display_name(str(sender.get("name", ""))),  # stored before names were cleaned
     )
+    if delivery.interrupted_after_handover:
+        context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
+        settled = attempt.settle_unknown(rt, context, principal, delivery)
+        if settled is not None:
+            return _record_outcome(rt, tenant_id, delivery, settled)
     request = SendRequest.model_validate(delivery.content)
     refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
@@ -91,22 +95,18 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     return _record_outcome(rt, tenant_id, delivery, result)
 
 
-def _log(rt: Runtime, number: int, result: attempt.Outcome | None) -> dict[str, Any]:
+def _log(rt: Runtime, number: int, result: attempt.Outcome) -> dict[str, Any]:
     """The attempt, for the delivery's attempts log."""
-    if result is None:
-        state = DeliveryState.SENT_UNCONFIRMED.value
+    if result.error:
+        state = result.changes.get("state") or DeliveryState.FAILED.value
     else:
-        state = (
-            (result.changes.get("state") or DeliveryState.FAILED.value)
-            if result.error
-            else (DeliveryState.SENT.value)
-        )
+        state = DeliveryState.SENT.value
     return {
         "at": rt.clock(),
         "number": number,
         "outcome": state,
-        "route": result.route.get("via") if result else None,
-        "error": dict(result.error) if result and result.error else None,
+        "route": result.route.get("via"),
+        "error": dict(result.error) if result.error else None,
     }
 
 
@@ -133,7 +133,7 @@ def _record_outcome(
     log = _log(rt, number, result)
     if not rt.deliveries.finish(tenant_id, delivery.id, number, changes, log):
         return 200, {"outcome": "superseded"}  # a later attempt holds it: its outcome stands
-    if next_step is Next.DEFER and rt.queue is not None:
+    if next_step in (Next.DEFER, Next.VERIFY) and rt.queue is not None:
         rt.queue.enqueue(tenant_id, delivery.id, at=changes["send_at"], generation=number)
     return answer_for(next_step), answer
 
@@ -149,8 +149,22 @@ def _changes_for(
     max_attempts = rt.settings.tasks.max_attempts if rt.settings.tasks else DEFAULT_MAX_ATTEMPTS
     tries = delivery.retries + 1  # of the transient kind, this one included
     next_step = after_failure(
-        result.failure_kind or FailureKind.PERMANENT, attempts=tries, max_attempts=max_attempts
+        result.failure_kind or FailureKind.PERMANENT,
+        attempts=tries,
+        max_attempts=max_attempts,
+        searchable=result.searchable,
     )
+    if next_step is Next.VERIFY:
+        until = rt.clock() + routes.verify_after(rt)
+        verifying = {
+            "state": DeliveryState.QUEUED.value,
+            "lease_until": None,
+            "last_error": error,
+            "route": route,
+            "send_at": until,
+            "handed_over": delivery.attempts,  # kept: the next attempt searches first
+        }
+        return verifying, {"outcome": "verifying", "until": until.isoformat()}, next_step
     if next_step is Next.UNCONFIRMED:
         return {**_unconfirmed(error or {}), "route": route}, {"outcome": "unconfirmed"}, next_step
     if next_step is Next.RETRY:

@@ -6,12 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sendvia.cache import RouteContext
-from sendvia.domain.delivery import (
-    INTERRUPTED_ERROR,
-    Claim,
-    Delivery,
-    DeliveryState,
-)
+from sendvia.domain.delivery import Claim, Delivery
 from sendvia.domain.failures import FailureKind
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal
@@ -59,16 +54,18 @@ def resume(
     """A retried manual send whose first request never recorded an outcome (it died, or its
     caller gave up waiting). While that attempt's lease lasts, this one answers 202 with the
     delivery as it stands; once it has passed, it takes the delivery over: an attempt that had
-    handed the message over leaves it `sent_unconfirmed`, one that had not is sent now."""
+    handed the message over is settled by searching the mailbox (attempt.settle_unknown), one
+    that had not is sent now."""
     claim, claimed = rt.deliveries.claim(principal.tenant_id, found.id, rt.clock(), lease_of(rt))
     if claim is not Claim.CLAIMED or claimed is None:
         return 202, rt.deliveries.get(principal.tenant_id, found.id) or found
-    if claimed.interrupted_after_handover:
-        changes = {
-            "state": DeliveryState.SENT_UNCONFIRMED.value,
-            "lease_until": None,
-            "error": dict(INTERRUPTED_ERROR),
-        }
+    settled = (
+        attempt.settle_unknown(rt, context, principal, claimed)
+        if claimed.interrupted_after_handover
+        else None
+    )
+    if settled is not None:  # found in the mailbox, or unknown: not sent again
+        changes = {**settled.changes, "lease_until": None}
         rt.deliveries.finish(principal.tenant_id, found.id, claimed.attempts, changes)
         return 200, Delivery.from_doc(found.id, {**_as_doc(claimed), **changes})
     return send_now(

@@ -25,6 +25,11 @@ def lease_of(rt: Runtime) -> dt.timedelta:
     return dt.timedelta(seconds=rt.settings.lease_s)
 
 
+def verify_after(rt: Runtime) -> dt.timedelta:
+    """How long after an unknown outcome the mailbox is searched (SENDVIA_VERIFY_AFTER_S)."""
+    return dt.timedelta(seconds=rt.settings.verify_after_s)
+
+
 def context_for(
     rt: Runtime, tenant_id: str, own_mailbox_id: str, *, fresh: bool = False
 ) -> RouteContext:

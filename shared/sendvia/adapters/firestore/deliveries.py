@@ -155,8 +155,15 @@ class FirestoreDeliveries:
             return True
         return False
 
-    def hand_over(self, tenant_id: str, delivery_id: str, attempt_number: int) -> bool:
-        return self._fenced(tenant_id, delivery_id, attempt_number, {"handed_over": attempt_number})
+    def hand_over(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        attempt_number: int,
+        to: Mapping[str, Any] | None = None,
+    ) -> bool:
+        mark = {"handed_over": attempt_number, "handed_to": dict(to) if to else None}
+        return self._fenced(tenant_id, delivery_id, attempt_number, mark)
 
     def finish(
         self,
@@ -166,7 +173,7 @@ class FirestoreDeliveries:
         changes: Mapping[str, Any],
         attempt: Mapping[str, Any] | None = None,
     ) -> bool:
-        data = {**changes, "handed_over": None}
+        data = {"handed_over": None, **changes}
         if attempt is not None:
             from google.cloud import firestore
 
@@ -264,7 +271,7 @@ class FirestoreDeliveries:
             found = Delivery.from_doc(snapshot.id, doc)
             if not is_admin and found.created_by != uid:
                 return Cancel.MISSING, None
-            if not may_cancel(found.state):
+            if not may_cancel(found.state, handed_over=found.handed_over):
                 return Cancel.TOO_LATE, found
             changes = {"state": DeliveryState.CANCELLED.value, "content": None, "cancelled_by": uid}
             METER.writes()

@@ -14,10 +14,11 @@ from typing import Any
 
 from sendvia.adapters.gmail import Gmail
 from sendvia.adapters.google_oauth import GoogleOAuth
+from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
 from sendvia.domain.outgoing import with_bcc
-from sendvia.ports import Outgoing, Secrets, Sent, TestRun
+from sendvia.ports import Outgoing, Secrets, SecretUnavailable, Sent, TestRun
 
 log = logging.getLogger("sendvia.providers.gmail")
 
@@ -119,6 +120,23 @@ class GmailProvider:
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         run.steps.append({"name": name, **step, "elapsed_ms": elapsed_ms})
         return result
+
+    def can_find_sent(self, mailbox: MailboxRecord) -> bool:
+        return self._oauth.can_read(mailbox.scopes)
+
+    def find_sent(self, mailbox: MailboxRecord, message_id: str) -> Found:
+        """Gmail files every message it sends, at once: with a read scope, a message that is
+        not found was not sent."""
+        if not self.can_find_sent(mailbox):
+            return Found.UNKNOWN
+        try:
+            found = self._gmail.find(
+                mailbox.secret_version or "", self._credentials(mailbox), message_id
+            )
+        except (ProviderFailure, SecretUnavailable) as exc:
+            log.warning("could not search mailbox %s: %s", mailbox.id, type(exc).__name__)
+            return Found.UNKNOWN
+        return Found.SENT if found else Found.ABSENT
 
     def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
         raise ProviderFailure(

@@ -12,11 +12,12 @@ from email.message import EmailMessage
 
 from sendvia.adapters.mail_steps import PLATFORM, Steps, tenant_lane
 from sendvia.adapters.smtp_imap import MailServers
+from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider, Server
 from sendvia.domain.smtp_passwords import SmtpPasswords
 from sendvia.domain.smtp_replies import HINTS
-from sendvia.ports import Outgoing, Secrets, Sent, TestRun
+from sendvia.ports import Outgoing, Secrets, SecretUnavailable, Sent, TestRun
 
 log = logging.getLogger("sendvia.providers.smtp")
 
@@ -188,6 +189,36 @@ class SmtpProvider:
         listed = self._mail.folders(imap)
         found = next((f["name"] for f in listed if f["special_use"] == "\\Sent"), None)
         return str(found or DEFAULT_SENT_FOLDER)
+
+    def can_find_sent(self, mailbox: MailboxRecord) -> bool:
+        return mailbox.imap is not None
+
+    def find_sent(self, mailbox: MailboxRecord, message_id: str) -> Found:
+        """Search the Sent folder over IMAP. sendvia files the copy itself after the server
+        confirmed the send, so a copy that is missing proves nothing (UNKNOWN); one that is
+        there (the server files what it sends, like Gmail's and Outlook's; or an attempt died
+        after filing it) proves the email went."""
+        imap = mailbox.imap
+        if imap is None:
+            return Found.UNKNOWN
+        folder = mailbox.sent_folder or DEFAULT_SENT_FOLDER
+        try:
+            password = self._passwords(mailbox).imap
+        except (ProviderFailure, SecretUnavailable):
+            return Found.UNKNOWN
+        steps = Steps(lane=tenant_lane(mailbox.tenant_id))
+        client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
+        found = (
+            steps.run("find_sent", lambda: self._mail.holds(client, folder, message_id))
+            if client is not None
+            else None
+        )
+        if client is not None:
+            client.logout()
+        failure = first_failure(steps)
+        if failure is not None:
+            log.warning("could not search mailbox %s: %s", mailbox.id, failure.code)
+        return Found.SENT if found else Found.UNKNOWN
 
     def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
         imap = mailbox.imap
