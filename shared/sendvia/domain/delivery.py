@@ -12,8 +12,10 @@ unexpired lease is a duplicate (Cloud Tasks delivers at least once) and must not
 expired lease means the attempt died, and the delivery may be claimed again. Just before it hands
 the message to the provider, an attempt marks the delivery `handed_over` with its number, and it
 clears the mark when it records the outcome: a claim that finds the mark knows an attempt died
-after the provider may have taken the message, and records `sent_unconfirmed` instead of sending
-it again. Every write of an attempt is fenced by its number: an attempt whose lease passed and
+after the provider may have taken the message. It searches the mailbox the mark names for the
+Message-ID where it can (Found), and records `sent_unconfirmed` instead of sending it again
+where the search cannot settle it. An unknown outcome through a searchable mailbox goes back to
+`queued` with its mark kept (Next.VERIFY), so that the next attempt searches first. Every write of an attempt is fenced by its number: an attempt whose lease passed and
 whose delivery was claimed again can neither hand the message over nor record an outcome.
 
 The rules are pure functions here; the adapters apply them inside compare-and-set writes.
