@@ -193,6 +193,9 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_DELIVER_URL": f"http://{host}:{ports['functions']}/deliver",
         "SENDVIA_TASKS_SERVICE_ACCOUNT": f"sendvia-tasks@{PROJECT}.iam.gserviceaccount.com",
         "SENDVIA_TASKS_CERTS_URL": f"http://{host}:{ports['cloudtasks_http']}/jwks",
+        # No Cloud Scheduler here: a developer runs a reminder batch with curl. The check of its
+        # token is off, explicitly (production refuses this setting).
+        "SENDVIA_SCHEDULER_AUTH": "off",
         # Short backoffs keep a local retry visible in seconds; production keeps 10 s … 10 min.
         "SENDVIA_TASKS_MIN_BACKOFF_S": "0.5",
         "SENDVIA_TASKS_MAX_BACKOFF_S": "2",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sendvia import config_guards
 from sendvia.domain.network import is_origin
 from sendvia.errors import ConfigError
 
@@ -115,8 +116,12 @@ class Settings:
     # How long after an unknown outcome a searchable mailbox is searched for the message.
     verify_after_s: float = 120.0
     events: EventSettings = EventSettings(None, ())
-    # When set, `reminders` requires Cloud Scheduler's OIDC token from this service account.
+    # `reminders` requires Cloud Scheduler's OIDC token from this service account, for this
+    # audience (the function's URL, as Terraform sets it), unless the check is off: only a local
+    # stack may turn it off, explicitly (SENDVIA_SCHEDULER_AUTH=off).
     scheduler_service_account: str | None = None
+    reminders_url: str | None = None
+    scheduler_auth_off: bool = False
 
     @property
     def default_sender_address(self) -> str:
@@ -180,8 +185,10 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     lease_s = _number(env, "SENDVIA_LEASE_S", 300.0, 10.0, 3600.0, problems)
     recover_after_s = _number(env, "SENDVIA_RECOVER_AFTER_S", 600.0, 10.0, 86400.0, problems)
     verify_after_s = _number(env, "SENDVIA_VERIFY_AFTER_S", 120.0, 1.0, 3600.0, problems)
-    scheduler = _scheduler_account(env, tasks, problems)
-    _production_guard(env, problems)
+    scheduler, reminders_url, scheduler_off = config_guards.scheduler(
+        env, has_queue=tasks is not None, problems=problems
+    )
+    config_guards.production_guard(env, problems)
     events = EventSettings(
         sendgrid_public_key=env.get("SENDVIA_SENDGRID_PUBLIC_KEY", "").strip() or None,
         ses_topic_arns=_list(env, "SENDVIA_SES_TOPIC_ARNS"),
@@ -202,6 +209,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         verify_after_s=verify_after_s,
         events=events,
         scheduler_service_account=scheduler,
+        reminders_url=reminders_url,
+        scheduler_auth_off=scheduler_off,
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
@@ -211,53 +220,6 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
-
-
-# Settings that weaken a check, for local stacks: in production they are refused.
-_LOCAL_ONLY = (
-    ("FIRESTORE_EMULATOR_HOST", "points Firestore at an emulator"),
-    ("FIREBASE_AUTH_EMULATOR_HOST", "turns off ID token signature checks"),
-    ("SECRET_MANAGER_EMULATOR_HOST", "points Secret Manager at an emulator"),
-    ("CLOUD_TASKS_EMULATOR_HOST", "points Cloud Tasks at an emulator"),
-    ("SENDVIA_MAIL_HOSTS_ALLOW", "lets tenants' mail servers live on loopback"),
-    ("OAUTHLIB_INSECURE_TRANSPORT", "allows OAuth over plain http"),
-    ("SENDVIA_SNS_CERT_URL_PREFIXES", "trusts SNS certificates from other hosts"),
-    ("SENDVIA_TLS_CA_FILE", "trusts an extra certificate authority"),
-)
-_URLS = ("SENDVIA_OAUTH_CALLBACK_URL", "SENDVIA_DELIVER_URL", "SENDVIA_GOOGLE_BASE_URL")
-
-
-def _production_guard(env: Mapping[str, str], problems: list[str]) -> None:
-    """On Cloud Run / Cloud Functions (K_SERVICE is set), refuse what only a local stack may
-    set, unless SENDVIA_ALLOW_LOCAL_SETTINGS=1 says the deployment is a test one on purpose."""
-    if not env.get("K_SERVICE") or env.get("SENDVIA_ALLOW_LOCAL_SETTINGS") == "1":
-        return
-    for name, weakens in _LOCAL_ONLY:
-        if env.get(name, "").strip():
-            problems.append(
-                f"{name} {weakens}: it is for local stacks, refused in production (K_SERVICE is "
-                "set). Unset it, or set SENDVIA_ALLOW_LOCAL_SETTINGS=1 for a test deployment."
-            )
-    for name in _URLS:
-        if env.get(name, "").strip().startswith("http://"):
-            problems.append(f"{name} must be an https URL in production (K_SERVICE is set).")
-
-
-def _scheduler_account(
-    env: Mapping[str, str], tasks: TasksSettings | None, problems: list[str]
-) -> str | None:
-    account = env.get("SENDVIA_SCHEDULER_SERVICE_ACCOUNT", "").strip() or None
-    if account is not None and "@" not in account:
-        problems.append(
-            f"SENDVIA_SCHEDULER_SERVICE_ACCOUNT={account!r} must be the service account Cloud "
-            "Scheduler signs its OIDC tokens as (an email address)."
-        )
-    if account is not None and tasks is None:
-        problems.append(
-            "SENDVIA_SCHEDULER_SERVICE_ACCOUNT is set but triggered emails are not "
-            "(SENDVIA_DELIVER_URL): reminders have no queue to fill."
-        )
-    return account
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:

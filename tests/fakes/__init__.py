@@ -68,6 +68,7 @@ class Fakes:
     smtp: FakeProvider
     google: FakeOAuth
     clock: Clock
+    callers: FakeCallers
 
     def principal(self, tenant_id: str, uid: str, role: Role = Role.ADMIN) -> Principal:
         return Principal(tenant_id, uid, f"{uid}@clinic.test", role, uid.title())
@@ -103,11 +104,12 @@ def fake_runtime(**settings: str) -> Fakes:
         smtp=smtp,
         google=google,
         clock=clock,
+        callers=FakeCallers(),
     )
     fakes.runtime = Runtime(
         settings=load({**SETTINGS, **settings}),
         identity=fakes.identity,
-        callers=FakeCallers(),
+        callers=fakes.callers,
         store=fakes.store,
         members=FakeMembers(),
         mailboxes=mailboxes,

@@ -36,7 +36,11 @@ class FakeIdentity:
 class FakeCallers:
     """Cloud Tasks' and Cloud Scheduler's tokens: valid when they read "task-token"."""
 
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []  # (audience, service account) of each check
+
     def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
+        self.asked.append((audience, service_account))
         if token != "task-token":
             raise Unauthenticated("The caller's token is not valid.", code="invalid_token")
 

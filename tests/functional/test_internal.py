@@ -14,6 +14,7 @@ TASKS = {
     "SENDVIA_DELIVER_URL": "https://functions.test/deliver",
     "SENDVIA_TASKS_SERVICE_ACCOUNT": "tasks@demo.iam.gserviceaccount.com",
     "SENDVIA_SCHEDULER_SERVICE_ACCOUNT": "scheduler@demo.iam.gserviceaccount.com",
+    "SENDVIA_REMINDERS_URL": "https://reminders-abc-uc.a.run.app",
 }
 
 
@@ -65,3 +66,21 @@ def test_deliver_sends_a_due_email_for_a_task(client: Client, fakes: Fakes):
     assert len(fakes.relay.sent) == 1
     bad = client.call("POST", "deliver", body={"tenant_id": TENANT}, token="task-token")
     assert (bad.status_code, bad.json["error"]["field"]) == (400, "delivery_id")
+
+
+def test_each_internal_function_checks_its_own_caller_for_its_configured_url(client, fakes):
+    """The audience is the URL Terraform configured, not the request's own URL (behind Cloud
+    Run's front end that is not the https URL Cloud Scheduler signs for)."""
+    client.call("POST", "reminders", token="task-token")
+    client.call("POST", "deliver", body={"tenant_id": TENANT, "delivery_id": "x"}, token="t")
+    assert fakes.callers.asked == [
+        (TASKS["SENDVIA_REMINDERS_URL"], TASKS["SENDVIA_SCHEDULER_SERVICE_ACCOUNT"]),
+        (TASKS["SENDVIA_DELIVER_URL"], TASKS["SENDVIA_TASKS_SERVICE_ACCOUNT"]),
+    ]
+
+
+def test_with_the_check_explicitly_off_a_local_batch_runs_without_a_token():
+    local = fake_runtime(**{**TASKS, "SENDVIA_SCHEDULER_AUTH": "off"})
+    answer = Client(local).call("POST", "reminders")
+    assert answer.status_code == 200, answer.json
+    assert local.callers.asked == []

@@ -54,6 +54,10 @@ PRODUCTION = {
     "GOOGLE_CLOUD_PROJECT": "acme-prod",
     "SENDVIA_PLATFORM_DOMAIN": "acme.example",
     "K_SERVICE": "send",
+    "SENDVIA_DELIVER_URL": "https://deliver-abc-uc.a.run.app",
+    "SENDVIA_TASKS_SERVICE_ACCOUNT": "sendvia-tasks@acme-prod.iam.gserviceaccount.com",
+    "SENDVIA_SCHEDULER_SERVICE_ACCOUNT": "sendvia-scheduler@acme-prod.iam.gserviceaccount.com",
+    "SENDVIA_REMINDERS_URL": "https://reminders-abc-uc.a.run.app",
 }
 
 
@@ -65,6 +69,7 @@ PRODUCTION = {
         ("SENDVIA_MAIL_HOSTS_ALLOW", "loopback"),
         ("OAUTHLIB_INSECURE_TRANSPORT", "1"),
         ("SENDVIA_SNS_CERT_URL_PREFIXES", "https://signer.example/"),
+        ("SENDVIA_SCHEDULER_AUTH", "off"),
     ],
 )
 def test_settings_that_weaken_checks_are_refused_in_production(name, value):
@@ -85,3 +90,39 @@ def test_an_sns_prefix_without_its_slash_admits_no_other_host():
     prefixes = ("https://signer.test",)
     assert cert_url_allowed("https://signer.test/cert.pem", prefixes)
     assert not cert_url_allowed("https://signer.test.evil.net/cert.pem", prefixes)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "SENDVIA_SCHEDULER_SERVICE_ACCOUNT",
+        "SENDVIA_REMINDERS_URL",
+        "SENDVIA_DELIVER_URL",
+        "SENDVIA_TASKS_SERVICE_ACCOUNT",
+    ],
+)
+def test_a_deployment_without_an_internal_callers_identity_does_not_start(missing):
+    """The internal functions fail closed: `reminders` and `deliver` each need the one caller
+    they accept and the audience it signs for, and config.load() names what is missing."""
+    from sendvia.config import load
+    from sendvia.errors import ConfigError
+
+    load(PRODUCTION)
+    with pytest.raises(ConfigError, match=missing):
+        load({k: v for k, v in PRODUCTION.items() if k != missing})
+
+
+def test_only_a_local_stack_turns_the_schedulers_check_off_and_says_so():
+    from sendvia.config import load
+    from sendvia.errors import ConfigError
+
+    local = {k: v for k, v in PRODUCTION.items() if k != "K_SERVICE"}
+    without = {k: v for k, v in local.items() if not k.startswith("SENDVIA_SCHEDULER")}
+    without.pop("SENDVIA_REMINDERS_URL")
+    with pytest.raises(ConfigError, match="SENDVIA_SCHEDULER_AUTH=off"):
+        load(without)  # silence is not "off"
+    assert load({**without, "SENDVIA_SCHEDULER_AUTH": "off"}).scheduler_auth_off
+    with pytest.raises(ConfigError, match="SENDVIA_SCHEDULER_AUTH"):
+        load({**PRODUCTION, "SENDVIA_SCHEDULER_AUTH": "off"})
+    with pytest.raises(ConfigError, match="SENDVIA_SCHEDULER_AUTH"):
+        load({**without, "SENDVIA_SCHEDULER_AUTH": "maybe"})

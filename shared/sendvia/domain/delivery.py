@@ -15,8 +15,9 @@ clears the mark when it records the outcome: a claim that finds the mark knows a
 after the provider may have taken the message. It searches the mailbox the mark names for the
 Message-ID where it can (Found), and records `sent_unconfirmed` instead of sending it again
 where the search cannot settle it. An unknown outcome through a searchable mailbox goes back to
-`queued` with its mark kept (Next.VERIFY), so that the next attempt searches first. Every write of an attempt is fenced by its number: an attempt whose lease passed and
-whose delivery was claimed again can neither hand the message over nor record an outcome.
+`queued` with its mark kept (Next.VERIFY), so that the next attempt searches first. Every write
+of an attempt is fenced by its number: an attempt whose lease passed and whose delivery was
+claimed again can neither hand the message over nor record an outcome.
 
 The rules are pure functions here; the adapters apply them inside compare-and-set writes.
 """
