@@ -454,6 +454,32 @@ def seed(state_dir: Path, env: dict[str, str]) -> None:
     )
 
 
+def create_queue(env: dict[str, str]) -> None:
+    """Create the deliveries queue, as Terraform does in production (the functions only
+    enqueue), with the numbers of sendvia/queue.json and the stack's short backoffs."""
+    os.environ.update({k: v for k, v in env.items() if k.endswith("_EMULATOR_HOST")})
+    from google.api_core import exceptions
+    from sendvia.adapters.cloud_tasks import queue_spec
+    from sendvia.adapters.google_clients import cloud_tasks_client
+    from sendvia.config import load
+
+    tasks = load(env).tasks
+    if tasks is None:
+        return
+    parent = f"projects/{PROJECT}/locations/{tasks.location}"
+    from google.cloud import tasks_v2
+
+    spec = tasks_v2.Queue(queue_spec(tasks, f"{parent}/queues/{tasks.queue}"))
+    client = cloud_tasks_client()
+    try:
+        client.create_queue(parent=parent, queue=spec)
+    except exceptions.AlreadyExists:
+        from google.protobuf import field_mask_pb2
+
+        paths = ["retry_config", "rate_limits"]
+        client.update_queue(queue=spec, update_mask=field_mask_pb2.FieldMask(paths=paths))
+
+
 def functions_service(ports: dict[str, int]) -> Service:
     return Service(
         "functions",

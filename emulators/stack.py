@@ -173,6 +173,7 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
         _save(folder, profile, ports, env_vars, started)
         ready = _wait_ready(started, first)
         services.seed(folder, env_vars)
+        services.create_queue(env_vars)
         functions = services.functions_service(ports)
         started[functions.name] = _start(functions, folder, child_env)
         _save(folder, profile, ports, env_vars, started)

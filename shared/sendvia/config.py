@@ -6,16 +6,23 @@ stack (`.stack/env`) and absent in production.
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sendvia import config_guards
 from sendvia.domain.network import is_origin
 from sendvia.errors import ConfigError
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+# The deliveries queue's numbers, shared with Terraform (infra/modules/sendvia/tasks.tf).
+QUEUE: dict[str, Any] = json.loads(
+    importlib.resources.files("sendvia").joinpath("queue.json").read_text()
+)
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -69,15 +76,18 @@ class TasksSettings:
     deliver_url: str
     service_account: str  # the identity of the OIDC tokens, checked by `deliver`
     location: str = "us-central1"
-    queue: str = "sendvia-deliveries"
+    queue: str = QUEUE["name"]
     certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
-    max_attempts: int = 20
-    min_backoff_s: float = 10.0
-    max_backoff_s: float = 600.0
-    # The queue's pace: Cloud Tasks allows up to 500 dispatches/s per queue; `deliver` instances
-    # scale with the concurrent dispatches.
-    max_dispatches_per_s: float = 200.0
-    max_concurrent: float = 100
+    # The queue's retries and pace (sendvia/queue.json, which Terraform reads too): `deliver`
+    # fails an email on the last attempt the queue allows. Cloud Tasks allows up to 500
+    # dispatches/s per queue; `deliver` instances scale with the concurrent dispatches.
+    max_attempts: int = QUEUE["max_attempts"]
+    min_backoff_s: float = QUEUE["min_backoff_s"]
+    max_backoff_s: float = QUEUE["max_backoff_s"]
+    max_doublings: int = QUEUE["max_doublings"]
+    max_retry_duration_s: float = QUEUE["max_retry_duration_s"]
+    max_dispatches_per_s: float = QUEUE["max_dispatches_per_s"]
+    max_concurrent: float = QUEUE["max_concurrent"]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Task names are derived from the tenant and delivery, so a retried `send` or a second `reminders`
 run creates no second task: Cloud Tasks answers ALREADY_EXISTS while the task exists and for about
 an hour after it ran (cloud.google.com/tasks/docs/reference/rpc: CreateTask). The payload names the
-delivery and nothing else — no content, no credential. The queue's RetryConfig is set explicitly
-(here for the local stack; by Terraform in production), so retries never depend on defaults.
+delivery and nothing else — no content, no credential. The functions only enqueue
+(roles/cloudtasks.enqueuer): the queue belongs to Terraform in production and to the local
+stack's start (`queue_spec`), both from sendvia/queue.json, so retries never depend on defaults.
 """
 
 from __future__ import annotations
@@ -28,48 +29,13 @@ class CloudTasksQueue:
         self.queue_name = f"{self._parent}/queues/{settings.queue}"
         self._client_factory = client_factory
         self._client: Any = None
-        self._ready = False
         self._lock = threading.Lock()
 
     def _tasks(self) -> Any:
         with self._lock:
             if self._client is None:
                 self._client = self._client_factory()
-            if not self._ready:
-                self._ensure_queue(self._client)
-                self._ready = True
             return self._client
-
-    def _ensure_queue(self, client: Any) -> None:
-        from google.protobuf import duration_pb2
-
-        def seconds(value: float) -> duration_pb2.Duration:
-            duration = duration_pb2.Duration()
-            duration.FromNanoseconds(int(value * 1e9))
-            return duration
-
-        retry = {
-            "max_attempts": self._settings.max_attempts,
-            "min_backoff": seconds(self._settings.min_backoff_s),
-            "max_backoff": seconds(self._settings.max_backoff_s),
-            "max_doublings": 5,
-            "max_retry_duration": seconds(24 * 3600),
-        }
-        # UpdateQueue creates the queue when it is missing, and keeps an existing one's
-        # settings in line with ours.
-        from google.protobuf import field_mask_pb2
-
-        client.update_queue(
-            queue={
-                "name": self.queue_name,
-                "retry_config": retry,
-                "rate_limits": {
-                    "max_dispatches_per_second": self._settings.max_dispatches_per_s,
-                    "max_concurrent_dispatches": int(self._settings.max_concurrent),
-                },
-            },
-            update_mask=field_mask_pb2.FieldMask(paths=["retry_config", "rate_limits"]),
-        )
 
     def task_id(self, tenant_id: str, delivery_id: str, generation: int = 0) -> str:
         digest = hashlib.sha256(f"{tenant_id}/{delivery_id}".encode()).hexdigest()[:40]
@@ -109,3 +75,29 @@ class CloudTasksQueue:
         except exceptions.AlreadyExists:
             return False
         return True
+
+
+def queue_spec(settings: TasksSettings, queue_name: str) -> dict[str, Any]:
+    """The queue as Cloud Tasks' API takes it (CreateQueue), from the same numbers as
+    Terraform's: what the local stack creates at `make up`."""
+    from google.protobuf import duration_pb2
+
+    def seconds(value: float) -> duration_pb2.Duration:
+        duration = duration_pb2.Duration()
+        duration.FromNanoseconds(int(value * 1e9))
+        return duration
+
+    return {
+        "name": queue_name,
+        "retry_config": {
+            "max_attempts": settings.max_attempts,
+            "min_backoff": seconds(settings.min_backoff_s),
+            "max_backoff": seconds(settings.max_backoff_s),
+            "max_doublings": settings.max_doublings,
+            "max_retry_duration": seconds(settings.max_retry_duration_s),
+        },
+        "rate_limits": {
+            "max_dispatches_per_second": settings.max_dispatches_per_s,
+            "max_concurrent_dispatches": int(settings.max_concurrent),
+        },
+    }

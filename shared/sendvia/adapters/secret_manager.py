@@ -43,26 +43,31 @@ class SecretManagerSecrets:
             return self._client
 
     def add_version(self, secret_id: str, data: bytes, labels: Mapping[str, str]) -> str:
-        """Store `data` as the newest version of `secret_id` (created if missing)."""
+        """Store `data` as the newest version of `secret_id` (created if missing). The secret is
+        created only when it is missing, so a function that only rotates a mailbox's existing
+        credentials needs no right to create secrets (infra/: secretmanager.secrets.create is
+        granted to the two functions that connect mailboxes)."""
         from google.api_core import exceptions
 
         client = self._sm()
         parent = f"projects/{self._project}"
         name = f"{parent}/secrets/{secret_id}"
-        with contextlib.suppress(exceptions.AlreadyExists):
-            client.create_secret(
-                parent=parent,
-                secret_id=secret_id,
-                secret={
-                    "replication": {"automatic": {}},
-                    "labels": {k: _label(v) for k, v in labels.items()},
-                },
-            )
         import google_crc32c
 
-        version = client.add_secret_version(
-            parent=name, payload={"data": data, "data_crc32c": int(google_crc32c.value(data))}
-        )
+        payload = {"data": data, "data_crc32c": int(google_crc32c.value(data))}
+        try:
+            version = client.add_secret_version(parent=name, payload=payload)
+        except exceptions.NotFound:
+            with contextlib.suppress(exceptions.AlreadyExists):  # another request made it
+                client.create_secret(
+                    parent=parent,
+                    secret_id=secret_id,
+                    secret={
+                        "replication": {"automatic": {}},
+                        "labels": {k: _label(v) for k, v in labels.items()},
+                    },
+                )
+            version = client.add_secret_version(parent=name, payload=payload)
         version_name: str = version.name
         with self._lock:
             self._values[version_name] = data

@@ -7,6 +7,7 @@ under the caller's tenant, so another tenant's ids simply do not exist here.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sendvia.domain.failures import FailureKind, ProviderFailure
@@ -23,6 +24,8 @@ from sendvia.domain.providers import ConnectedBy, traits
 from sendvia.errors import AppError, BadGateway, Conflict, Forbidden, NotFound, Unavailable
 from sendvia.ports import MailboxProvider, SecretUnavailable
 from sendvia.runtime import Runtime
+
+log = logging.getLogger("sendvia.mailboxes")
 
 # For a mailbox whose provider this deployment does not run (it cannot send anyway).
 _GENERIC_HINTS = {
@@ -138,7 +141,7 @@ def mark_broken(rt: Runtime, mailbox: MailboxRecord, failure: ProviderFailure) -
         "message": error["message"],
         "hint": error["hint"],
     }
-    return rt.mailboxes.mark_broken(
+    broken = rt.mailboxes.mark_broken(
         mailbox.tenant_id,
         mailbox.id,
         error,
@@ -146,6 +149,18 @@ def mark_broken(rt: Runtime, mailbox: MailboxRecord, failure: ProviderFailure) -
         now,
         credentials=mailbox.secret_version,
     )
+    if broken:  # the event an operator's log-based metric counts (infra/: monitoring.tf)
+        fields = {
+            "event": "mailbox_broken",
+            "tenant_id": mailbox.tenant_id,
+            "mailbox": mailbox.id,
+            "provider": mailbox.provider.value,
+            "cause": failure.code,
+        }
+        log.warning(
+            "mailbox %s turned broken: %s", mailbox.id, failure.code, extra={"fields": fields}
+        )
+    return broken
 
 
 def mark_working(rt: Runtime, mailbox: MailboxRecord) -> None:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from sendvia.domain.delivery import Delivery
 from sendvia.runtime import Runtime
+
+log = logging.getLogger("sendvia.notices")
 
 
 def tell_sender_and_admins(
@@ -40,6 +43,16 @@ def not_sent(
 ) -> None:
     """A triggered email that finally failed (`send_failed`) or was refused (`send_suppressed`);
     told once per delivery and kind."""
+    if kind == "send_failed":  # the event an operator's log-based metric counts (infra/)
+        fields = {
+            "event": "delivery_failed",
+            "tenant_id": tenant_id,
+            "delivery_id": delivery.id,
+            "cause": str(error.get("code") or "unknown"),
+        }
+        log.warning(
+            "delivery %s failed: %s", delivery.id, fields["cause"], extra={"fields": fields}
+        )
     tell_sender_and_admins(
         rt,
         tenant_id,

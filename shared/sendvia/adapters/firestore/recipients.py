@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
 
+# How long the marks of recorded events are kept (infra/: Firestore TTL on `expire_at`): longer
+# than any email service retries a webhook (SendGrid: 72 hours; SNS: days).
+EVENT_MARK_LIFETIME = dt.timedelta(days=30)
+UNMATCHED_LIFETIME = dt.timedelta(days=90)  # for an operator to look into
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class FirestoreRecipients:
     """`cache_s`: how long an instance reuses a suppression shard (dropped at once when this
     instance changes an address of that tenant)."""
@@ -115,6 +125,8 @@ class FirestoreRecipients:
                     "at": event.at,
                     "address_hash": paths.address_hash(event.address),
                     "delivery_id": delivery_id,
+                    # Firestore's TTL deletes the mark after the email services stop retrying.
+                    "expire_at": _now() + EVENT_MARK_LIFETIME,
                 },
             )
             delivery = None
@@ -146,7 +158,11 @@ class FirestoreRecipients:
         METER.writes()
         try:
             self._db.document(paths.unmatched_event(event.provider, event.event_id)).create(
-                {**event.to_json(), "address_hash": paths.address_hash(event.address)}
+                {
+                    **event.to_json(),
+                    "address_hash": paths.address_hash(event.address),
+                    "expire_at": _now() + UNMATCHED_LIFETIME,  # Firestore's TTL
+                }
             )
         except exceptions.Conflict:
             return False
