@@ -8,9 +8,13 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := emulators/node_modules/.installed
 SYSTEM_STAMP := .stack/.system-installed
+# checkov in a virtual environment of its own: its many pinned dependencies stay out of ours.
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test unit lint format bench load soak clean
+.PHONY: help setup up down status test unit lint format bench load soak package clean
 
 help:
 	@echo "make up      start the local stack and every function (http://127.0.0.1:8000/<function>)"
@@ -21,13 +25,19 @@ help:
 	@echo "make bench   benchmarks (figures as ratios)"
 	@echo "make load    50 concurrent frontends for 60 s against the public functions"
 	@echo "make soak    5,000 triggered emails under injected faults and a killed host"
+	@echo "make package dist/functions-source.zip: what Terraform deploys (README: Deploy)"
 
-setup: $(PY_STAMP) $(NPM_STAMP) $(SYSTEM_STAMP)
+setup: $(PY_STAMP) $(NPM_STAMP) $(SYSTEM_STAMP) $(INFRA_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(INFRA_STAMP):
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
 
 $(NPM_STAMP): emulators/package.json emulators/package-lock.json
@@ -63,13 +73,13 @@ unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit tests/functional $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check shared functions emulators tests bench
-	$(VENV)/bin/ruff format --check shared functions emulators tests bench
+	$(VENV)/bin/ruff check shared functions emulators tests bench tools
+	$(VENV)/bin/ruff format --check shared functions emulators tests bench tools
 	$(VENV)/bin/mypy
 
 format: setup
-	$(VENV)/bin/ruff format shared functions emulators tests bench
-	$(VENV)/bin/ruff check --fix shared functions emulators tests bench
+	$(VENV)/bin/ruff format shared functions emulators tests bench tools
+	$(VENV)/bin/ruff check --fix shared functions emulators tests bench tools
 
 bench: setup
 	@for b in bench/*.py; do [ -e "$$b" ] || continue; \
@@ -84,5 +94,9 @@ load: setup
 soak: setup
 	$(PY) -m emulators.stack run --profile test -- $(PY) bench/soak.py $(SOAK_ARGS)
 
+# The source archive every function runs (tools/package.py); Terraform uploads it.
+package: $(PY_STAMP)
+	$(PY) tools/package.py
+
 clean: down
-	rm -rf $(VENV) emulators/node_modules .stack
+	rm -rf $(VENV) $(INFRA_VENV) emulators/node_modules .stack dist
