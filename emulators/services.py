@@ -43,6 +43,7 @@ DEFAULT_PORTS = {
     "relay": 8030,
     "relay_http": 8031,
     "event_signer": 8300,
+    "fake_microsoft": 8400,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
@@ -52,6 +53,13 @@ GOOGLE_CLIENT_ID = "sendvia-local.apps.googleusercontent.com"
 GOOGLE_CLIENT_SECRET_ID = "sendvia-google-oauth-client"  # noqa: S105 - a secret's name
 GOOGLE_CLIENT_SECRET_VERSION = (
     f"projects/{PROJECT}/secrets/{GOOGLE_CLIENT_SECRET_ID}/versions/latest"
+)
+
+
+MICROSOFT_CLIENT_ID = "6f1f5c1e-5e1d-4c1b-9a0e-5e7d1a2b3c4d"  # an app registration's id
+MICROSOFT_CLIENT_SECRET_ID = "sendvia-microsoft-oauth-client"  # noqa: S105 - a secret's name
+MICROSOFT_CLIENT_SECRET_VERSION = (
+    f"projects/{PROJECT}/secrets/{MICROSOFT_CLIENT_SECRET_ID}/versions/latest"
 )
 
 
@@ -170,6 +178,11 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
         "SENDVIA_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET_VERSION,
         "SENDVIA_OAUTH_CALLBACK_URL": f"http://{host}:{ports['functions']}/oauth_callback",
+        # "Sign in with Microsoft" and Graph against the fake: one base URL for both.
+        "FAKE_MICROSOFT_URL": f"http://{host}:{ports['fake_microsoft']}",
+        "SENDVIA_MICROSOFT_BASE_URL": f"http://{host}:{ports['fake_microsoft']}",
+        "SENDVIA_MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
+        "SENDVIA_MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET_VERSION,
         # The fake speaks plain http on loopback; oauthlib refuses that unless told.
         "OAUTHLIB_INSECURE_TRANSPORT": "1",
         # Mail servers: Dovecot (IMAP, submission) relaying to the sink; TLS from the local CA.
@@ -377,6 +390,25 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ("fake_google",),
         ),
         Service(
+            "fake_microsoft",
+            "fake Microsoft (sendvia: identity platform v2.0, Graph mail)",
+            [
+                python,
+                "-m",
+                "emulators.fake_microsoft.server",
+                "--port",
+                str(ports["fake_microsoft"]),
+                "--client-id",
+                MICROSOFT_CLIENT_ID,
+                "--client-secret-file",
+                str(microsoft_secret_file(state_dir)),
+                "--redirect-uri",
+                f"http://127.0.0.1:{ports['functions']}/oauth_callback",
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['fake_microsoft']}/_fake/accounts"),
+            ("fake_microsoft",),
+        ),
+        Service(
             "event_signer",
             "email-service event signer (SendGrid ECDSA, SNS)",
             [
@@ -407,6 +439,17 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ("cloudtasks", "cloudtasks_http"),
         ),
     ]
+
+
+def microsoft_secret_file(state_dir: Path) -> Path:
+    """The fake Microsoft app's client secret, made once per stack, readable by its owner only."""
+    path = state_dir / "microsoft-client-secret"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text("msft~" + secrets.token_urlsafe(30))
+    return path
 
 
 def client_secret_file(state_dir: Path) -> Path:
@@ -441,6 +484,13 @@ def seed(state_dir: Path, env: dict[str, str]) -> None:
     google_seed.store_secret(
         GOOGLE_CLIENT_SECRET_ID,
         client_secret_file(state_dir).read_bytes(),
+        project=PROJECT,
+        errors=exceptions,
+        sm=secretmanager_v1,
+    )
+    google_seed.store_secret(
+        MICROSOFT_CLIENT_SECRET_ID,
+        microsoft_secret_file(state_dir).read_bytes(),
         project=PROJECT,
         errors=exceptions,
         sm=secretmanager_v1,

@@ -289,6 +289,10 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
         ),
         ("fake_google", f"{env['FAKE_GOOGLE_URL']} (sent mail: {env['FAKE_GOOGLE_URL']}/)"),
         (
+            "fake_microsoft",
+            f"{env['FAKE_MICROSOFT_URL']} (Sent Items: {env['FAKE_MICROSOFT_URL']}/)",
+        ),
+        (
             "dovecot",
             f"IMAP {ports['imap']}/{ports['imaps']} (TLS), submission "
             f"{ports['submission']}/{ports['submissions']} (TLS); "

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sendvia import config_guards
+from sendvia import config_guards, config_sign_ins
+from sendvia.config_sign_ins import GoogleSettings, MicrosoftSettings
 from sendvia.domain.network import is_origin
 from sendvia.errors import ConfigError
 
@@ -25,33 +26,6 @@ QUEUE: dict[str, Any] = json.loads(
 )
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-@dataclass(frozen=True)
-class GoogleSettings:
-    """ "Sign in with Google" and the Gmail API. Locally every endpoint points at the fake Google
-    (SENDVIA_GOOGLE_BASE_URL); in production they are Google's own."""
-
-    client_id: str
-    client_secret_version: str  # Secret Manager version holding the OAuth client secret
-    callback_url: str  # the oauth_callback function's URL, registered as redirect URI
-    auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
-    token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
-    revoke_uri: str = "https://oauth2.googleapis.com/revoke"
-    userinfo_uri: str = "https://www.googleapis.com/oauth2/v3/userinfo"
-    gmail_endpoint: str = "https://gmail.googleapis.com/"
-
-    @classmethod
-    def at(cls, base_url: str, **values: str) -> GoogleSettings:
-        base = base_url.rstrip("/")
-        return cls(
-            auth_uri=f"{base}/o/oauth2/v2/auth",
-            token_uri=f"{base}/token",
-            revoke_uri=f"{base}/revoke",
-            userinfo_uri=f"{base}/oauth2/v3/userinfo",
-            gmail_endpoint=f"{base}/",
-            **values,
-        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +84,7 @@ class Settings:
     secret_manager_emulator_host: str | None
     cloud_tasks_emulator_host: str | None
     google: GoogleSettings | None = None  # None: Gmail connections are not configured
+    microsoft: MicrosoftSettings | None = None  # None: Microsoft connections are not configured
     tls_ca_file: str | None = None  # extra CA trusted for tenants' mail servers (local stack)
     mail_allow_loopback: bool = False  # the local stack's mail servers live on loopback
     relay: RelaySettings | None = None  # None: no default sender configured
@@ -179,7 +154,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             problems.append(f"{name}={value!r} must be HOST:PORT, e.g. 127.0.0.1:8080.")
         hosts[name] = value
 
-    google = _google_settings(env, problems)
+    google = config_sign_ins.google_settings(env, problems)
+    microsoft = config_sign_ins.microsoft_settings(env, problems)
     relay = _relay_settings(env, problems)
     tasks = _tasks_settings(env, problems)
     ca_file = env.get("SENDVIA_TLS_CA_FILE", "").strip() or None
@@ -210,6 +186,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         tasks=tasks,
         relay=relay,
         google=google,
+        microsoft=microsoft,
         tls_ca_file=ca_file,
         mail_allow_loopback=allow == "loopback",
         route_cache_s=route_cache_s,
@@ -258,33 +235,6 @@ def _number(  # noqa: PLR0917 - a range check reads best positionally
 
 
 _SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]+/versions/(latest|\d+)$")
-
-
-def _google_settings(env: Mapping[str, str], problems: list[str]) -> GoogleSettings | None:
-    client_id = env.get("SENDVIA_GOOGLE_CLIENT_ID", "").strip()
-    secret = env.get("SENDVIA_GOOGLE_CLIENT_SECRET", "").strip()
-    callback = env.get("SENDVIA_OAUTH_CALLBACK_URL", "").strip()
-    base = env.get("SENDVIA_GOOGLE_BASE_URL", "").strip()
-    if not (client_id or secret or callback):
-        return None
-    if not client_id:
-        problems.append("SENDVIA_GOOGLE_CLIENT_ID is not set: the OAuth client id for Gmail.")
-    if not _SECRET_VERSION.match(secret):
-        problems.append(
-            "SENDVIA_GOOGLE_CLIENT_SECRET must name the Secret Manager version holding the OAuth "
-            "client secret (projects/P/secrets/NAME/versions/latest), never the secret itself."
-        )
-    if not callback.startswith(("https://", "http://")):
-        problems.append(
-            "SENDVIA_OAUTH_CALLBACK_URL must be the oauth_callback function's URL "
-            "(the redirect URI registered for the OAuth client)."
-        )
-    if base and not base.startswith(("https://", "http://")):
-        problems.append(f"SENDVIA_GOOGLE_BASE_URL={base!r} must be an http(s) URL.")
-    if problems:
-        return None
-    values = {"client_id": client_id, "client_secret_version": secret, "callback_url": callback}
-    return GoogleSettings.at(base, **values) if base else GoogleSettings(**values)
 
 
 def _relay_settings(env: Mapping[str, str], problems: list[str]) -> RelaySettings | None:

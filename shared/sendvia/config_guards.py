@@ -23,6 +23,7 @@ _LOCAL_ONLY = (
     ("SENDVIA_SCHEDULER_AUTH", "turns off the check of Cloud Scheduler's token on `reminders`"),
 )
 _URLS = (
+    "SENDVIA_MICROSOFT_BASE_URL",
     "SENDVIA_OAUTH_CALLBACK_URL",
     "SENDVIA_DELIVER_URL",
     "SENDVIA_REMINDERS_URL",

@@ -111,6 +111,16 @@ def build(settings: Settings) -> Runtime:
             google, Gmail(google, settings.google.gmail_endpoint), secrets
         )
         oauth["google"] = google
+    if settings.microsoft:
+        from sendvia.adapters.graph import Graph
+        from sendvia.adapters.microsoft_oauth import MicrosoftOAuth
+        from sendvia.adapters.providers.microsoft import MicrosoftProvider
+
+        microsoft = MicrosoftOAuth(settings.microsoft, secrets)
+        providers[Provider.MICROSOFT] = MicrosoftProvider(
+            microsoft, Graph(microsoft), secrets, utc_now
+        )
+        oauth["microsoft"] = microsoft
     relay = (
         SmtpRelay(settings.relay, settings.default_sender_address, mail, secrets)
         if settings.relay

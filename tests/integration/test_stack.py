@@ -53,6 +53,7 @@ def test_up_then_down_stops_exactly_what_up_started():
             "auth",
             "secretmanager",
             "fake_google",
+            "fake_microsoft",
             "cloudtasks",
             "event_signer",
             "dovecot",

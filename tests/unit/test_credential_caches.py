@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from sendvia.adapters import secret_manager
 from sendvia.adapters.google_oauth import GoogleOAuth
 from sendvia.adapters.secret_manager import SecretManagerSecrets
-from sendvia.config import GoogleSettings
+from sendvia.config_sign_ins import GoogleSettings
 from sendvia.domain.mailbox import mailbox_secret_id
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sendvia.config import GoogleSettings
+from sendvia.config_sign_ins import GoogleSettings
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import Provider
 from sendvia.metering import METER, TOKEN_REFRESHES

@@ -40,6 +40,16 @@ AUTH_CAUSES = frozenset(
         "unauthorized",
         "scope_missing",
         "reauthorize_required",
+        # Microsoft: the grant is dead (AADSTS50173 revoked or password changed, 700082 and
+        # 70008 inactive, 50076/50079 MFA now required, 53003 Conditional Access, 65001 no
+        # consent), or the mailbox cannot send through Graph.
+        "grant_revoked",
+        "grant_expired",
+        "mfa_required",
+        "blocked_by_policy",
+        "consent_missing",
+        "mailbox_not_enabled",
+        "send_as_denied",
     }
 )
 UNKNOWN_CAUSES = frozenset({"outcome_unknown"})
@@ -68,6 +78,12 @@ TRANSIENT_CAUSES = frozenset(
         "gmail_unreachable",
         "profile_unavailable",
         "relay_auth_failed",
+        "microsoft_unavailable",
+        "microsoft_unreachable",
+        "graph_unreachable",
+        # The app's own client secret refused (AADSTS7000215/7000222): the operator's to fix;
+        # no mailbox is broken by it, the email waits.
+        "client_secret_invalid",
     }
 )
 

@@ -135,6 +135,9 @@ class Grant:
 class Profile:
     email: str
     name: str
+    # The account's immutable id at its provider (Microsoft: tenant id/object id), where the
+    # address can change: a mailbox is keyed by it, never by the address.
+    account_id: str | None = None
 
 
 class OAuthProvider(Protocol):

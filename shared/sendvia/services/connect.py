@@ -200,15 +200,27 @@ def finish(rt: Runtime, args: dict[str, str], browser_cookie: str | None) -> Red
         return Redirect(f"{record['return_to']}{separator}{urlencode(query)}")
 
     if args.get("error"):
-        return outcome(
-            "denied" if args["error"] == "access_denied" else "error",
-            None if args["error"] == "access_denied" else f"{_sign_in_of(record)}_error",
-        )
+        return outcome(*_refusal(args, _sign_in_of(record)))
     try:
         return _connect(rt, record, state, args.get("code", ""), outcome)
     except ProviderFailure as failure:
         log.warning("connecting %s failed: %s", record["mailbox_id"], failure.code)
         return outcome("error", failure.code)
+
+
+# Microsoft's words for "an administrator must approve this app" (AADSTS90094, 65001).
+_ADMIN_CONSENT = ("AADSTS90094", "AADSTS65001")
+
+
+def _refusal(args: dict[str, str], sign_in: str) -> tuple[str, str | None]:
+    """The outcome of a sign-in the provider sent back with an error: the person declined, their
+    organisation requires an administrator's consent first, or something else went wrong."""
+    description = args.get("error_description", "")
+    if any(code in description for code in _ADMIN_CONSENT):
+        return "admin_consent_required", None
+    if args["error"] == "access_denied":
+        return "denied", None
+    return "error", f"{sign_in}_error"
 
 
 def _connect(
@@ -257,6 +269,8 @@ def _connect(
             "scopes": list(grant.granted_scopes),
             "receive": receive,
             "secret_version": version,
+            "secret_stored_at": now,
+            "account_id": profile.account_id,
             "connected_at": now,
             "connected_by": record["uid"],
             "last_error": None,

@@ -246,7 +246,9 @@ def store_rotated(rt: Runtime, mailbox: MailboxRecord, secret: bytes) -> None:
     version = rt.secrets.add_version(
         secret_id, secret, {"tenant": mailbox.tenant_id, "mailbox": mailbox.id}
     )
-    rt.mailboxes.update(mailbox.tenant_id, mailbox.id, {"secret_version": version})
+    rt.mailboxes.update(
+        mailbox.tenant_id, mailbox.id, {"secret_version": version, "secret_stored_at": rt.clock()}
+    )
     rt.secrets.destroy_older(secret_id, version)
     provider = rt.providers.get(mailbox.provider)
     if provider is not None:

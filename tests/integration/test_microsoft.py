@@ -1,0 +1,136 @@
+"""Microsoft 365 and Outlook.com mailboxes through the fake Microsoft, with the real libraries:
+"Sign in with Microsoft" (PKCE, the same oauth_callback), sending through Graph once, the
+connection test, dead grants breaking the mailbox once, and refresh tokens rotating."""
+
+from __future__ import annotations
+
+import pytest
+from google.cloud import firestore
+
+from tests.integration.api import call
+from tests.integration.clinic import Clinic, settings_of
+from tests.integration.google_flow import Browser
+from tests.integration.helpers import delivery, email, eventually, queued, state_is
+from tests.integration.microsoft_flow import connect, fake, sent_by, start
+
+
+@pytest.fixture
+def microsoft_clinic(clinic: Clinic) -> Clinic:
+    switched = call(
+        "PATCH", "settings", bearer=clinic.admin, body={"integrations": {"microsoft": True}}
+    )
+    assert switched.status_code == 200, switched.text
+    return clinic
+
+
+def connected(clinic: Clinic, account: str, mailbox: str = "tenant", **options: bool) -> None:
+    bearer = clinic.admin if mailbox == "tenant" else clinic.member
+    outcome = connect(Browser(), start(bearer, mailbox, **options), account)
+    assert outcome.query.get("sendvia_result") == "connected", outcome.location
+
+
+def test_a_tenant_mailbox_connects_and_sends_through_graph_once(
+    microsoft_clinic, recipient, project
+):
+    account = microsoft_clinic.google("front-desk").replace("@gmail.example", "@contoso.example")
+    connected(microsoft_clinic, account)
+    mailbox = settings_of(microsoft_clinic.admin)["mailboxes"]["tenant"]
+    assert (mailbox["provider"], mailbox["state"], mailbox["address"]) == (
+        "microsoft",
+        "active",
+        account,
+    )
+    stored = (
+        firestore.Client(project=project)
+        .document(f"tenants/{microsoft_clinic.tenant}/mailboxes/tenant")
+        .get()
+        .to_dict()
+    )
+    assert stored["account_id"] and "/" in stored["account_id"]  # tid/oid, not the address
+    answer = call(
+        "POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[])
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["delivery"]["state"] == "sent"
+    delivery_id = queued(microsoft_clinic, recipient)
+    eventually(state_is(project, microsoft_clinic, delivery_id, "sent"), timeout=30)
+    sent = sent_by(account)
+    assert len(sent) == 2
+    assert {m["internetMessageId"] for m in sent} >= {
+        delivery(project, microsoft_clinic, delivery_id)["message_id"]
+    }
+
+
+def test_a_declined_sign_in_and_an_admin_consent_requirement_land_back_clearly(microsoft_clinic):
+    account = microsoft_clinic.google("declines").replace("@gmail.example", "@fabrikam.example")
+    declined = connect(Browser(), start(microsoft_clinic.admin), account, accept=False)
+    assert declined.query["sendvia_result"] == "denied"
+    fake(f"/_fake/accounts/{account}:admin_consent_required", "POST")
+    blocked = connect(Browser(), start(microsoft_clinic.admin), account)
+    assert blocked.query["sendvia_result"] == "admin_consent_required"
+    assert "tenant" not in settings_of(microsoft_clinic.admin)["mailboxes"] or (
+        settings_of(microsoft_clinic.admin)["mailboxes"]["tenant"] is None
+    )
+
+
+def test_the_connection_test_sends_to_the_users_own_address(microsoft_clinic):
+    account = microsoft_clinic.google("tested").replace("@gmail.example", "@contoso.example")
+    connected(microsoft_clinic, account)
+    result = call(
+        "POST", "test_connection", bearer=microsoft_clinic.admin, body={"mailbox": "tenant"}
+    )
+    assert result.status_code == 200, result.text
+    body = result.json()
+    assert body["ok"], body
+    assert [s["name"] for s in body["steps"]] == ["token", "send"]
+    assert any("Test" in m["subject"] for m in sent_by(account))
+
+
+@pytest.mark.parametrize("dead", ["revoke", "password_changed", "inactive"])
+def test_a_dead_grant_breaks_the_mailbox_with_one_notification(microsoft_clinic, recipient, dead):
+    account = microsoft_clinic.google(f"dead-{dead}").replace("@gmail.example", "@contoso.example")
+    connected(microsoft_clinic, account)
+    fake(f"/_fake/accounts/{account}:{dead}", "POST")
+    fake(f"/_fake/accounts/{account}:expire_tokens", "POST")
+    for _ in range(2):
+        failed = call(
+            "POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[])
+        )
+        assert failed.status_code == 422, failed.text
+        assert failed.json()["error"]["code"] == "mailbox_broken"
+    assert settings_of(microsoft_clinic.admin)["mailboxes"]["tenant"]["state"] == "broken"
+    notices = call("GET", "activity", "/notifications", bearer=microsoft_clinic.admin).json()
+    assert [n["kind"] for n in notices["notifications"]].count("mailbox_broken") == 1
+    fake(f"/_fake/accounts/{account}:restore", "POST")
+    connected(microsoft_clinic, account)  # re-authorize
+    assert settings_of(microsoft_clinic.admin)["mailboxes"]["tenant"]["state"] == "active"
+
+
+def test_a_rotated_refresh_token_is_stored_once_a_day_and_old_versions_destroyed(
+    microsoft_clinic, recipient, project
+):
+    account = microsoft_clinic.google("rotates").replace("@gmail.example", "@contoso.example")
+    connected(microsoft_clinic, account)
+    doc = firestore.Client(project=project).document(
+        f"tenants/{microsoft_clinic.tenant}/mailboxes/tenant"
+    )
+    first = doc.get().to_dict()["secret_version"]
+    fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # the next send refreshes
+    call("POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[]))
+    assert doc.get().to_dict()["secret_version"] == first  # stored less than a day ago
+    import datetime as dt
+
+    doc.update({"secret_stored_at": dt.datetime.now(dt.UTC) - dt.timedelta(days=2)})
+    fake(f"/_fake/accounts/{account}:expire_tokens", "POST")
+    sent = call(
+        "POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[])
+    )
+    assert sent.status_code == 200, sent.text
+    second = eventually(lambda: (v := doc.get().to_dict()["secret_version"]) != first and v)
+    assert second.rsplit("/", 1)[-1] > first.rsplit("/", 1)[-1]
+    # The new version works after the functions forget everything they kept (as a restart).
+    fake(f"/_fake/accounts/{account}:expire_tokens", "POST")
+    again = call(
+        "POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[])
+    )
+    assert again.status_code == 200, again.text
