@@ -451,7 +451,13 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
         with state.lock:
             return {
                 "accounts": [
-                    {"email": a.email, "personal": a.personal, "sent": len(a.sent), "dead": a.dead}
+                    {
+                        "email": a.email,
+                        "personal": a.personal,
+                        "sent": len(a.sent),
+                        "throttled": a.throttled,
+                        "dead": a.dead,
+                    }
                     for a in state.accounts.values()
                 ]
             }
@@ -467,16 +473,18 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
         return {"tokens": state.tokens_of(state.account(email).email)}
 
     @app.post("/_fake/accounts/<path:action>")
-    def account_action(action: str) -> Any:
+    def account_action(action: str) -> Any:  # noqa: PLR0911 - one answer per action
         email, _, verb = action.rpartition(":")
         account = state.account(email)
         if verb == "limits":
             body = flask.request.get_json(silent=True) or {}
-            value = body.get("per_minute")
+            value, window = body.get("per_minute"), body.get("window_s", 60)
             if not isinstance(value, int) or value < 0:
                 return {"error": "per_minute must be a non-negative integer"}, 400
-            account.per_minute = value
-            return {"per_minute": value}
+            if not isinstance(window, int | float) or not 0 < window <= 3600:
+                return {"error": "window_s must be 1 to 3600 seconds"}, 400
+            account.per_minute, account.window_s = value, float(window)
+            return {"per_minute": value, "window_s": window}
         if verb == "expire_tokens":
             return {"expired": state.expire_access_tokens(account.email)}
         if verb == "restore":

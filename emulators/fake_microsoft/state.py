@@ -61,6 +61,7 @@ class Account:
     tid: str
     mail: str | None  # None: an account without a mailbox address (Graph then gives the UPN)
     per_minute: int = SENDS_PER_MINUTE
+    window_s: float = 60.0  # the limit's window: a minute, shorter for tests
     dead: str | None = None  # a key of DEAD_GRANTS once its grants stopped working
     admin_consent_required: bool = False  # its organisation lets only admins consent
     not_enabled: bool = False  # MailboxNotEnabledForRESTAPI (unlicensed, on-premises)
@@ -69,6 +70,7 @@ class Account:
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
     send_times: deque[float] = field(default_factory=deque)
     in_flight: int = 0
+    throttled: int = 0  # 429s answered (a client that keeps asking shows here)
 
     @property
     def personal(self) -> bool:
@@ -225,10 +227,11 @@ class FakeMicrosoftState:
         """Exchange's 30 messages a minute: None when the send may go, else seconds to wait."""
         now = time.time()
         with self.lock:
-            while account.send_times and account.send_times[0] < now - 60:
+            while account.send_times and account.send_times[0] < now - account.window_s:
                 account.send_times.popleft()
             if len(account.send_times) >= account.per_minute:
-                return int(account.send_times[0] + 60 - now) + 1
+                account.throttled += 1
+                return int(account.send_times[0] + account.window_s - now) + 1
             account.send_times.append(now)
             return None
 

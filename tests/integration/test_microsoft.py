@@ -134,3 +134,96 @@ def test_a_rotated_refresh_token_is_stored_once_a_day_and_old_versions_destroyed
         "POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[])
     )
     assert again.status_code == 200, again.text
+
+
+def contoso(clinic: Clinic, name: str) -> str:
+    return clinic.google(name).replace("@gmail.example", "@contoso.example")
+
+
+def test_a_members_own_mailbox_and_a_scheduled_email_go_once(microsoft_clinic, recipient, project):
+    account = contoso(microsoft_clinic, "member-own")
+    per_user = {"mailbox_policy": "per_user"}
+    assert (
+        call("PATCH", "settings", bearer=microsoft_clinic.admin, body=per_user).status_code == 200
+    )
+    member_box = "me"
+    outcome = connect(Browser(), start(microsoft_clinic.member, member_box), account)
+    assert outcome.query.get("sendvia_result") == "connected", outcome.location
+    import datetime as dt
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).isoformat()
+    scheduled = call(
+        "POST",
+        "send",
+        bearer=microsoft_clinic.member,
+        body=email(
+            recipient, attachments=[], mode="queue", category="appointment_reminder", send_at=soon
+        ),
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    delivery_id = scheduled.json()["delivery"]["id"]
+    assert call("POST", "reminders", body={}).status_code == 200
+    eventually(state_is(project, microsoft_clinic, delivery_id, "sent"), timeout=30)
+    assert len(sent_by(account)) == 1
+
+
+def test_a_throttled_mailbox_defers_and_sends_later_without_a_retry_storm(
+    microsoft_clinic, recipient, project
+):
+    account = contoso(microsoft_clinic, "throttled")
+    connected(microsoft_clinic, account)
+    fake(f"/_fake/accounts/{account}:limits", "POST", json={"per_minute": 2, "window_s": 4})
+    ids = [queued(microsoft_clinic, recipient) for _ in range(5)]
+    for delivery_id in ids:
+        eventually(state_is(project, microsoft_clinic, delivery_id, "sent"), timeout=60)
+    assert len(sent_by(account)) == 5
+    listed = fake("/_fake/accounts").json()["accounts"]
+    throttled = next(a["throttled"] for a in listed if a["email"] == account)
+    assert throttled <= 3, f"{throttled} throttled answers: the mailbox kept asking"
+
+
+def test_revert_resume_and_forget(microsoft_clinic, project):
+    account = contoso(microsoft_clinic, "lifecycle")
+    connected(microsoft_clinic, account)
+
+    def action(verb: str):
+        return call("POST", "settings", f"/mailboxes/tenant:{verb}", bearer=microsoft_clinic.admin)
+
+    assert action("revert").json()["state"] == "reverted"
+    assert action("resume").json()["state"] == "active"
+    forgotten = call("DELETE", "settings", "/mailboxes/tenant", bearer=microsoft_clinic.admin)
+    assert forgotten.status_code in (200, 204), forgotten.text
+    doc = firestore.Client(project=project).document(
+        f"tenants/{microsoft_clinic.tenant}/mailboxes/tenant"
+    )
+    assert not doc.get().exists
+
+
+def test_a_replayed_callback_and_a_test_email_subject(microsoft_clinic):
+    account = contoso(microsoft_clinic, "replayed")
+    browser = Browser()
+    microsoft_url = browser.google_url(start(microsoft_clinic.admin))
+    page = browser.session.get(microsoft_url, timeout=30)
+    import html
+    import re
+
+    fields = [
+        (k, html.unescape(v))
+        for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+    ]
+    answer = browser.session.post(
+        microsoft_url.split("?")[0],
+        data=[*fields, ("email", account), ("decision", "accept")],
+        allow_redirects=False,
+        timeout=30,
+    )
+    callback = answer.headers["Location"]
+    assert browser.land(callback).query["sendvia_result"] == "connected"
+    replayed = browser.land(callback)
+    assert replayed.status != 302 or "connected" not in replayed.location
+    tested = call(
+        "POST", "test_connection", bearer=microsoft_clinic.admin, body={"mailbox": "tenant"}
+    )
+    assert tested.json()["ok"], tested.text
+    subjects = [m["subject"] for m in sent_by(account)]
+    assert any(s.startswith("Microsoft Test Connection from") for s in subjects), subjects

@@ -213,3 +213,73 @@ def stack_log_files() -> dict[str, str]:
 
 def uuid_like(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def test_microsoft_tokens_never_reach_firestore_responses_or_logs(
+    clinic: Clinic, recorded, project
+):
+    """The same scan for "Sign in with Microsoft": every refresh token (they rotate), access
+    token and id_token the fake issued, and the app's client secret."""
+    from tests.integration import microsoft_flow
+    from tests.integration.google_flow import Browser
+
+    admin = clinic.admin
+    account = clinic.google("ms-canary").replace("@gmail.example", "@contoso.example")
+
+    def act(method: str, function: str, path: str = "", body: Any = None) -> None:
+        response = call(method, function, path, bearer=admin, body=body)
+        assert response.status_code < 300, f"{method} {function}{path}: {response.text}"
+
+    act("PATCH", "settings", body={"integrations": {"microsoft": True}})
+    start = microsoft_flow.start(admin, receive=True)
+    assert microsoft_flow.connect(Browser(), start, account).query["sendvia_result"] == "connected"
+    act("POST", "test_connection", body={"mailbox": "tenant"})
+    act("POST", "send", body=email("pat@example.com"))
+    microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # rotate on refresh
+    act("POST", "send", body=email("pat@example.com"))
+    act("GET", "settings")
+    act("GET", "settings", "/mailboxes/tenant")
+    act("POST", "settings", "/mailboxes/tenant:revert")
+    act("POST", "settings", "/mailboxes/tenant:resume")
+    microsoft_flow.fake(f"/_fake/accounts/{account}:revoke", "POST")
+    microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")
+    failed = call("POST", "send", bearer=admin, body=email("pat@example.com"))
+    assert failed.status_code == 422, failed.text  # broken, with its hint
+    act("GET", "activity", "/notifications")
+    microsoft_flow.fake(f"/_fake/accounts/{account}:restore", "POST")
+    assert (
+        microsoft_flow.connect(Browser(), microsoft_flow.start(admin), account).query[
+            "sendvia_result"
+        ]
+        == "connected"
+    )
+
+    canaries = microsoft_flow.fake(f"/_fake/accounts/{account}/tokens").json()["tokens"]
+    assert sum(t.startswith("M.C5") for t in canaries) >= 3  # rotated refresh tokens
+    assert any(t.startswith("EwB") for t in canaries)
+    canaries.append(
+        secret_manager_client()
+        .access_secret_version(name=os.environ["SENDVIA_MICROSOFT_CLIENT_SECRET"])
+        .payload.data.decode()
+    )
+    db = firestore.Client(project=project)
+    stored = json.dumps(
+        _documents(
+            db.collection("tenants").where(
+                filter=firestore.FieldFilter(
+                    "__name__", "==", db.document(f"tenants/{clinic.tenant}")
+                )
+            )
+        )
+        + _documents(db.collection("oauth_states")),
+        default=str,
+    )
+    assert account in stored
+    responses = "\n".join(recorded)
+    logs = stack_log_files()
+    assert "fake_microsoft.log" in logs
+    for canary in canaries:
+        assert canary not in stored, "a Microsoft token is stored in Firestore"
+        assert canary not in responses, "a Microsoft token is in a response"
+        for name, text in logs.items():
+            assert canary not in text, f"a Microsoft token is in {name}"

@@ -31,7 +31,7 @@ class ProviderTraits:
 TRAITS: dict[Provider, ProviderTraits] = {
     Provider.GMAIL: ProviderTraits("gmail", "Gmail", ConnectedBy.OAUTH, sign_in="google"),
     Provider.MICROSOFT: ProviderTraits(
-        "microsoft", "Microsoft 365", ConnectedBy.OAUTH, sign_in="microsoft"
+        "microsoft", "Microsoft", ConnectedBy.OAUTH, sign_in="microsoft"
     ),
     Provider.SMTP: ProviderTraits("smtp_imap", "SMTP", ConnectedBy.SETTINGS),
 }
