@@ -2,6 +2,7 @@
 
 sendvia dev token --tenant T --uid U --role admin|member [--email E] [--name N]
 sendvia dev connect-gmail --tenant T --uid U [--mailbox tenant|me] [--receive]
+sendvia dev connect-microsoft --tenant T --uid U [--mailbox tenant|me] [--receive]
 sendvia dev event bounce|soft-bounce|complaint|delivered|suppressed ADDRESS
                   [--provider sendgrid|ses] [--message-id ID]
 """
@@ -38,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     gmail.add_argument("--uid", required=True, help="an admin of the tenant (created if new)")
     gmail.add_argument("--mailbox", choices=["tenant", "me"], default="tenant")
     gmail.add_argument("--receive", action="store_true", help="also ask to read mail")
+
+    microsoft = dev_commands.add_parser(
+        "connect-microsoft",
+        help="switch Microsoft on for a tenant and print the Sign in with Microsoft link to open",
+    )
+    microsoft.add_argument("--tenant", required=True)
+    microsoft.add_argument("--uid", required=True, help="an admin of the tenant (created if new)")
+    microsoft.add_argument("--mailbox", choices=["tenant", "me"], default="tenant")
+    microsoft.add_argument("--receive", action="store_true", help="also ask to read mail")
 
     mail_user = dev_commands.add_parser(
         "mail-user", help="users of the stack's mail server (Dovecot)"
@@ -81,12 +91,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         else:
-            url = devtools.gmail_link(
-                tenant=args.tenant, uid=args.uid, mailbox=args.mailbox, receive=args.receive
+            provider = "microsoft" if args.command == "connect-microsoft" else "google"
+            url = devtools.sign_in_link(
+                tenant=args.tenant,
+                uid=args.uid,
+                mailbox=args.mailbox,
+                receive=args.receive,
+                provider=provider,
             )
+            button = "Accept" if provider == "microsoft" else "Allow"
             print(
                 "Open this link in a browser (within 10 minutes), enter any email address on "
-                "the consent page and press Allow:\n"
+                f"the consent page and press {button}:\n"
             )
             print(url)
     except devtools.DevToolError as exc:

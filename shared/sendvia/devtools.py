@@ -105,8 +105,11 @@ def id_token(
     return sign_in(uid)
 
 
-def gmail_link(*, tenant: str, uid: str, mailbox: str, receive: bool) -> str:
-    """As an admin of `tenant`: switch Gmail on, allow the local return page, start the flow."""
+def sign_in_link(
+    *, tenant: str, uid: str, mailbox: str, receive: bool, provider: str = "google"
+) -> str:
+    """As an admin of `tenant`: switch the provider on (Gmail for "google", Microsoft for
+    "microsoft"), allow the local return page, start the flow."""
     functions = os.environ.get("SENDVIA_FUNCTIONS_URL")
     if not functions:
         raise DevToolError("SENDVIA_FUNCTIONS_URL is unset: run `make up` first.")
@@ -116,7 +119,7 @@ def gmail_link(*, tenant: str, uid: str, mailbox: str, receive: bool) -> str:
         raise DevToolError(f"settings answered {current.status_code}: {current.text[:300]}")
     origins = current.json()["tenant"]["return_origins"]
     changes: dict[str, Any] = {
-        "integrations": {"gmail": True},
+        "integrations": {"gmail" if provider == "google" else provider: True},
         "return_origins": sorted({*origins, functions}),
     }
     if mailbox == "me":
@@ -129,7 +132,7 @@ def gmail_link(*, tenant: str, uid: str, mailbox: str, receive: bool) -> str:
         headers=headers,
         timeout=30,
         json={
-            "provider": "google",
+            "provider": provider,
             "mailbox": mailbox,
             "receive": receive,
             "return_to": f"{functions}/_dev/return",
