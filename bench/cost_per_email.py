@@ -1,6 +1,7 @@
 """Cost per delivered email on a warm instance: Firestore document reads and writes, Secret
 Manager accesses and OAuth token refreshes, for each route — the platform's relay, an SMTP
-mailbox (the stack's Dovecot, with a copy in Sent) and a Gmail mailbox (the fake Google).
+mailbox (the stack's Dovecot, with a copy in Sent), a Gmail mailbox (the fake Google) and a
+Microsoft mailbox (the fake Microsoft, through Graph).
 
 Each route gets a warm-up batch first (the instance reads its settings, secrets and tokens
 then), the meter of the functions host is reset (`/_dev/meter`, counted by the adapters:
@@ -121,10 +122,28 @@ def gmail_route(clinic: Clinic, db: firestore.Client) -> None:
     ).raise_for_status()
 
 
+def microsoft_route(clinic: Clinic, db: firestore.Client) -> None:
+    from tests.integration import microsoft_flow
+    from tests.integration.google_flow import Browser
+
+    switched = call(
+        "PATCH", "settings", bearer=clinic.admin, body={"integrations": {"microsoft": True}}
+    )
+    assert switched.status_code == 200, switched.text
+    account = f"bench-{clinic.suffix}@contoso.example"
+    outcome = microsoft_flow.connect(Browser(), microsoft_flow.start(clinic.admin), account)
+    assert "sendvia_result=connected" in outcome.location, outcome.location
+    # Exchange's 30 messages a minute is not what is measured here.
+    microsoft_flow.fake(
+        f"/_fake/accounts/{account}:limits", "POST", json={"per_minute": 100_000}
+    ).raise_for_status()
+
+
 ROUTES: dict[str, Callable[[Clinic, firestore.Client], None]] = {
     "platform relay": relay_route,
     "SMTP mailbox (+ Sent copy)": smtp_route,
     "Gmail mailbox": gmail_route,
+    "Microsoft mailbox (Graph)": microsoft_route,
 }
 
 

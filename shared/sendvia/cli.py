@@ -14,6 +14,10 @@ import sys
 
 from sendvia import devtools
 
+# The sign-in each `connect-…` command starts, and the button its consent page names.
+SIGN_INS = {"connect-gmail": "google", "connect-microsoft": "microsoft"}
+CONSENT_BUTTONS = {"google": "Allow", "microsoft": "Accept"}
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sendvia", description="sendvia developer tools")
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         else:
-            provider = "microsoft" if args.command == "connect-microsoft" else "google"
+            provider = SIGN_INS[args.command]
             url = devtools.sign_in_link(
                 tenant=args.tenant,
                 uid=args.uid,
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 receive=args.receive,
                 provider=provider,
             )
-            button = "Accept" if provider == "microsoft" else "Allow"
+            button = CONSENT_BUTTONS[provider]
             print(
                 "Open this link in a browser (within 10 minutes), enter any email address on "
                 f"the consent page and press {button}:\n"

@@ -119,7 +119,7 @@ def sign_in_link(
         raise DevToolError(f"settings answered {current.status_code}: {current.text[:300]}")
     origins = current.json()["tenant"]["return_origins"]
     changes: dict[str, Any] = {
-        "integrations": {"gmail" if provider == "google" else provider: True},
+        "integrations": {_integration(provider): True},
         "return_origins": sorted({*origins, functions}),
     }
     if mailbox == "me":
@@ -241,3 +241,13 @@ def ses_notification(
         key: {"timestamp": now, listed: recipients, **details},
         "mail": {"timestamp": now, "commonHeaders": {"messageId": message_id}},
     }
+
+
+def _integration(sign_in: str) -> str:
+    """The tenant switch of the provider a sign-in ("google") connects ("gmail")."""
+    from sendvia.domain.providers import provider_for_sign_in, traits
+
+    provider = provider_for_sign_in(sign_in)
+    if provider is None:
+        raise DevToolError(f"unknown sign-in {sign_in!r}")
+    return traits(provider).integration

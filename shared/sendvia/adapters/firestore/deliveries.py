@@ -4,6 +4,7 @@ domain/delivery by compare-and-set writes and transactions."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +23,30 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
 _CLAIM_TRIES = 3
+MAX_HELD = 10_000  # deliveries this instance holds at once, at most (their update times)
 
 
 class FirestoreDeliveries:
+    """An attempt's own writes are fenced without reading first: the claim (or the creation of
+    a manual send, claimed from the start) remembers the update time of its write, and the
+    attempt's next write is conditional on it. The document unchanged since our own write means
+    the attempt still holds it; any other write in between fails the condition, and the fence
+    falls back to reading the document and checking it. One read per email, the claim's."""
+
     def __init__(self, client: firestore.Client) -> None:
         self._db = client
+        self._held: dict[tuple[str, str], tuple[int, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _hold(self, tenant_id: str, delivery_id: str, attempt: int, update_time: Any) -> None:
+        with self._lock:
+            if len(self._held) >= MAX_HELD:
+                self._held.pop(next(iter(self._held)))  # the oldest: it reads again if alive
+            self._held[(tenant_id, delivery_id)] = (attempt, update_time)
+
+    def _release(self, tenant_id: str, delivery_id: str) -> None:
+        with self._lock:
+            self._held.pop((tenant_id, delivery_id), None)
 
     def _ref(self, tenant_id: str, delivery_id: str) -> Any:
         return self._db.document(paths.delivery(tenant_id, delivery_id))
@@ -48,9 +68,11 @@ class FirestoreDeliveries:
 
         METER.writes()
         try:
-            self._ref(tenant_id, delivery_id).create(dict(data))
+            written = self._ref(tenant_id, delivery_id).create(dict(data))
         except exceptions.Conflict:
             return False
+        if data.get("state") == DeliveryState.SENDING:  # a manual send, claimed from the start
+            self._hold(tenant_id, delivery_id, int(data.get("attempts") or 0), written.update_time)
         return True
 
     def create_many(
@@ -102,11 +124,12 @@ class FirestoreDeliveries:
             }
             METER.writes()
             try:
-                ref.update(
+                written = ref.update(
                     changes, option=self._db.write_option(last_update_time=snapshot.update_time)
                 )
             except (exceptions.FailedPrecondition, exceptions.NotFound):
                 continue  # changed since we read it: look again
+            self._hold(tenant_id, delivery_id, found.attempts + 1, written.update_time)
             return Claim.CLAIMED, Delivery.from_doc(
                 found.id, {**(snapshot.to_dict() or {}), **changes}
             )
@@ -135,6 +158,19 @@ class FirestoreDeliveries:
         from google.api_core import exceptions
 
         ref = self._ref(tenant_id, delivery_id)
+        with self._lock:
+            held = self._held.get((tenant_id, delivery_id))
+        if held is not None and held[0] == attempt_number:
+            try:
+                written = ref.update(
+                    changes, option=self._db.write_option(last_update_time=held[1])
+                )
+            except (exceptions.FailedPrecondition, exceptions.NotFound):
+                pass  # written by someone else since: read it and check
+            else:
+                METER.writes()
+                self._hold(tenant_id, delivery_id, attempt_number, written.update_time)
+                return True
         for _ in range(_CLAIM_TRIES):
             METER.reads()
             snapshot = ref.get()
@@ -147,11 +183,12 @@ class FirestoreDeliveries:
                 return False
             METER.writes()
             try:
-                ref.update(
+                written = ref.update(
                     changes, option=self._db.write_option(last_update_time=snapshot.update_time)
                 )
             except (exceptions.FailedPrecondition, exceptions.NotFound):
                 continue
+            self._hold(tenant_id, delivery_id, attempt_number, written.update_time)
             return True
         return False
 
@@ -178,7 +215,9 @@ class FirestoreDeliveries:
             from google.cloud import firestore
 
             data["attempts_log"] = firestore.ArrayUnion([dict(attempt)])
-        return self._fenced(tenant_id, delivery_id, attempt_number, data)
+        done = self._fenced(tenant_id, delivery_id, attempt_number, data)
+        self._release(tenant_id, delivery_id)
+        return done
 
     def page(
         self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
