@@ -44,6 +44,7 @@ DEFAULT_PORTS = {
     "relay_http": 8031,
     "event_signer": 8300,
     "fake_microsoft": 8400,
+    "dns": 8053,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
@@ -121,6 +122,21 @@ def _tcp_open(port: int) -> Callable[[], bool]:
     return probe
 
 
+def _dns_answers(port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        import dns.exception
+        import dns.message
+        import dns.query
+
+        try:
+            dns.query.udp(dns.message.make_query("clinic.test", "MX"), "127.0.0.1", 1, port)
+        except (dns.exception.DNSException, OSError):
+            return False
+        return True
+
+    return probe
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -183,6 +199,8 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_MICROSOFT_BASE_URL": f"http://{host}:{ports['fake_microsoft']}",
         "SENDVIA_MICROSOFT_CLIENT_ID": MICROSOFT_CLIENT_ID,
         "SENDVIA_MICROSOFT_CLIENT_SECRET": MICROSOFT_CLIENT_SECRET_VERSION,
+        # `discover` asks the stack's DNS server, which knows only its test zones.
+        "SENDVIA_DNS_RESOLVER": f"{host}:{ports['dns']}",
         # The fake speaks plain http on loopback; oauthlib refuses that unless told.
         "OAUTHLIB_INSECURE_TRANSPORT": "1",
         # Mail servers: Dovecot (IMAP, submission) relaying to the sink; TLS from the local CA.
@@ -388,6 +406,13 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ],
             _http_ok(f"http://127.0.0.1:{ports['fake_google']}/_fake/accounts"),
             ("fake_google",),
+        ),
+        Service(
+            "dns",
+            "DNS (MX records of test zones, for discover)",
+            [python, "-m", "emulators.dns_server", "--port", str(ports["dns"])],
+            _dns_answers(ports["dns"]),
+            ("dns",),
         ),
         Service(
             "fake_microsoft",

@@ -288,6 +288,7 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
             f"http://127.0.0.1:{ports['cloudtasks_http']}/jwks)",
         ),
         ("fake_google", f"{env['FAKE_GOOGLE_URL']} (sent mail: {env['FAKE_GOOGLE_URL']}/)"),
+        ("dns", f"{env['SENDVIA_DNS_RESOLVER']} (udp; test zones: emulators/dns_server.py)"),
         (
             "fake_microsoft",
             f"{env['FAKE_MICROSOFT_URL']} (Sent Items: {env['FAKE_MICROSOFT_URL']}/)",

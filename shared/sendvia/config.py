@@ -100,6 +100,8 @@ class Settings:
     recover_after_s: float = 600.0
     # How long after an unknown outcome a searchable mailbox is searched for the message.
     verify_after_s: float = 120.0
+    # The DNS server `discover` asks for MX records ("host:port"); None: the system's.
+    dns_resolver: str | None = None
     events: EventSettings = EventSettings(None, ())
     # `reminders` requires Cloud Scheduler's OIDC token from this service account, for this
     # audience (the function's URL, as Terraform sets it), unless the check is off: only a local
@@ -194,6 +196,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         lease_s=lease_s,
         recover_after_s=recover_after_s,
         verify_after_s=verify_after_s,
+        dns_resolver=_dns_resolver(env, problems),
         events=events,
         scheduler_service_account=scheduler,
         reminders_url=reminders_url,
@@ -207,6 +210,13 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+def _dns_resolver(env: Mapping[str, str], problems: list[str]) -> str | None:
+    value = env.get("SENDVIA_DNS_RESOLVER", "").strip() or None
+    if value is not None and not _HOST_PORT.match(value):
+        problems.append(f"SENDVIA_DNS_RESOLVER={value!r} must be host:port (a DNS server).")
+    return value
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from sendvia.ports import (
     Identity,
     Mailboxes,
     MailboxProvider,
+    MailExchangers,
     Members,
     Notifications,
     OAuthProvider,
@@ -62,10 +63,12 @@ class Runtime:
     webhooks: WebhookSignatures
     clock: Callable[[], dt.datetime] = utc_now
     routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
+    mx: MailExchangers | None = None  # DNS for `discover`; None: no lookups (answers smtp)
 
 
 def build(settings: Settings) -> Runtime:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
+    from sendvia.adapters.dns import DnsMailExchangers
     from sendvia.adapters.firebase_identity import FirebaseIdentity
     from sendvia.adapters.firestore.deliveries import FirestoreDeliveries
     from sendvia.adapters.firestore.mailboxes import FirestoreMailboxes
@@ -153,6 +156,7 @@ def build(settings: Settings) -> Runtime:
         recipients=FirestoreRecipients(db, cache_s=settings.route_cache_s),
         webhooks=WebhookVerifier(settings.events.sns_cert_url_prefixes),
         routes=routes,
+        mx=DnsMailExchangers(settings.dns_resolver),
     )
 
 

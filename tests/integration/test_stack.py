@@ -54,6 +54,7 @@ def test_up_then_down_stops_exactly_what_up_started():
             "secretmanager",
             "fake_google",
             "fake_microsoft",
+            "dns",
             "cloudtasks",
             "event_signer",
             "dovecot",

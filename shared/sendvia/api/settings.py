@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sendvia.api import presentation as show
-from sendvia.services import mailboxes, smtp_mailboxes
+from sendvia.services import discovery, mailboxes, smtp_mailboxes
 from sendvia.services import settings as service
 from sendvia.web import Call, Reply, Router
 
@@ -30,6 +30,13 @@ def get_settings(call: Call) -> Reply:
 @router.route("PATCH", "/")
 def patch_settings(call: Call) -> Reply:
     return Reply(200, service.update_tenant(call.runtime, call.user, call.json))
+
+
+@router.route("GET", "/discover")
+def discover(call: Call) -> Reply:
+    """Which way to connect an address: google, microsoft, or smtp with a preset."""
+    address = call.request.args.get("address", "")
+    return Reply(200, discovery.discover(call.runtime, address).to_json())
 
 
 @router.route("GET", "/members")

@@ -18,6 +18,7 @@ from sendvia.ports.mail import (
 from sendvia.ports.platform import (
     CallerTokens,
     Identity,
+    MailExchangers,
     Members,
     Queue,
     Secrets,
@@ -38,6 +39,7 @@ __all__ = [
     "Deliveries",
     "Grant",
     "Identity",
+    "MailExchangers",
     "MailboxProvider",
     "Mailboxes",
     "Members",

@@ -100,3 +100,10 @@ class WebhookSignatures(Protocol):
     def confirm_sns_subscription(self, subscribe_url: str) -> bool:
         """Visit an SNS SubscribeURL (refused unless it is Amazon SNS's); True when confirmed."""
         ...
+
+
+class MailExchangers(Protocol):
+    """DNS: a domain's MX hosts, best first; None when the lookup failed (no answer in time,
+    no such domain). Never raises."""
+
+    def lookup(self, domain: str) -> list[str] | None: ...
