@@ -227,3 +227,55 @@ def test_a_replayed_callback_and_a_test_email_subject(microsoft_clinic):
     assert tested.json()["ok"], tested.text
     subjects = [m["subject"] for m in sent_by(account)]
     assert any(s.startswith("Microsoft Test Connection from") for s in subjects), subjects
+
+
+def test_an_office365_app_password_mailbox_switches_to_microsoft_in_one_step(
+    microsoft_clinic, recipient, certs, project
+):
+    """Microsoft turned SMTP AUTH off: the test says so (basic_auth_disabled, with the way
+    out), the admin signs in with Microsoft for the same mailbox, which keeps its id and name,
+    and the stored password is destroyed once the sign-in worked."""
+    from sendvia.adapters.google_clients import secret_manager_client
+    from sendvia.domain.mailbox import mailbox_secret_id
+
+    from emulators.mail.misbehaving import Behaviour, scripted_server
+    from tests.integration.helpers import smtp_mailbox_at
+
+    with scripted_server(Behaviour.BASIC_AUTH_DISABLED, certs) as server:
+        smtp_mailbox_at(microsoft_clinic, project, server.port)
+        firestore.Client(project=project).document(
+            f"tenants/{microsoft_clinic.tenant}/mailboxes/tenant"
+        ).update({"display_name": "Riverside Front Desk"})  # as the settings form saved it
+        tested = call(
+            "POST", "test_connection", bearer=microsoft_clinic.admin, body={"mailbox": "tenant"}
+        )
+    failed = next(s for s in tested.json()["steps"] if not s["ok"])
+    assert failed["cause"] == "basic_auth_disabled"
+    assert "Sign in with Microsoft" in failed["hint"]
+    secret = f"projects/{project}/secrets/{mailbox_secret_id(microsoft_clinic.tenant, 'tenant')}"
+    assert len(list(secret_manager_client().list_secret_versions(parent=secret))) >= 1
+
+    account = "front@riverside.example"
+    connected(microsoft_clinic, account)
+    mailbox = settings_of(microsoft_clinic.admin)["mailboxes"]["tenant"]
+    assert (mailbox["id"], mailbox["provider"], mailbox["state"]) == (
+        "tenant",
+        "microsoft",
+        "active",
+    )
+    stored = (
+        firestore.Client(project=project)
+        .document(f"tenants/{microsoft_clinic.tenant}/mailboxes/tenant")
+        .get()
+        .to_dict()
+    )
+    assert stored["switched_from"] == "smtp"
+    assert stored["display_name"] == "Riverside Front Desk"
+    versions = list(secret_manager_client().list_secret_versions(parent=secret))
+    enabled = [v for v in versions if v.state.name == "ENABLED"]
+    assert [v.name for v in enabled] == [stored["secret_version"]]  # the password is destroyed
+    sent = call(
+        "POST", "send", bearer=microsoft_clinic.admin, body=email(recipient, attachments=[])
+    )
+    assert sent.status_code == 200, sent.text
+    assert len(sent_by(account)) == 1

@@ -39,8 +39,8 @@ BASIC_AUTH_WARNING = {
     "code": "basic_auth_retiring",
     "message": "Microsoft is retiring basic authentication (app passwords) for SMTP: it is off by "
     "default for existing tenants from the end of December 2026, and then this "
-    "mailbox stops sending. Plan to connect with Microsoft sign-in (OAuth) instead, "
-    "which sendvia will offer.",
+    "mailbox stops sending. Switch it to Sign in with Microsoft (OAuth): it keeps its "
+    "address and settings.",
 }
 
 

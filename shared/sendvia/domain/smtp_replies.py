@@ -28,9 +28,9 @@ HINTS = {
     "password in the account's security settings and enter it here "
     "instead of the normal password.",
     "basic_auth_disabled": "Microsoft has switched off SMTP AUTH (basic authentication, which "
-    "app passwords use) for this mailbox or tenant. An Exchange admin can "
-    "enable 'Authenticated SMTP' for the mailbox; Microsoft is retiring "
-    "it, so plan to connect with Microsoft sign-in instead.",
+    "app passwords use) for this mailbox or tenant, and is retiring it. Switch this mailbox to "
+    "Sign in with Microsoft: it keeps its address and settings, and the stored password is "
+    "destroyed once the sign-in works.",
     "auth_not_offered": "The server does not offer to log in on this connection; it may need "
     "STARTTLS or another port.",
     "server_unavailable": "The server refused new connections for now; try again later.",

@@ -253,6 +253,17 @@ def _connect(
         )
 
     previous = rt.mailboxes.get(tenant_id, mailbox_id)
+    # A mailbox switched from another provider (an app password Microsoft no longer accepts)
+    # keeps its id and the name it was given; its old credentials go once this one works.
+    switched = previous if previous and previous.provider is not oauth.mailbox_provider else None
+    if switched and switched.address.lower() != profile.email.lower():
+        warnings.append(
+            {
+                "code": "address_changed",
+                "message": f"This mailbox sent as {switched.address}; it now sends as "
+                f"{profile.email}, the account that signed in.",
+            }
+        )
     secret_id = mailbox_secret_id(tenant_id, mailbox_id)
     version = rt.secrets.add_version(
         secret_id, grant.refresh_token.encode(), {"tenant": tenant_id, "mailbox": mailbox_id}
@@ -265,7 +276,9 @@ def _connect(
             "provider": oauth.mailbox_provider.value,
             "state": "active",
             "address": profile.email,
-            "display_name": clean_display_name(profile.name),
+            "display_name": (switched.display_name if switched else "")
+            or clean_display_name(profile.name),
+            "switched_from": switched.provider.value if switched else None,
             "scopes": list(grant.granted_scopes),
             "receive": receive,
             "secret_version": version,
