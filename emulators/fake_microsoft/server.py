@@ -271,6 +271,92 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
                                      "sentDateTime": _now()})  # fmt: skip
             return "", 202
 
+    @app.post("/v1.0/me/messages/<draft_id>/attachments")
+    def add_attachment(draft_id: str) -> Any:
+        """A file attachment under 3 MB, inline (contentBytes)."""
+        with mailbox((MAIL_SEND,)) as account:
+            body = flask.request.get_json(silent=True) or {}
+            try:
+                content = base64.b64decode(str(body.get("contentBytes", "")), validate=True)
+            except (binascii.Error, ValueError):
+                return _graph_error(400, "ErrorInvalidRequest", "contentBytes is not base64.")
+            if len(content) > 3 * 1024 * 1024:
+                return _graph_error(
+                    413,
+                    "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+                    "Use an upload session for attachments over 3 MB.",
+                )
+            with state.lock:
+                draft = account.drafts.get(draft_id)
+                if draft is None:
+                    return _graph_error(
+                        404, "ErrorItemNotFound", "The specified object was not found in the store."
+                    )
+                draft["attachments"].append({"name": body.get("name"), "size": len(content)})
+                draft["hasAttachments"] = True
+            return {"id": "AAMkAtt" + uuid.uuid4().hex[:12], "name": body.get("name")}, 201
+
+    @app.post("/v1.0/me/messages/<draft_id>/attachments/createUploadSession")
+    def create_upload_session(draft_id: str) -> Any:
+        with mailbox((MAIL_SEND,)) as account:
+            item = (flask.request.get_json(silent=True) or {}).get("AttachmentItem") or {}
+            size = item.get("size")
+            if not isinstance(size, int) or not 0 < size <= 150 * 1024 * 1024:
+                return _graph_error(
+                    400, "ErrorInvalidRequest", "AttachmentItem.size must be 1 byte to 150 MB."
+                )
+            with state.lock:
+                if draft_id not in account.drafts:
+                    return _graph_error(
+                        404, "ErrorItemNotFound", "The specified object was not found in the store."
+                    )
+                session = uuid.uuid4().hex
+                state.uploads[session] = {
+                    "email": account.email,
+                    "draft": draft_id,
+                    "name": item.get("name"),
+                    "size": size,
+                    "received": bytearray(),
+                }
+            upload_url = f"{flask.request.host_url.rstrip('/')}/_upload/{session}"
+            return {
+                "uploadUrl": upload_url,
+                "expirationDateTime": _now(),
+                "nextExpectedRanges": ["0-"],
+            }, 201
+
+    @app.put("/_upload/<session>")
+    def upload(session: str) -> Any:
+        """Ordered Content-Range PUTs, without an Authorization header (the URL is the key)."""
+        if flask.request.headers.get("Authorization"):
+            return _graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Do not send an Authorization header to an upload URL.",
+            )
+        with state.lock:
+            found = state.uploads.get(session)
+        if found is None:
+            return _graph_error(404, "ErrorItemNotFound", "The upload session was not found.")
+        chunk = flask.request.get_data()
+        ranges = flask.request.headers.get("Content-Range", "")
+        expected = f"bytes {len(found['received'])}-{len(found['received']) + len(chunk) - 1}/{found['size']}"
+        if ranges != expected:
+            return _graph_error(416, "InvalidRange", f"Expected Content-Range {expected!r}.")
+        with state.lock:
+            found["received"].extend(chunk)
+            if len(found["received"]) < found["size"]:
+                next_range = f"{len(found['received'])}-"
+                return {"nextExpectedRanges": [next_range]}, 200
+            state.uploads.pop(session, None)
+            account = state.account(found["email"])
+            draft = account.drafts.get(found["draft"])
+            if draft is None:
+                return _graph_error(404, "ErrorItemNotFound", "The draft is gone.")
+            draft["attachments"].append({"name": found["name"], "size": found["size"]})
+            draft["hasAttachments"] = True
+        return "", 201
+
     @app.post("/v1.0/me/sendMail")
     def send_mail() -> Any:
         with mailbox((MAIL_SEND,)) as account:
@@ -391,6 +477,7 @@ def _message_from_json(message: dict[str, Any]) -> dict[str, Any]:
         ),
         "hasAttachments": bool(message.get("attachments")),
         "attachments": [{"name": a.get("name")} for a in message.get("attachments") or []],
+        "body": message.get("body") or {},
     }
 
 

@@ -103,6 +103,7 @@ class FakeMicrosoftState:
         self.codes: dict[str, Code] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.access_tokens: dict[str, tuple[Grant, float]] = {}
+        self.uploads: dict[str, dict[str, Any]] = {}  # upload sessions by their key
 
     def account(self, email: str) -> Account:
         """Accounts are created on first use; personal ones by their domain."""

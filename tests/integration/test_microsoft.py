@@ -279,3 +279,38 @@ def test_an_office365_app_password_mailbox_switches_to_microsoft_in_one_step(
     )
     assert sent.status_code == 200, sent.text
     assert len(sent_by(account)) == 1
+
+
+def test_large_attachments_go_through_an_upload_session(microsoft_clinic, recipient):
+    """Over Graph's 4 MB request, the email goes as a JSON draft: a 1 MB attachment inline and
+    a 5 MB one in ordered chunks to an upload session; the Message-ID is kept."""
+    import base64
+    import os as _os
+
+    account = contoso(microsoft_clinic, "large")
+    connected(microsoft_clinic, account)
+    big, small = _os.urandom(5 * 1024 * 1024), _os.urandom(1024 * 1024)
+    body = email(
+        recipient,
+        attachments=[
+            {
+                "filename": "scan.pdf",
+                "content_type": "application/pdf",
+                "content": base64.b64encode(big).decode(),
+            },
+            {
+                "filename": "note.txt",
+                "content_type": "text/plain",
+                "content": base64.b64encode(small).decode(),
+            },
+        ],
+    )
+    answer = call("POST", "send", bearer=microsoft_clinic.admin, body=body)
+    assert answer.status_code == 200, answer.text
+    [message] = sent_by(account)
+    assert sorted((a["name"], a["size"]) for a in message["attachments"]) == [
+        ("note.txt", len(small)),
+        ("scan.pdf", len(big)),
+    ]
+    assert message["internetMessageId"] == answer.json()["delivery"]["message_id"]
+    assert message["body"]["contentType"] == "HTML"

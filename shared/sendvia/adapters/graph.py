@@ -12,14 +12,19 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Any
 
 from sendvia.adapters.microsoft_oauth import MicrosoftCredentials, MicrosoftOAuth
 from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.outgoing import with_bcc
 
 HTTP_TIMEOUT_S = 30
 CONCURRENT_PER_MAILBOX = 4
 MAX_MIME_BYTES = 4 * 1024 * 1024  # a Graph request's body; larger needs an upload session
+INLINE_ATTACHMENT_BYTES = 3 * 1024 * 1024  # over this, an attachment needs an upload session
+UPLOAD_CHUNK_BYTES = 10 * 320 * 1024  # chunks must be multiples of 320 KiB
 DEFAULT_THROTTLE_S = 60
 # Graph error codes by the cause they are (domain/failures.py gives each its kind).
 _CAUSES = {
@@ -49,27 +54,22 @@ class Graph:
                 lane = self._lanes[key] = threading.BoundedSemaphore(CONCURRENT_PER_MAILBOX)
             return lane
 
-    def send(self, key: str, credentials: MicrosoftCredentials, raw: bytes) -> str:
-        """Draft, then send; the draft's id. Raises ProviderFailure: UNKNOWN only when the send
-        request may have reached Graph."""
-        if len(raw) * 4 // 3 > MAX_MIME_BYTES:
-            raise ProviderFailure(
-                FailureKind.PERMANENT,
-                "message_too_large",
-                "Attachments over 3 MB through Microsoft Graph are not supported yet.",
-            )
+    def send(
+        self,
+        key: str,
+        credentials: MicrosoftCredentials,
+        message: EmailMessage,
+        bcc: tuple[str, ...] = (),
+    ) -> str:
+        """Draft, then send; the draft's id. A message that fits a request goes as MIME; a
+        larger one as a JSON draft whose big attachments go through upload sessions. Raises
+        ProviderFailure: UNKNOWN only when the send request may have reached Graph."""
+        raw = with_bcc(message, list(bcc))
         with self._lane(key):
-            draft = self._call(
-                credentials,
-                lambda token: self._session.post(
-                    f"{self._base}/v1.0/me/messages",
-                    data=base64.b64encode(raw),
-                    headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
-                    timeout=HTTP_TIMEOUT_S,
-                ),
-                handed_over=False,
-            )
-            draft_id = str(draft["id"])
+            if len(raw) * 4 // 3 <= MAX_MIME_BYTES:
+                draft_id = self._mime_draft(credentials, raw)
+            else:
+                draft_id = self._json_draft(credentials, message, bcc)
             self._call(
                 credentials,
                 lambda token: self._session.post(
@@ -80,6 +80,100 @@ class Graph:
                 handed_over=True,
             )
         return draft_id
+
+    def _mime_draft(self, credentials: MicrosoftCredentials, raw: bytes) -> str:
+        draft = self._call(
+            credentials,
+            lambda token: self._session.post(
+                f"{self._base}/v1.0/me/messages",
+                data=base64.b64encode(raw),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
+                timeout=HTTP_TIMEOUT_S,
+            ),
+            handed_over=False,
+        )
+        return str(draft["id"])
+
+    def _json_draft(
+        self, credentials: MicrosoftCredentials, message: EmailMessage, bcc: tuple[str, ...]
+    ) -> str:
+        """The message as Graph's JSON, then each attachment: inline under 3 MB, else through
+        an upload session (ordered Content-Range PUTs, no Authorization header)."""
+        draft = self._call(
+            credentials,
+            lambda token: self._session.post(
+                f"{self._base}/v1.0/me/messages",
+                json=draft_json(message, bcc),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=HTTP_TIMEOUT_S,
+            ),
+            handed_over=False,
+        )
+        draft_id = str(draft["id"])
+        for part in message.iter_attachments():
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            name = part.get_filename() or "attachment"
+            if len(data) < INLINE_ATTACHMENT_BYTES:
+                attachment = {
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "name": name,
+                    "contentType": part.get_content_type(),
+                    "contentBytes": base64.b64encode(data).decode(),
+                }
+                self._attach(credentials, draft_id, attachment)
+            else:
+                self._upload(credentials, draft_id, name, data)
+        return draft_id
+
+    def _attach(
+        self, credentials: MicrosoftCredentials, draft_id: str, attachment: dict[str, Any]
+    ) -> None:
+        self._call(
+            credentials,
+            lambda token: self._session.post(
+                f"{self._base}/v1.0/me/messages/{draft_id}/attachments",
+                json=attachment,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=HTTP_TIMEOUT_S,
+            ),
+            handed_over=False,
+        )
+
+    def _upload(
+        self, credentials: MicrosoftCredentials, draft_id: str, name: str, data: bytes
+    ) -> None:
+        import requests
+
+        session = self._call(
+            credentials,
+            lambda token: self._session.post(
+                f"{self._base}/v1.0/me/messages/{draft_id}/attachments/createUploadSession",
+                json={
+                    "AttachmentItem": {"attachmentType": "file", "name": name, "size": len(data)}
+                },
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=HTTP_TIMEOUT_S,
+            ),
+            handed_over=False,
+        )
+        url = str(session["uploadUrl"])
+        for start in range(0, len(data), UPLOAD_CHUNK_BYTES):
+            chunk = data[start : start + UPLOAD_CHUNK_BYTES]
+            end = start + len(chunk) - 1
+            try:
+                answer = requests.put(  # the URL is the key: no Authorization header
+                    url,
+                    data=chunk,
+                    headers={"Content-Range": f"bytes {start}-{end}/{len(data)}"},
+                    timeout=HTTP_TIMEOUT_S,
+                )
+            except requests.RequestException as exc:
+                raise ProviderFailure(
+                    FailureKind.TRANSIENT, "graph_unreachable", "An attachment's upload failed."
+                ) from exc
+            if answer.status_code >= 300:
+                raise classify_graph_error(answer)
 
     def find(self, key: str, credentials: MicrosoftCredentials, internet_message_id: str) -> bool:
         """Whether the mailbox holds a message with this internetMessageId (needs Mail.Read)."""
@@ -130,6 +224,28 @@ class Graph:
                 return response.json() if response.content else {}
             raise classify_graph_error(response)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def draft_json(message: EmailMessage, bcc: tuple[str, ...]) -> dict[str, Any]:
+    """A composed message as Graph's JSON (attachments apart), its Message-ID kept."""
+
+    def people(header: str) -> list[dict[str, Any]]:
+        values = [str(v) for v in message.get_all(header, [])]
+        return [{"emailAddress": {"name": n, "address": a}} for n, a in getaddresses(values) if a]
+
+    body = message.get_body(preferencelist=("html", "plain"))
+    return {
+        "subject": str(message.get("Subject", "")),
+        "body": {
+            "contentType": "HTML" if body and body.get_content_subtype() == "html" else "Text",
+            "content": body.get_content() if body else "",
+        },
+        "toRecipients": people("To"),
+        "ccRecipients": people("Cc"),
+        "bccRecipients": [{"emailAddress": {"address": a}} for a in bcc],
+        "replyTo": people("Reply-To"),
+        "internetMessageId": str(message.get("Message-ID", "")),
+    }
 
 
 def classify_graph_error(response: Any) -> ProviderFailure:

@@ -22,7 +22,6 @@ from sendvia.adapters.microsoft_oauth import MicrosoftCredentials, MicrosoftOAut
 from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
-from sendvia.domain.outgoing import with_bcc
 from sendvia.ports import Outgoing, Secrets, SecretUnavailable, Sent, TestRun
 
 log = logging.getLogger("sendvia.providers.microsoft")
@@ -54,7 +53,6 @@ CAUSE_HINTS = {
     "client_secret_invalid": "The platform's Microsoft app credentials are being fixed; the "
     "email is retried.",
     "no_imap": "Nothing to choose: Microsoft keeps what it sends in Sent Items itself.",
-    "message_too_large": "Send the attachments as links, or keep them under 3 MB in all.",
 }
 _STEP_CAUSES = {"grant_revoked": "token_revoked", "grant_expired": "token_expired"}
 
@@ -90,8 +88,9 @@ class MicrosoftProvider:
 
     def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
         credentials = self._credentials(mailbox)
-        raw = with_bcc(outgoing.message, list(outgoing.bcc))
-        draft_id = self._graph.send(mailbox.secret_version or "", credentials, raw)
+        draft_id = self._graph.send(
+            mailbox.secret_version or "", credentials, outgoing.message, outgoing.bcc
+        )
         return Sent(draft_id, rotated_secret=self._rotated(mailbox, credentials))
 
     def _rotated(self, mailbox: MailboxRecord, credentials: MicrosoftCredentials) -> bytes | None:
@@ -117,9 +116,7 @@ class MicrosoftProvider:
             run.provider_message_id = self._step(
                 run,
                 "send",
-                lambda: self._graph.send(
-                    mailbox.secret_version or "", credentials, message.as_bytes()
-                ),
+                lambda: self._graph.send(mailbox.secret_version or "", credentials, message),
                 lambda _: "Microsoft Graph accepted the message (it is in Sent Items)",
             )
         return run
