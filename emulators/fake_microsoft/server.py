@@ -213,6 +213,7 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
         account = state.account(grant.email)
         with state.lock:
             if account.in_flight >= CONCURRENT_REQUESTS:
+                account.throttled += 1
                 raise _Answer(_throttled("Application is over its MailboxConcurrency limit.", 1))
             account.in_flight += 1
         try:
@@ -553,6 +554,12 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
     def sent(email: str) -> Any:
         with state.lock:
             return {"messages": list(state.account(email).sent)}
+
+    @app.get("/_fake/accounts/<email>/redeemed")
+    def redeemed(email: str) -> Any:
+        """The refresh tokens the account's grants were refreshed with, in order."""
+        with state.lock:
+            return {"refresh_tokens": list(state.account(email).redeemed)}
 
     @app.get("/_fake/accounts/<email>/tokens")
     def tokens(email: str) -> Any:

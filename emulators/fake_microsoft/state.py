@@ -71,6 +71,7 @@ class Account:
     send_times: deque[float] = field(default_factory=deque)
     in_flight: int = 0
     throttled: int = 0  # 429s answered (a client that keeps asking shows here)
+    redeemed: list[str] = field(default_factory=list)  # refresh tokens used, in order
 
     @property
     def personal(self) -> bool:
@@ -197,7 +198,9 @@ class FakeMicrosoftState:
                 raise GrantError(
                     "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
                 )
-            dead = self.account(grant.email).dead
+            account = self.account(grant.email)
+            account.redeemed.append(refresh_token)
+            dead = account.dead
             if dead:
                 code, description = DEAD_GRANTS[dead]
                 raise GrantError("invalid_grant", code, description)
