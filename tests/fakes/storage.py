@@ -265,6 +265,77 @@ class FakeDeliveries:
             )
             return Claim.CLAIMED, Delivery.from_doc(delivery_id, copy.deepcopy(doc))
 
+    def look(
+        self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
+    ) -> tuple[Claim, Delivery | None, Any]:
+        """The ticket is a copy of the document as read."""
+        with self._lock:
+            doc = self.docs.get((tenant_id, delivery_id))
+            if doc is None:
+                return Claim.MISSING, None, None
+            found = Delivery.from_doc(delivery_id, doc)
+            refused = claim_refusal(
+                found.state,
+                send_at=found.send_at,
+                lease_until=found.lease_until,
+                now=now,
+                lease=lease,
+            )
+            if refused is not None:
+                return refused, (found if refused is Claim.DONE else None), None
+            if found.state is DeliveryState.SENDING:
+                return Claim.CLAIMED, found, None
+            return Claim.CLAIMED, found, copy.deepcopy(doc)
+
+    def take_and_hand_over(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        attempt_number: int,
+        *,
+        lease_until: dt.datetime,
+        to: Mapping[str, Any] | None = None,
+    ) -> bool:
+        self.handovers.append((tenant_id, delivery_id, attempt_number))
+        changes = {
+            "state": DeliveryState.SENDING.value,
+            "lease_until": lease_until,
+            "attempts": attempt_number,
+            "handed_over": attempt_number,
+            "handed_to": dict(to) if to else None,
+        }
+        return self._as_read(tenant_id, delivery_id, ticket, changes)
+
+    def finish_untaken(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        return self._as_read(
+            tenant_id, delivery_id, ticket, {"handed_over": None, **changes}, attempt
+        )
+
+    def _as_read(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        with self._lock:
+            doc = self.docs.get((tenant_id, delivery_id))
+            if doc is None or doc != ticket:
+                return False
+            doc.update(copy.deepcopy(dict(changes)))
+            if attempt is not None:
+                doc.setdefault("attempts_log", []).append(dict(attempt))
+            return True
+
     def update(
         self,
         tenant_id: str,

@@ -155,6 +155,42 @@ class Deliveries(Protocol):
         """Change it; `attempt` is appended to its attempts log."""
         ...
 
+    def look(
+        self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
+    ) -> tuple[Claim, Delivery | None, Any]:
+        """Read a delivery for an attempt without writing: CLAIMED with a ticket (the version
+        read) when it may be sent, which `take_and_hand_over` or `finish_untaken` are then
+        conditional on; CLAIMED without a ticket when an attempt died holding it (its lease
+        passed): `claim` takes it over; else why not, as `claim` answers."""
+        ...
+
+    def take_and_hand_over(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        attempt_number: int,
+        *,
+        lease_until: dt.datetime,
+        to: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Claim and mark handed over in one write, if the delivery is still as `look` read it
+        (`sending` under attempt `attempt_number`, its lease, the hand-over mark); False when
+        another attempt changed it since: then this one must not send."""
+        ...
+
+    def finish_untaken(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record what an attempt came to before it handed anything over (refused, deferred,
+        failed), if the delivery is still as `look` read it."""
+        ...
+
     def hand_over(
         self,
         tenant_id: str,

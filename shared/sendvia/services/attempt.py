@@ -30,6 +30,7 @@ from sendvia.errors import AppError, Unavailable
 from sendvia.ports import Outgoing, Sent
 from sendvia.runtime import Runtime
 from sendvia.services import mailboxes, routes
+from sendvia.services.handover import Handover
 from sendvia.services.settings import route_for
 
 log = logging.getLogger("sendvia.send")
@@ -76,11 +77,6 @@ class Outcome:
         return FailureKind(self.error["class"]) if self.error else None
 
 
-class Superseded(Exception):  # noqa: N818 - what an attempt learns
-    """The attempt no longer holds its delivery (its lease passed and another attempt claimed
-    it): it must neither send nor record anything."""
-
-
 class SendFailed(AppError):  # noqa: N818 - the outcome of a send
     """The email could not be sent; the delivery records why (its id is in the error)."""
 
@@ -118,6 +114,7 @@ def deliver_once(
     *,
     delivery_id: str,
     attempt_number: int,
+    handing: Handover | None = None,
 ) -> Outcome:
     """Send once through the route. Just before the provider is given the message, the
     delivery is marked as handed over by this attempt (raises Superseded when it no longer
@@ -130,7 +127,7 @@ def deliver_once(
         )
         hint = mailboxes.hint_for(rt, mailbox.provider, failure) if mailbox else None
         return _failed(failure, route, hint)
-    handing = _Handover(rt, principal.tenant_id, delivery_id, attempt_number)
+    handing = handing or Handover(rt, principal.tenant_id, delivery_id, attempt_number)
     if route.via is Via.DEFAULT:
         return _by_relay(rt, tenant, principal, request, route, handing)
     if mailbox is None:  # the route was resolved from these very mailboxes
@@ -217,41 +214,6 @@ def message_id_for(tenant_id: str, delivery_id: str, domain: str) -> str:
     systems can tell a resend, and a mailbox can be searched for it."""
     digest = hashlib.sha256(f"{tenant_id}/{delivery_id}".encode()).hexdigest()[:32]
     return f"<{digest}@{domain}>"
-
-
-class _Handover:
-    """Marks the delivery as handed to the provider by this attempt, once."""
-
-    def __init__(self, rt: Runtime, tenant_id: str, delivery_id: str, attempt: int) -> None:
-        self._rt, self._tenant_id, self._delivery_id, self._attempt = (
-            rt,
-            tenant_id,
-            delivery_id,
-            attempt,
-        )
-        self._marked: tuple[str | None, str] | None = None
-
-    def mark(self, route: Route, mailbox: MailboxRecord | None = None) -> None:
-        """Mark it handed over through `route` (to `mailbox`, or the relay). A fallback to the
-        relay after the mailbox refused marks it again: a search of the mailbox would not find
-        what the relay took."""
-        target = (mailbox.id if mailbox else None, route.via.value)
-        if self._marked == target:
-            return
-        to = {
-            "mailbox": mailbox.id if mailbox else None,
-            "address": mailbox.address if mailbox else None,
-            "route": route.to_json(),
-            "at": self._rt.clock(),
-        }
-        deliveries = self._rt.deliveries
-        if not deliveries.hand_over(self._tenant_id, self._delivery_id, self._attempt, to):
-            raise Superseded(self._delivery_id)
-        self._marked = target
-
-    @property
-    def delivery_id(self) -> str:
-        return self._delivery_id
 
 
 def failure_of(error: Mapping[str, Any], delivery_id: str) -> AppError:
@@ -344,7 +306,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     principal: Principal,
     request: SendRequest,
     route: Route,
-    handing: _Handover,
+    handing: Handover,
 ) -> Outcome:
     relay = rt.relay
     if relay is None:

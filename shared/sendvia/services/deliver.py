@@ -25,6 +25,7 @@ outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answer
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from sendvia.cache import RouteContext
@@ -41,7 +42,7 @@ from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal, Role
 from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
-from sendvia.services import attempt, notices, routes, suppression
+from sendvia.services import attempt, handover, notices, routes, suppression
 from sendvia.services.routes import lease_of
 
 DEFAULT_MAX_ATTEMPTS = 20
@@ -57,10 +58,18 @@ def answer_for(outcome: Claim | Next | None) -> int:
 
 
 def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[str, Any]]:
-    claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, rt.clock(), lease_of(rt))
+    """One attempt: read the delivery, decide, and write once before the provider is asked
+    (the claim and the hand-over mark together) and once after (the outcome). An attempt that
+    died holding the delivery (its lease passed) is taken over with a claim of its own."""
+    now, lease = rt.clock(), lease_of(rt)
+    claim, delivery, ticket = rt.deliveries.look(tenant_id, delivery_id, now, lease)
+    if claim is Claim.CLAIMED and delivery is not None and ticket is None:
+        claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, now, lease)
+    elif delivery is not None and claim is Claim.CLAIMED:
+        delivery = replace(delivery, attempts=delivery.attempts + 1)  # this attempt's number
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
-    number = delivery.attempts
+    handing = handover.Handover(rt, tenant_id, delivery_id, delivery.attempts, ticket)
     sender = delivery.sender
     principal = Principal(
         tenant_id,
@@ -73,26 +82,21 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
         settled = attempt.settle_unknown(rt, context, principal, delivery)
         if settled is not None:
-            return _record_outcome(rt, tenant_id, delivery, settled)
+            return _record_outcome(rt, tenant_id, delivery, settled, handing)
     request = SendRequest.model_validate(delivery.content)
     refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
         changes = {**suppression.suppressed_changes(refused), "lease_until": None}
         notices.not_sent(rt, tenant_id, delivery, kind="send_suppressed", error=changes["error"])
-        rt.deliveries.finish(tenant_id, delivery_id, number, changes)
+        handing.finish(changes)
         return 200, {"outcome": "suppressed"}
     try:
         result = _send(
-            rt,
-            tenant_id=tenant_id,
-            delivery_id=delivery_id,
-            number=number,
-            principal=principal,
-            request=request,
+            rt, tenant_id=tenant_id, principal=principal, request=request, handing=handing
         )
-    except attempt.Superseded:
-        return 200, {"outcome": "superseded"}  # a later attempt holds it now
-    return _record_outcome(rt, tenant_id, delivery, result)
+    except handover.Superseded:
+        return 200, {"outcome": "superseded"}  # another attempt holds it now
+    return _record_outcome(rt, tenant_id, delivery, result, handing)
 
 
 def _log(rt: Runtime, number: int, result: attempt.Outcome) -> dict[str, Any]:
@@ -120,7 +124,11 @@ def _unconfirmed(error: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record_outcome(
-    rt: Runtime, tenant_id: str, delivery: Delivery, result: attempt.Outcome
+    rt: Runtime,
+    tenant_id: str,
+    delivery: Delivery,
+    result: attempt.Outcome,
+    handing: handover.Handover,
 ) -> tuple[int, dict[str, Any]]:
     """Write what the attempt came to — only while this attempt still holds the delivery — and
     answer Cloud Tasks accordingly."""
@@ -131,7 +139,7 @@ def _record_outcome(
         # nothing, and the retry that follows tells nobody twice.
         notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=changes["error"] or {})
     log = _log(rt, number, result)
-    if not rt.deliveries.finish(tenant_id, delivery.id, number, changes, log):
+    if not handing.finish(changes, log):
         return 200, {"outcome": "superseded"}  # a later attempt holds it: its outcome stands
     if next_step in (Next.DEFER, Next.VERIFY) and rt.queue is not None:
         rt.queue.enqueue(tenant_id, delivery.id, at=changes["send_at"], generation=number)
@@ -198,10 +206,9 @@ def _send(
     rt: Runtime,
     *,
     tenant_id: str,
-    delivery_id: str,
-    number: int,
     principal: Principal,
     request: SendRequest,
+    handing: handover.Handover,
 ) -> attempt.Outcome:
     """Send through the sender's route, from this instance's cached settings when it has them.
 
@@ -213,7 +220,14 @@ def _send(
     def once(context: RouteContext) -> attempt.Outcome:
         route = attempt.route_in(rt, context, principal)
         return attempt.deliver_once(
-            rt, context, principal, request, route, delivery_id=delivery_id, attempt_number=number
+            rt,
+            context,
+            principal,
+            request,
+            route,
+            delivery_id=handing.delivery_id,
+            attempt_number=handing.attempt,
+            handing=handing,
         )
 
     context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)

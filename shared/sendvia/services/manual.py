@@ -12,7 +12,7 @@ from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route
 from sendvia.runtime import Runtime
-from sendvia.services import attempt
+from sendvia.services import attempt, handover
 from sendvia.services.routes import lease_of
 
 
@@ -33,7 +33,7 @@ def send_now(
         outcome = attempt.deliver_once(
             rt, context, principal, request, route, delivery_id=delivery.id, attempt_number=number
         )
-    except attempt.Superseded:
+    except handover.Superseded:
         return 202, rt.deliveries.get(tenant_id, delivery.id) or delivery
     changes = {**outcome.changes, "lease_until": None}
     rt.deliveries.finish(tenant_id, delivery.id, number, changes)

@@ -135,6 +135,81 @@ class FirestoreDeliveries:
             )
         return Claim.BUSY, None
 
+    def look(
+        self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
+    ) -> tuple[Claim, Delivery | None, Any]:
+        """One read; the ticket is the document's update time."""
+        METER.reads()
+        snapshot = self._ref(tenant_id, delivery_id).get()
+        if not snapshot.exists:
+            return Claim.MISSING, None, None
+        found = Delivery.from_doc(snapshot.id, snapshot.to_dict() or {})
+        refused = claim_refusal(
+            found.state, send_at=found.send_at, lease_until=found.lease_until, now=now, lease=lease
+        )
+        if refused is not None:
+            return refused, (found if refused is Claim.DONE else None), None
+        if found.state is DeliveryState.SENDING:  # its attempt died: `claim` takes it over
+            return Claim.CLAIMED, found, None
+        return Claim.CLAIMED, found, snapshot.update_time
+
+    def take_and_hand_over(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        attempt_number: int,
+        *,
+        lease_until: dt.datetime,
+        to: Mapping[str, Any] | None = None,
+    ) -> bool:
+        changes = {
+            "state": DeliveryState.SENDING.value,
+            "lease_until": lease_until,
+            "attempts": attempt_number,
+            "handed_over": attempt_number,
+            "handed_to": dict(to) if to else None,
+        }
+        return self._as_read(tenant_id, delivery_id, ticket, changes, hold=attempt_number)
+
+    def finish_untaken(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        changes: Mapping[str, Any],
+        attempt: Mapping[str, Any] | None = None,
+    ) -> bool:
+        data = {"handed_over": None, **changes}
+        if attempt is not None:
+            from google.cloud import firestore
+
+            data["attempts_log"] = firestore.ArrayUnion([dict(attempt)])
+        return self._as_read(tenant_id, delivery_id, ticket, data, hold=None)
+
+    def _as_read(
+        self,
+        tenant_id: str,
+        delivery_id: str,
+        ticket: Any,
+        changes: Mapping[str, Any],
+        *,
+        hold: int | None,
+    ) -> bool:
+        """Write `changes` if the document is as `look` read it (its update time)."""
+        from google.api_core import exceptions
+
+        try:
+            written = self._ref(tenant_id, delivery_id).update(
+                dict(changes), option=self._db.write_option(last_update_time=ticket)
+            )
+        except (exceptions.FailedPrecondition, exceptions.NotFound):
+            return False
+        METER.writes()
+        if hold is not None:
+            self._hold(tenant_id, delivery_id, hold, written.update_time)
+        return True
+
     def update(
         self,
         tenant_id: str,
