@@ -170,7 +170,7 @@ def main() -> None:
         )
     print(
         f"  {'target':28s} {'<= 1':>7s} {'<= 3':>7s} {'0':>8s} {'0':>10s}"
-        "   (reads: the claim; writes: create, claim, outcome)"
+        "   (reads: the attempt's; writes: create, claim with hand-over, outcome)"
     )
 
 

@@ -320,3 +320,35 @@ def test_a_retried_manual_send_finds_what_its_first_request_sent(client, fakes: 
     assert late.status_code == 200, late.json
     assert late.json["delivery"]["state"] == "sent"
     assert len(fakes.gmail.received.sent) == 1
+
+
+def test_two_dispatches_that_read_the_same_version_send_once(client, fakes: Fakes, admin):
+    """Cloud Tasks dispatched the task twice and both attempts read the delivery before either
+    wrote: the claim is the hand-over write, conditional on what each read, so one takes it and
+    the other can neither send nor record."""
+    delivery_id = queued(client, admin)
+    _, _, stale = fakes.deliveries.look(TENANT, delivery_id, NOW, LEASE)
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+    assert not fakes.deliveries.take_and_hand_over(
+        TENANT, delivery_id, stale, 1, lease_until=NOW + LEASE
+    )
+    assert not fakes.deliveries.finish_untaken(TENANT, delivery_id, stale, {"state": "failed"})
+    assert len(fakes.relay.sent) == 1
+    assert state(fakes, delivery_id) == "sent"
+
+
+def test_an_outcome_before_any_hand_over_is_one_write_and_counts_the_attempt(
+    client, fakes: Fakes, admin
+):
+    """Suppressed since it was queued: decided before any provider is asked, so nothing is
+    marked handed over; the one write records the outcome and counts the attempt."""
+    from sendvia.domain import provider_events as pe
+
+    delivery_id = queued(client, admin)
+    fakes.recipients.recipients[(TENANT, "pat@example.com")] = pe.Recipient(
+        "pat@example.com", pe.Status.COMPLAINED, status_since=NOW, status_reason="spam"
+    )
+    assert run(fakes, delivery_id) == (200, {"outcome": "suppressed"})
+    found = fakes.deliveries.of(TENANT, delivery_id)
+    assert (found["state"], found["attempts"], found.get("handed_over")) == ("suppressed", 1, None)
+    assert fakes.deliveries.handovers == []

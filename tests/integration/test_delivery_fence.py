@@ -51,3 +51,20 @@ def test_a_write_by_another_attempt_in_between_is_never_overwritten(project):
     assert second.finish(tenant, delivery_id, two.attempts, {"state": "sent"})
     stored = db.document(f"tenants/{tenant}/deliveries/{delivery_id}").get().to_dict()
     assert (stored["state"], stored["attempts"]) == ("sent", two.attempts)
+
+
+def test_of_two_attempts_that_read_the_same_version_one_takes_the_delivery(project):
+    """The claim is the hand-over write, conditional on the version each attempt read."""
+    db = firestore.Client(project=project)
+    first, second = FirestoreDeliveries(db), FirestoreDeliveries(db)
+    tenant = f"fence-{uuid.uuid4().hex[:8]}"
+    delivery_id = queued(first, tenant)
+    now = dt.datetime.now(dt.UTC)
+    _, _, one = first.look(tenant, delivery_id, now, LEASE)
+    _, _, two = second.look(tenant, delivery_id, now, LEASE)
+    assert first.take_and_hand_over(tenant, delivery_id, one, 1, lease_until=now + LEASE)
+    assert not second.take_and_hand_over(tenant, delivery_id, two, 1, lease_until=now + LEASE)
+    assert not second.finish_untaken(tenant, delivery_id, two, {"state": "failed"})
+    assert first.finish(tenant, delivery_id, 1, {"state": "sent"})
+    stored = db.document(f"tenants/{tenant}/deliveries/{delivery_id}").get().to_dict()
+    assert (stored["state"], stored["attempts"], stored["handed_over"]) == ("sent", 1, None)

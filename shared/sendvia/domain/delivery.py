@@ -9,8 +9,11 @@
 
 `sending` carries a lease and the attempt's number: a dispatch finding it `sending` with an
 unexpired lease is a duplicate (Cloud Tasks delivers at least once) and must not send; an
-expired lease means the attempt died, and the delivery may be claimed again. Just before it hands
-the message to the provider, an attempt marks the delivery `handed_over` with its number, and it
+expired lease means the attempt died, and the delivery may be claimed again. A queued delivery
+is claimed by the write that marks it handed over (services/handover: one compare-and-set on
+the version the attempt read, just before the provider is asked); a manual send is claimed when
+it is created. Just before it hands the message to the provider, an attempt marks the delivery
+`handed_over` with its number, and it
 clears the mark when it records the outcome: a claim that finds the mark knows an attempt died
 after the provider may have taken the message. It searches the mailbox the mark names for the
 Message-ID where it can (Found), and records `sent_unconfirmed` instead of sending it again

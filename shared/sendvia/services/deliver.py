@@ -1,9 +1,11 @@
 """Deliver one queued email, for Cloud Tasks.
 
-At-least-once dispatch must not mean twice sent. The delivery is claimed under a lease and an
-attempt number (domain/delivery), so a duplicate dispatch or a racing retry finds it `sending`
-(busy: try later) or done; the attempt marks the delivery just before it hands the message to
-the provider, and records what came of it only while it still holds the claim. What an attempt's
+At-least-once dispatch must not mean twice sent. An attempt reads the delivery, decides, and
+claims it (a lease and its attempt number, domain/delivery) in the same write that marks it
+handed over, conditional on the version it read, just before the provider is asked; a duplicate
+dispatch that read the same version cannot make that write, and one that comes later finds it
+`sending` (busy: try later) or done. What came of it is recorded only while it still holds the
+claim (services/handover). What an attempt's
 outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answered
 (`answer_for`):
 - sent → 200;
