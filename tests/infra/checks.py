@@ -76,10 +76,12 @@ def functions_match_entry_points(module: Module) -> list[str]:
     return problems
 
 
-def environment(module: Module, *, google: bool = True) -> dict[str, str]:
+def environment(module: Module, *, google: bool = True, microsoft: bool = True) -> dict[str, str]:
     env = dict(module.locals["environment_base"])
     if google:
         env.update(module.locals["environment_google"])
+    if microsoft:
+        env.update(module.locals["environment_microsoft"])
     return {k: placeholder(str(v)) for k, v in env.items()}
 
 
@@ -93,11 +95,15 @@ def settings_complete(module: Module) -> list[str]:
     service = module.resource("google_cloudfunctions2_function", "fn")["service_config"][0]
     if "local.environment" not in service["environment_variables"]:
         problems.append("the functions are not given local.environment")
-    for google in (True, False):
+    for google, microsoft in ((True, True), (True, False), (False, True), (False, False)):
+        env = environment(module, google=google, microsoft=microsoft)
         try:
-            load({**environment(module, google=google), "K_SERVICE": "settings"})
+            load({**env, "K_SERVICE": "settings"})
         except ConfigError as error:
-            problems.append(f"config.load() refuses the deployment (google={google}): {error}")
+            problems.append(
+                f"config.load() refuses the deployment (google={google}, "
+                f"microsoft={microsoft}): {error}"
+            )
     return problems
 
 

@@ -76,6 +76,8 @@ EXAMPLES = [
     ("ses_topic_arns", ""),
     ("sendgrid_public_key", ""),
     ("google_oauth_client_id", "123-abc.apps.googleusercontent.com"),
+    ("microsoft_client_id", "6f1f5c1e-5e1d-4c1b-9a0e-5e7d1a2b3c4d"),
+    ("microsoft_tenant", "common"),
     (".name", "sendvia-deliveries"),
 ]
 

@@ -33,6 +33,7 @@ module "sendvia" {
   product_name                = var.product_name
   cors_origins                = var.cors_origins
   google_oauth_client_id      = var.google_oauth_client_id
+  microsoft_client_id         = var.microsoft_client_id
   relay                       = var.relay
   sendgrid_public_key         = var.sendgrid_public_key
   ses_topic_arns              = var.ses_topic_arns

@@ -33,6 +33,11 @@ variable "google_oauth_client_id" {
   default = ""
 }
 
+variable "microsoft_client_id" {
+  type    = string
+  default = ""
+}
+
 variable "relay" {
   type = object({
     host       = string

@@ -1,11 +1,13 @@
 # What config.load() reads, for every function (each loads the whole configuration at cold start,
 # so a function missing a setting would not start). tests/infra holds this map against the code.
 locals {
-  google_configured = var.google_oauth_client_id != ""
+  google_configured    = var.google_oauth_client_id != ""
+  microsoft_configured = var.microsoft_client_id != ""
 
   environment = merge(
     local.environment_base,
     local.google_configured ? local.environment_google : {},
+    local.microsoft_configured ? local.environment_microsoft : {},
   )
 
   environment_base = {
@@ -43,5 +45,13 @@ locals {
     SENDVIA_GOOGLE_CLIENT_ID     = var.google_oauth_client_id
     SENDVIA_GOOGLE_CLIENT_SECRET = "${google_secret_manager_secret.platform["google-oauth-client-secret"].id}/versions/latest"
     SENDVIA_OAUTH_CALLBACK_URL   = local.urls["oauth_callback"]
+  }
+
+  # "Sign in with Microsoft" and Graph: the app's secret stays in Secret Manager.
+  environment_microsoft = {
+    SENDVIA_MICROSOFT_CLIENT_ID     = var.microsoft_client_id
+    SENDVIA_MICROSOFT_CLIENT_SECRET = "${google_secret_manager_secret.platform["microsoft-client-secret"].id}/versions/latest"
+    SENDVIA_MICROSOFT_TENANT        = var.microsoft_tenant
+    SENDVIA_OAUTH_CALLBACK_URL      = local.urls["oauth_callback"]
   }
 }

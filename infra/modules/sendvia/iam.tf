@@ -81,6 +81,14 @@ resource "google_secret_manager_secret_iam_member" "oauth_client" {
   member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
+resource "google_secret_manager_secret_iam_member" "microsoft_client" {
+  for_each  = { for k, g in local.grants : k => g if g.capability == "oauth_client" }
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.platform["microsoft-client-secret"].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
 resource "google_secret_manager_secret_iam_member" "relay_password" {
   for_each  = { for k, g in local.grants : k => g if g.capability == "relay_password" }
   project   = var.project_id

@@ -3,6 +3,7 @@
 locals {
   platform_secrets = {
     "google-oauth-client-secret" = "the OAuth client's secret, for \"Sign in with Google\""
+    "microsoft-client-secret"    = "the Microsoft Entra app's client secret, for \"Sign in with Microsoft\""
     "relay-password"             = "the platform's sender's SMTP password (the email service's API key)"
   }
 }

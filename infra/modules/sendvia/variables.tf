@@ -40,6 +40,18 @@ variable "google_oauth_client_id" {
   default     = ""
 }
 
+variable "microsoft_client_id" {
+  description = "Application (client) id of the Microsoft Entra app for \"Sign in with Microsoft\"; empty: Microsoft mailboxes are off."
+  type        = string
+  default     = ""
+}
+
+variable "microsoft_tenant" {
+  description = "Which Microsoft accounts may sign in: common (work and personal), organizations, consumers, or one tenant id."
+  type        = string
+  default     = "common"
+}
+
 variable "relay" {
   description = "The platform's own sender: an email service's SMTP endpoint. Its password goes in the Secret Manager secret this module creates (outputs.relay_password_secret), never here."
   type = object({
