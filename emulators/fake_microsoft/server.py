@@ -254,6 +254,17 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
                 account.drafts[draft_id] = message
             return message, 201
 
+    @app.delete("/v1.0/me/messages/<draft_id>")
+    def delete_draft(draft_id: str) -> Any:
+        with mailbox((MAIL_SEND, MAIL_READ)) as account:
+            with state.lock:
+                gone = account.drafts.pop(draft_id, None)
+            if gone is None:
+                return _graph_error(
+                    404, "ErrorItemNotFound", "The specified object was not found in the store."
+                )
+            return "", 204
+
     @app.post("/v1.0/me/messages/<draft_id>/send")
     def send_draft(draft_id: str) -> Any:
         with mailbox((MAIL_SEND,)) as account:
@@ -374,12 +385,13 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
     @app.get("/v1.0/me/messages")
     @app.get("/v1.0/me/mailFolders/sentitems/messages")
     def list_messages() -> Any:
+        """/me/messages is every folder, drafts included; sentitems only what was sent."""
         with mailbox((MAIL_READ,)) as account:
             wanted = _internet_message_id_filter(flask.request.args.get("$filter", ""))
+            sent_only = flask.request.path.endswith("/sentitems/messages")
             with state.lock:
-                found = [
-                    m for m in account.sent if wanted is None or m["internetMessageId"] == wanted
-                ]
+                pool = list(account.sent) + ([] if sent_only else list(account.drafts.values()))
+                found = [m for m in pool if wanted is None or m["internetMessageId"] == wanted]
             return {
                 "value": [
                     {"id": m["id"], "internetMessageId": m["internetMessageId"]} for m in found
@@ -554,6 +566,28 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
     def sent(email: str) -> Any:
         with state.lock:
             return {"messages": list(state.account(email).sent)}
+
+    @app.get("/_fake/accounts/<email>/drafts")
+    def drafts(email: str) -> Any:
+        with state.lock:
+            return {"messages": list(state.account(email).drafts.values())}
+
+    @app.post("/_fake/accounts/<email>/drafts")
+    def add_draft(email: str) -> Any:
+        """A draft left in the mailbox (as by a client that died before sending it)."""
+        body = flask.request.get_json(silent=True) or {}
+        draft_id = "AAMk" + uuid.uuid4().hex
+        draft = {
+            "id": draft_id,
+            "isDraft": True,
+            "subject": str(body.get("subject", "")),
+            "toRecipients": [],
+            "internetMessageId": str(body.get("internetMessageId", "")),
+            "attachments": [],
+        }
+        with state.lock:
+            state.account(email).drafts[draft_id] = draft
+        return draft, 201
 
     @app.get("/_fake/accounts/<email>/redeemed")
     def redeemed(email: str) -> Any:

@@ -87,6 +87,17 @@ class FakeMailboxes:
         self.docs.pop((tenant_id, mailbox_id), None)
         self._on_change(tenant_id)
 
+    def replace_secret(
+        self, tenant_id: str, mailbox_id: str, old: str, new: str, now: dt.datetime
+    ) -> bool:
+        with self._lock:
+            doc = self.docs.get((tenant_id, mailbox_id))
+            if doc is None or doc.get("secret_version") != old:
+                return False
+            doc.update({"secret_version": new, "secret_stored_at": now})
+        self._on_change(tenant_id)
+        return True
+
     def spend_code_try(
         self, tenant_id: str, mailbox_id: str, max_tries: int
     ) -> Mapping[str, Any] | None:
@@ -297,7 +308,6 @@ class FakeDeliveries:
         lease_until: dt.datetime,
         to: Mapping[str, Any] | None = None,
     ) -> bool:
-        self.handovers.append((tenant_id, delivery_id, attempt_number))
         changes = {
             "state": DeliveryState.SENDING.value,
             "lease_until": lease_until,
@@ -305,7 +315,10 @@ class FakeDeliveries:
             "handed_over": attempt_number,
             "handed_to": dict(to) if to else None,
         }
-        return self._as_read(tenant_id, delivery_id, ticket, changes)
+        taken = self._as_read(tenant_id, delivery_id, ticket, changes)
+        if taken:
+            self.handovers.append((tenant_id, delivery_id, attempt_number))
+        return taken
 
     def finish_untaken(
         self,
@@ -422,10 +435,21 @@ class FakeDeliveries:
         return [(t, d, at) for at, t, d in page], nxt
 
     def stranded(
-        self, now: dt.datetime, older_than: dt.datetime, limit: int
+        self,
+        now: dt.datetime,
+        older_than: dt.datetime,
+        limit: int,
+        overdue_before: dt.datetime | None = None,
     ) -> list[tuple[str, str, int]]:
         found = []
         for (tenant_id, delivery_id), doc in self.docs.items():
+            due = doc.get("due_at")
+            overdue = (
+                overdue_before is not None
+                and doc.get("state") == "queued"
+                and due is not None
+                and due <= overdue_before
+            )
             orphaned = (
                 doc.get("state") == "queued"
                 and not doc.get("attempts")
@@ -434,7 +458,7 @@ class FakeDeliveries:
             )
             lease = doc.get("lease_until")
             abandoned = doc.get("state") == "sending" and lease is not None and lease <= now
-            if orphaned or abandoned:
+            if orphaned or abandoned or overdue:
                 found.append((tenant_id, delivery_id, int(doc.get("attempts") or 0)))
         return found[:limit]
 

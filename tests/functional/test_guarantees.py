@@ -101,7 +101,7 @@ def test_a_stale_attempt_can_neither_send_nor_overwrite_a_later_one(client, fake
     fakes.relay.send = slow_send  # type: ignore[method-assign]
     first = run(fakes, delivery_id)
     assert answers == [(200, {"outcome": "unconfirmed"})]
-    assert first == (200, {"outcome": "superseded"})
+    assert first == (409, {"outcome": "superseded"})  # Cloud Tasks retries it, finds it done
     assert len(fakes.relay.sent) == 1  # once, by attempt 1
     assert state(fakes, delivery_id) == "sent_unconfirmed"
 
@@ -352,3 +352,24 @@ def test_an_outcome_before_any_hand_over_is_one_write_and_counts_the_attempt(
     found = fakes.deliveries.of(TENANT, delivery_id)
     assert (found["state"], found["attempts"], found.get("handed_over")) == ("suppressed", 1, None)
     assert fakes.deliveries.handovers == []
+
+
+def test_a_requeued_email_whose_task_ran_out_before_any_write_is_recovered(
+    client, fakes: Fakes, admin
+):
+    """Deferred to the provider's time, then every dispatch of its task died before writing
+    anything (a killed instance, an unreadable secret), until Cloud Tasks gave up: queued, with
+    attempts, and no task. The sweep finds it by `due_at` and gives it a task."""
+    delivery_id = queued(client, admin)
+    fakes.deliveries.update(
+        TENANT,
+        delivery_id,
+        {"attempts": 2, "retries": 1, "due_at": NOW, "send_at": NOW},
+    )
+    fakes.clock.advance(minutes=15)
+    assert reminders.run(fakes.runtime)["recovered"] == 0  # still within retry backoff
+    fakes.clock.advance(minutes=10)
+    assert reminders.run(fakes.runtime)["recovered"] == 1
+    assert (TENANT, delivery_id, 2) in fakes.queue.tasks
+    assert run(fakes, delivery_id) == (200, {"outcome": "sent"})
+    assert len(fakes.relay.sent) == 1

@@ -346,3 +346,41 @@ def test_a_burst_from_one_mailbox_keeps_to_graphs_four_concurrent_requests(
     assert len(sent_by(account)) == 24
     listed = fake("/_fake/accounts").json()["accounts"]
     assert next(a["throttled"] for a in listed if a["email"] == account) == 0
+
+
+def test_a_draft_left_by_a_dead_attempt_is_not_taken_for_a_sent_email(
+    microsoft_clinic, recipient, project
+):
+    """An attempt created the draft (it carries our Message-ID) and died before sending it. The
+    next attempt searches Sent Items, not every folder: the draft is no proof, and the email is
+    sent once."""
+    import datetime as dt
+
+    from sendvia.services.attempt import message_id_for
+
+    account = contoso(microsoft_clinic, "draft-left")
+    outcome = connect(Browser(), start(microsoft_clinic.admin, receive=True), account)
+    assert outcome.query.get("sendvia_result") == "connected", outcome.location
+    fake(f"/_fake/accounts/{account}:limits", "POST", json={"per_minute": 0})  # hold it queued
+    delivery_id = queued(microsoft_clinic, recipient)
+    eventually(lambda: delivery(project, microsoft_clinic, delivery_id).get("due_at"), timeout=30)
+    fake(f"/_fake/accounts/{account}:limits", "POST", json={"per_minute": 30})
+    message_id = message_id_for(microsoft_clinic.tenant, delivery_id, account.split("@")[1])
+    fake(f"/_fake/accounts/{account}/drafts", "POST", json={"internetMessageId": message_id})
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    doc = firestore.Client(project=project).document(
+        f"tenants/{microsoft_clinic.tenant}/deliveries/{delivery_id}"
+    )
+    doc.update(  # as the dead attempt left it: handed over to the mailbox, lease passed
+        {
+            "state": "sending",
+            "attempts": 9,
+            "handed_over": 9,
+            "lease_until": past,
+            "handed_to": {"mailbox": "tenant", "address": account, "route": {}, "at": past},
+        }
+    )
+    assert call("POST", "reminders", body={}).json()["recovered"] >= 1
+    eventually(state_is(project, microsoft_clinic, delivery_id, "sent"), timeout=30)
+    sent = [m for m in sent_by(account) if m["internetMessageId"] == message_id]
+    assert len(sent) == 1

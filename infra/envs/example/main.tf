@@ -34,6 +34,9 @@ module "sendvia" {
   cors_origins                = var.cors_origins
   google_oauth_client_id      = var.google_oauth_client_id
   microsoft_client_id         = var.microsoft_client_id
+  microsoft_tenant            = var.microsoft_tenant
+  reminders_schedule          = var.reminders_schedule
+  deletion_protection         = var.deletion_protection
   relay                       = var.relay
   sendgrid_public_key         = var.sendgrid_public_key
   ses_topic_arns              = var.ses_topic_arns

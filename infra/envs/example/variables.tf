@@ -38,6 +38,21 @@ variable "microsoft_client_id" {
   default = ""
 }
 
+variable "microsoft_tenant" {
+  type    = string
+  default = "common"
+}
+
+variable "reminders_schedule" {
+  type    = string
+  default = "*/5 * * * *"
+}
+
+variable "deletion_protection" {
+  type    = bool
+  default = true
+}
+
 variable "relay" {
   type = object({
     host       = string

@@ -9,6 +9,7 @@ locals {
     "firestore.googleapis.com",
     "secretmanager.googleapis.com",
     "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com", # the project's number, IAM bindings
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "storage.googleapis.com",

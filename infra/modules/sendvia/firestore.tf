@@ -3,7 +3,11 @@
 # expires.
 locals {
   firestore_config = jsondecode(file("${path.module}/../../firestore.indexes.json"))
-  indexes          = { for i, index in local.firestore_config.indexes : tostring(i) => index }
+  # Keyed by what each index is, so adding one to the file never rebuilds the others.
+  indexes = {
+    for index in local.firestore_config.indexes :
+    "${index.collectionGroup}/${index.queryScope}/${join(",", [for f in index.fields : "${f.fieldPath}:${f.order}"])}" => index
+  }
   field_overrides = {
     for o in local.firestore_config.fieldOverrides : "${o.collectionGroup}.${o.fieldPath}" => o
   }

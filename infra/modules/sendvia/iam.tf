@@ -122,3 +122,22 @@ resource "google_project_iam_member" "log_writer" {
   role     = "roles/logging.logWriter"
   member   = "serviceAccount:${google_service_account.function[each.key].email}"
 }
+
+# The build account: write the build's logs and the function images, read the source archive.
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_project_iam_member" "build_images" {
+  project = var.project_id
+  role    = "roles/artifactregistry.writer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}

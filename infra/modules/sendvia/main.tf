@@ -101,6 +101,14 @@ resource "google_service_account" "function" {
   description  = "Runs the ${each.key} function: ${join("; ", values(local.roles[each.key]))}."
 }
 
+# The identity Cloud Build builds the functions as: organisations created since 2024 give the
+# Compute Engine default account no roles, so a build needs one of its own.
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "sv-build"
+  display_name = "sendvia function builds"
+}
+
 # The identity Cloud Tasks signs deliver's OIDC tokens as.
 resource "google_service_account" "tasks_invoker" {
   project      = var.project_id
@@ -156,8 +164,9 @@ resource "google_cloudfunctions2_function" "fn" {
   description = "sendvia ${each.key}"
 
   build_config {
-    runtime     = "python312"
-    entry_point = each.key
+    runtime         = "python312"
+    entry_point     = each.key
+    service_account = google_service_account.build.id
     source {
       storage_source {
         bucket = google_storage_bucket.source.name

@@ -1,6 +1,7 @@
 output "function_urls" {
-  description = "Each function's URL, by entry point: what the host product's frontends call."
-  value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.url }
+  description = "Each function's URL, by entry point: what the host product's frontends call (the run.app URLs the functions' own settings use)."
+  value       = local.urls
+  depends_on  = [google_cloudfunctions2_function.fn]
 }
 
 output "oauth_redirect_uri" {

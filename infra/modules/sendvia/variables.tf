@@ -53,7 +53,7 @@ variable "microsoft_tenant" {
 }
 
 variable "relay" {
-  description = "The platform's own sender: an email service's SMTP endpoint. Its password goes in the Secret Manager secret this module creates (outputs.relay_password_secret), never here."
+  description = "The platform's own sender: an email service's SMTP endpoint. Its password goes in the Secret Manager secret this module creates (output platform_secrets), never here."
   type = object({
     host       = string
     port       = optional(number, 587)

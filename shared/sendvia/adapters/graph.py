@@ -10,6 +10,7 @@ Microsoft's JSON bodies (`{"error": {"code", "message"}}`), classified by their 
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -70,16 +71,34 @@ class Graph:
                 draft_id = self._mime_draft(credentials, raw)
             else:
                 draft_id = self._json_draft(credentials, message, bcc)
+            try:
+                self._call(
+                    credentials,
+                    lambda token: self._session.post(
+                        f"{self._base}/v1.0/me/messages/{draft_id}/send",
+                        headers={"Authorization": f"Bearer {token}", "Content-Length": "0"},
+                        timeout=HTTP_TIMEOUT_S,
+                    ),
+                    handed_over=True,
+                )
+            except ProviderFailure as failure:
+                if failure.kind is not FailureKind.UNKNOWN:  # not sent: no draft left behind
+                    self._discard(credentials, draft_id)
+                raise
+        return draft_id
+
+    def _discard(self, credentials: MicrosoftCredentials, draft_id: str) -> None:
+        """Delete a draft that was not sent (best effort: a leftover draft sends nothing)."""
+        with contextlib.suppress(ProviderFailure):
             self._call(
                 credentials,
-                lambda token: self._session.post(
-                    f"{self._base}/v1.0/me/messages/{draft_id}/send",
-                    headers={"Authorization": f"Bearer {token}", "Content-Length": "0"},
+                lambda token: self._session.delete(
+                    f"{self._base}/v1.0/me/messages/{draft_id}",
+                    headers={"Authorization": f"Bearer {token}"},
                     timeout=HTTP_TIMEOUT_S,
                 ),
-                handed_over=True,
+                handed_over=False,
             )
-        return draft_id
 
     def _mime_draft(self, credentials: MicrosoftCredentials, raw: bytes) -> str:
         draft = self._call(
@@ -110,6 +129,16 @@ class Graph:
             handed_over=False,
         )
         draft_id = str(draft["id"])
+        try:
+            self._attach_all(credentials, draft_id, message)
+        except ProviderFailure:
+            self._discard(credentials, draft_id)
+            raise
+        return draft_id
+
+    def _attach_all(
+        self, credentials: MicrosoftCredentials, draft_id: str, message: EmailMessage
+    ) -> None:
         for part in message.iter_attachments():
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
@@ -124,7 +153,6 @@ class Graph:
                 self._attach(credentials, draft_id, attachment)
             else:
                 self._upload(credentials, draft_id, name, data)
-        return draft_id
 
     def _attach(
         self, credentials: MicrosoftCredentials, draft_id: str, attachment: dict[str, Any]
@@ -182,7 +210,8 @@ class Graph:
             found = self._call(
                 credentials,
                 lambda token: self._session.get(
-                    f"{self._base}/v1.0/me/messages",
+                    # Sent Items only: a draft carries the Message-ID too, and was not sent.
+                    f"{self._base}/v1.0/me/mailFolders/sentitems/messages",
                     params={"$filter": f"internetMessageId eq '{quoted}'", "$select": "id"},
                     headers={"Authorization": f"Bearer {token}"},
                     timeout=HTTP_TIMEOUT_S,

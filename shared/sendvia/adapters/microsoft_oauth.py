@@ -218,14 +218,15 @@ class MicrosoftOAuth:
 
     def _refresh(self, credentials: MicrosoftCredentials) -> None:
         METER.add(TOKEN_REFRESHES)
-        scopes = " ".join(s for s in credentials.scopes if s.startswith(GRAPH)) or " ".join(
-            scopes_for(receive=False)
-        )
+        # What was granted, in the short form, whichever form Microsoft answered it in.
+        granted_scopes = {s.removeprefix(GRAPH) for s in credentials.scopes}
+        wanted = [s for s in (*BASE_SCOPES, MAIL_SEND, MAIL_READ) if s in granted_scopes]
+        scopes = wanted or scopes_for(receive=False)
         body = self._token(
             {
                 "grant_type": "refresh_token",
                 "refresh_token": credentials.refresh_token,
-                "scope": f"{scopes} offline_access",
+                "scope": " ".join(dict.fromkeys([*scopes, "offline_access"])),
             }
         )
         credentials.access_token = str(body["access_token"])
@@ -258,7 +259,12 @@ class MicrosoftOAuth:
         if response.status_code == 200:
             body: dict[str, Any] = response.json()
             return body
-        raise classify_token_error(response.status_code, _json(response))
+        failure = classify_token_error(response.status_code, _json(response))
+        if failure.code == "client_secret_invalid":  # rotated by the operator? read it again
+            with self._lock:
+                self._secret = None
+            self._secrets.forget(self._settings.client_secret_version)
+        raise failure
 
 
 def classify_token_error(status: int, body: dict[str, Any]) -> ProviderFailure:
@@ -273,7 +279,7 @@ def classify_token_error(status: int, body: dict[str, Any]) -> ProviderFailure:
         return ProviderFailure(FailureKind.TRANSIENT, "client_secret_invalid", reply)
     if code == 54005:
         return ProviderFailure(FailureKind.PERMANENT, "code_reused", reply)
-    if status >= 500:
+    if status >= 500 or status == 429 or body.get("error") == "temporarily_unavailable":
         return ProviderFailure(FailureKind.TRANSIENT, "microsoft_unavailable", reply)
     if body.get("error") == "invalid_grant":
         return ProviderFailure(FailureKind.AUTH, "grant_revoked", reply)

@@ -114,7 +114,11 @@ class SecretManagerSecrets:
             request={"parent": name, "filter": "state:ENABLED"}
         ):
             if version.name != keep_version:
-                client.destroy_secret_version(name=version.name)
+                from google.api_core import exceptions
+
+                # Another request (a concurrent rotation) may have destroyed it just now.
+                with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
+                    client.destroy_secret_version(name=version.name)
                 self._forget(version.name)
 
     def delete(self, secret_id: str) -> None:

@@ -126,9 +126,9 @@ class Grant:
     """What a completed sign-in gave: the refresh token (to store in Secret Manager, never
     elsewhere), the scopes the person granted, and the session's credentials (memory only)."""
 
-    refresh_token: str | None
+    refresh_token: str | None = field(repr=False)
     granted_scopes: tuple[str, ...]
-    credentials: Any
+    credentials: Any = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,13 @@ class Mailboxes(Protocol):
 
     def delete(self, tenant_id: str, mailbox_id: str) -> None: ...
 
+    def replace_secret(
+        self, tenant_id: str, mailbox_id: str, old: str, new: str, now: dt.datetime
+    ) -> bool:
+        """Point the mailbox at credentials `new` (stored at `now`) if it still points at
+        `old`; False, changing nothing, when another request replaced them first."""
+        ...
+
     def spend_code_try(
         self, tenant_id: str, mailbox_id: str, max_tries: int
     ) -> Mapping[str, Any] | None:
@@ -233,11 +240,17 @@ class Deliveries(Protocol):
         ...
 
     def stranded(
-        self, now: dt.datetime, older_than: dt.datetime, limit: int
+        self,
+        now: dt.datetime,
+        older_than: dt.datetime,
+        limit: int,
+        overdue_before: dt.datetime | None = None,
     ) -> list[tuple[str, str, int]]:
         """(tenant, delivery, task generation) of deliveries nothing will run, across tenants:
         `queued` never dispatched (no attempt) since before `older_than` — its task was never
-        created — and `sending` whose lease passed — its attempt died. At most `limit`."""
+        created —; `queued` again and due (`due_at`) before `overdue_before` — its retries or
+        its deferred task ran out without an attempt getting as far as writing —; and
+        `sending` whose lease passed — its attempt died. At most `limit`."""
         ...
 
     def cancel(

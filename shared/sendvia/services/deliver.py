@@ -97,7 +97,9 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
             rt, tenant_id=tenant_id, principal=principal, request=request, handing=handing
         )
     except handover.Superseded:
-        return 200, {"outcome": "superseded"}  # another attempt holds it now
+        # Another attempt holds it: retry this task later, and find it done (a duplicate dispatch
+        # answered 200 could end the task while the winner still needs its retries).
+        return 409, {"outcome": "superseded"}
     return _record_outcome(rt, tenant_id, delivery, result, handing)
 
 
@@ -142,7 +144,7 @@ def _record_outcome(
         notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=changes["error"] or {})
     log = _log(rt, number, result)
     if not handing.finish(changes, log):
-        return 200, {"outcome": "superseded"}  # a later attempt holds it: its outcome stands
+        return 409, {"outcome": "superseded"}  # another attempt holds it: its outcome stands
     if next_step in (Next.DEFER, Next.VERIFY) and rt.queue is not None:
         rt.queue.enqueue(tenant_id, delivery.id, at=changes["send_at"], generation=number)
     return answer_for(next_step), answer
@@ -168,6 +170,7 @@ def _changes_for(
         until = rt.clock() + routes.verify_after(rt)
         verifying = {
             "state": DeliveryState.QUEUED.value,
+            "due_at": until,
             "lease_until": None,
             "last_error": error,
             "route": route,
@@ -180,6 +183,7 @@ def _changes_for(
     if next_step is Next.RETRY:
         queued = {
             "state": DeliveryState.QUEUED.value,
+            "due_at": rt.clock(),  # Cloud Tasks retries it; the sweep if nothing does
             "lease_until": None,
             "last_error": error,
             "retries": tries,
@@ -190,6 +194,7 @@ def _changes_for(
         until = rt.clock() + dt.timedelta(seconds=wait)  # the mailbox itself waits too
         deferred = {
             "state": DeliveryState.QUEUED.value,
+            "due_at": until,
             "lease_until": None,
             "last_error": error,
             "send_at": until,

@@ -237,19 +237,25 @@ def reconnect_required(mailbox: MailboxRecord) -> Conflict:
 def store_rotated(rt: Runtime, mailbox: MailboxRecord, secret: bytes) -> None:
     """The provider replaced the mailbox's credentials while using them: the new ones become
     its secret's new version, the old versions are destroyed (an old refresh token must not
-    linger), and the provider forgets what it kept under the old version. A mailbox reconnected
-    meanwhile keeps its new connection: the update is for these credentials only."""
-    current = rt.mailboxes.get(mailbox.tenant_id, mailbox.id)
-    if current is None or current.secret_version != mailbox.secret_version:
-        return  # reconnected or forgotten since: these credentials are not the mailbox's now
+    linger), and the provider forgets what it kept under the old version. The switch is
+    conditional on the mailbox still pointing at the credentials that were used: of two
+    requests rotating at once (or a reconnection meanwhile), one wins, and the other destroys
+    the version it added."""
+    old = mailbox.secret_version
+    if not old:
+        return
     secret_id = mailbox_secret_id(mailbox.tenant_id, mailbox.id)
     version = rt.secrets.add_version(
         secret_id, secret, {"tenant": mailbox.tenant_id, "mailbox": mailbox.id}
     )
-    rt.mailboxes.update(
-        mailbox.tenant_id, mailbox.id, {"secret_version": version, "secret_stored_at": rt.clock()}
-    )
-    rt.secrets.destroy_older(secret_id, version)
+    if rt.mailboxes.replace_secret(mailbox.tenant_id, mailbox.id, old, version, rt.clock()):
+        keep = version
+    else:  # another request replaced them first: keep its version, drop ours
+        current = rt.mailboxes.get(mailbox.tenant_id, mailbox.id)
+        keep = current.secret_version if current and current.secret_version else ""
+        if not keep:
+            return
+    rt.secrets.destroy_older(secret_id, keep)
     provider = rt.providers.get(mailbox.provider)
     if provider is not None:
         provider.forget(mailbox, revoke=False)

@@ -53,11 +53,17 @@ def run(rt: Runtime, horizon: dt.timedelta = REMINDER_HORIZON) -> dict[str, Any]
 
 def _recover(rt: Runtime, queue: Queue) -> int:
     """Give a task to every delivery nothing would run: a queued one whose task was never
-    created (its request died after writing it, and nobody retried), and one whose attempt died
-    while sending (its lease passed). The task's generation is the delivery's attempt count, so
+    created (its request died after writing it, and nobody retried); one queued again whose
+    task's retries ran out while every attempt failed before writing anything (a killed
+    instance, an unreadable secret); and one whose attempt died while sending (its lease
+    passed). The task's generation is the delivery's attempt count, so
     a second sweep before it runs creates nothing more; `deliver` then sends it, or records it
     `sent_unconfirmed` when the dead attempt had handed it over."""
     now = rt.clock()
     older_than = now - dt.timedelta(seconds=rt.settings.recover_after_s)
-    stranded = rt.deliveries.stranded(now, older_than, RECOVER_LIMIT)
+    # A delivery back in `queued` waits for Cloud Tasks' retry (up to the queue's longest
+    # backoff) or its deferred task: only past that is it stranded.
+    backoff = rt.settings.tasks.max_backoff_s if rt.settings.tasks else 600.0
+    overdue_before = older_than - dt.timedelta(seconds=backoff)
+    stranded = rt.deliveries.stranded(now, older_than, RECOVER_LIMIT, overdue_before)
     return sum(queue.enqueue(t, d, generation=g) for t, d, g in stranded)

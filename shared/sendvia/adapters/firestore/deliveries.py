@@ -4,11 +4,13 @@ domain/delivery by compare-and-set writes and transactions."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sendvia.adapters import paths
+from sendvia.adapters.firestore.delivery_queries import DeliveryQueries
 from sendvia.domain.delivery import (
     Cancel,
     Claim,
@@ -26,7 +28,7 @@ _CLAIM_TRIES = 3
 MAX_HELD = 10_000  # deliveries this instance holds at once, at most (their update times)
 
 
-class FirestoreDeliveries:
+class FirestoreDeliveries(DeliveryQueries):
     """An attempt's own writes are fenced without reading first: the claim (or the creation of
     a manual send, claimed from the start) remembers the update time of its write, and the
     attempt's next write is conditional on it. The document unchanged since our own write means
@@ -196,18 +198,28 @@ class FirestoreDeliveries:
         *,
         hold: int | None,
     ) -> bool:
-        """Write `changes` if the document is as `look` read it (its update time)."""
+        """Write `changes` if the document is as `look` read it (its update time). The client
+        retries a write that got no answer; if the first try landed, the retry fails its
+        condition, so a failed condition is checked against this write's own id."""
         from google.api_core import exceptions
 
+        ref = self._ref(tenant_id, delivery_id)
+        write_id = secrets.token_hex(8)
         try:
-            written = self._ref(tenant_id, delivery_id).update(
-                dict(changes), option=self._db.write_option(last_update_time=ticket)
+            written = ref.update(
+                {**changes, "write_id": write_id},
+                option=self._db.write_option(last_update_time=ticket),
             )
+            update_time = written.update_time
         except (exceptions.FailedPrecondition, exceptions.NotFound):
-            return False
+            METER.reads()
+            snapshot = ref.get()
+            if not snapshot.exists or snapshot.get("write_id") != write_id:
+                return False
+            update_time = snapshot.update_time  # ours, landed on an earlier try
         METER.writes()
         if hold is not None:
-            self._hold(tenant_id, delivery_id, hold, written.update_time)
+            self._hold(tenant_id, delivery_id, hold, update_time)
         return True
 
     def update(
@@ -233,6 +245,8 @@ class FirestoreDeliveries:
         from google.api_core import exceptions
 
         ref = self._ref(tenant_id, delivery_id)
+        write_id = secrets.token_hex(8)  # a retried write that had landed recognises itself
+        changes = {**changes, "write_id": write_id}
         with self._lock:
             held = self._held.get((tenant_id, delivery_id))
         if held is not None and held[0] == attempt_number:
@@ -250,6 +264,9 @@ class FirestoreDeliveries:
             METER.reads()
             snapshot = ref.get()
             found = snapshot.to_dict() if snapshot.exists else None
+            if found is not None and found.get("write_id") == write_id:
+                self._hold(tenant_id, delivery_id, attempt_number, snapshot.update_time)
+                return True  # this write had landed on an earlier try
             if (
                 found is None
                 or found.get("state") != DeliveryState.SENDING
@@ -293,80 +310,6 @@ class FirestoreDeliveries:
         done = self._fenced(tenant_id, delivery_id, attempt_number, data)
         self._release(tenant_id, delivery_id)
         return done
-
-    def page(
-        self, tenant_id: str, filters: Mapping[str, str], page_size: int, after: str | None
-    ) -> tuple[list[Delivery], str | None]:
-        from google.cloud import firestore
-
-        collection = self._db.collection(paths.deliveries(tenant_id))
-        query: Any = collection
-        for name, value in filters.items():
-            query = query.where(filter=firestore.FieldFilter(name, "==", value))
-        query = query.order_by("created_at", direction=firestore.Query.DESCENDING)
-        if after:
-            METER.reads()
-            cursor = collection.document(after).get()
-            if not cursor.exists:
-                return [], None
-            query = query.start_after(cursor)
-        docs = list(query.limit(page_size + 1).stream())
-        METER.reads(max(1, len(docs)))  # a query costs at least one read
-        page = [Delivery.from_doc(d.id, d.to_dict() or {}) for d in docs[:page_size]]
-        return page, (page[-1].id if len(docs) > page_size else None)
-
-    def due(
-        self, until: dt.datetime, page_size: int, after: Any = None
-    ) -> tuple[list[tuple[str, str, dt.datetime]], Any]:
-        """A collection-group query: one composite index on state, send_at."""
-        from google.cloud import firestore
-
-        query = (
-            self._db.collection_group("deliveries")
-            .where(filter=firestore.FieldFilter("state", "==", DeliveryState.SCHEDULED.value))
-            .where(filter=firestore.FieldFilter("send_at", "<=", until))
-            .order_by("send_at")
-            .limit(page_size)
-        )
-        if after is not None:
-            query = query.start_after(after)
-        docs = list(query.stream())
-        METER.reads(max(1, len(docs)))
-        found = [
-            (d.reference.parent.parent.id, d.id, d.get("send_at"))
-            for d in docs
-            if d.reference.parent.parent is not None
-        ]
-        return found, (docs[-1] if len(docs) == page_size else None)
-
-    def stranded(
-        self, now: dt.datetime, older_than: dt.datetime, limit: int
-    ) -> list[tuple[str, str, int]]:
-        """Two collection-group queries, each with its composite index (infra/)."""
-        from google.cloud import firestore
-
-        group = self._db.collection_group("deliveries")
-        orphaned = (
-            group.where(filter=firestore.FieldFilter("state", "==", DeliveryState.QUEUED.value))
-            .where(filter=firestore.FieldFilter("attempts", "==", 0))
-            .where(filter=firestore.FieldFilter("created_at", "<=", older_than))
-            .limit(limit)
-        )
-        abandoned = (
-            group.where(filter=firestore.FieldFilter("state", "==", DeliveryState.SENDING.value))
-            .where(filter=firestore.FieldFilter("lease_until", "<=", now))
-            .limit(limit)
-        )
-        found = []
-        for query in (orphaned, abandoned):
-            docs = list(query.stream())
-            METER.reads(max(1, len(docs)))
-            found += [
-                (d.reference.parent.parent.id, d.id, int(d.get("attempts") or 0))
-                for d in docs
-                if d.reference.parent.parent is not None
-            ]
-        return found[:limit]
 
     def cancel(
         self, tenant_id: str, delivery_id: str, uid: str, is_admin: bool

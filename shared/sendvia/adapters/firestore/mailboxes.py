@@ -90,6 +90,27 @@ class FirestoreMailboxes:
             return counted
         raise TooBusy("Too many tries at this code at once.", hint="Try again in a moment.")
 
+    def replace_secret(
+        self, tenant_id: str, mailbox_id: str, old: str, new: str, now: dt.datetime
+    ) -> bool:
+        from google.cloud import firestore
+
+        ref = self._db.document(paths.mailbox(tenant_id, mailbox_id))
+
+        @firestore.transactional
+        def swap(transaction: firestore.Transaction) -> bool:
+            METER.reads()
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists or snapshot.get("secret_version") != old:
+                return False
+            METER.writes()
+            transaction.update(ref, {"secret_version": new, "secret_stored_at": now})
+            return True
+
+        result: bool = swap(self._db.transaction())
+        self._on_change(tenant_id)
+        return result
+
     def mark_broken(
         self,
         tenant_id: str,
