@@ -132,3 +132,22 @@ def test_resume_of_an_smtp_mailbox_needs_no_google_at_all():
     smtp_mailbox(fakes, state="reverted")
     answer = action(Client(fakes), fakes.token(TENANT, "ann"), "resume")
     assert (answer.status_code, answer.json["state"]) == (200, "active")
+
+
+def test_two_requests_rotating_the_same_credentials_leave_one_working_version():
+    """After the day mark, two sends on two instances both get a rotated refresh token: the
+    first to store wins, the second destroys the version it added, and the mailbox points at a
+    version that can still be read (before, each destroyed the other's)."""
+    from sendvia.services import mailboxes
+
+    fakes = fake_runtime()
+    gmail_mailbox(fakes)
+    record = fakes.mailboxes.get(TENANT, "tenant")
+    assert record is not None
+    mailboxes.store_rotated(fakes.runtime, record, b"1//first-rotation")
+    mailboxes.store_rotated(fakes.runtime, record, b"1//second-rotation")  # read the old record
+    current = fakes.mailboxes.get(TENANT, "tenant")
+    assert current is not None and current.secret_version != record.secret_version
+    assert fakes.secrets.access(current.secret_version) == b"1//first-rotation"
+    alive = [v for v, data in fakes.secrets.versions.items() if data is not None]
+    assert alive == [current.secret_version]
