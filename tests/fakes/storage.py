@@ -14,7 +14,6 @@ from sendvia.domain.delivery import (
     Claim,
     Delivery,
     DeliveryState,
-    claim_refusal,
     may_cancel,
     state_after_event,
 )
@@ -250,23 +249,30 @@ class FakeDeliveries:
     ) -> list[bool]:
         return [self.create(tenant_id, i, data) for i, data in records]
 
+    @staticmethod
+    def _refusal(
+        delivery_id: str,
+        doc: Mapping[str, Any] | None,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> tuple[Claim | None, Delivery | None]:
+        """Why an attempt may not take it (and the delivery, when done), or (None, delivery)."""
+        if doc is None:
+            return Claim.MISSING, None
+        found = Delivery.from_doc(delivery_id, doc)
+        refused = found.claim_refused(now, lease)
+        if refused is not None:
+            return refused, (found if refused is Claim.DONE else None)
+        return None, found
+
     def claim(
         self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
     ) -> tuple[Claim, Delivery | None]:
         with self._lock:
             doc = self.docs.get((tenant_id, delivery_id))
-            if doc is None:
-                return Claim.MISSING, None
-            found = Delivery.from_doc(delivery_id, doc)
-            refused = claim_refusal(
-                found.state,
-                send_at=found.send_at,
-                lease_until=found.lease_until,
-                now=now,
-                lease=lease,
-            )
-            if refused is not None:
-                return refused, (found if refused is Claim.DONE else None)
+            refused, found = self._refusal(delivery_id, doc, now, lease)
+            if refused is not None or found is None or doc is None:
+                return refused or Claim.MISSING, found
             doc.update(
                 {
                     "state": DeliveryState.SENDING.value,
@@ -282,18 +288,9 @@ class FakeDeliveries:
         """The ticket is a copy of the document as read."""
         with self._lock:
             doc = self.docs.get((tenant_id, delivery_id))
-            if doc is None:
-                return Claim.MISSING, None, None
-            found = Delivery.from_doc(delivery_id, doc)
-            refused = claim_refusal(
-                found.state,
-                send_at=found.send_at,
-                lease_until=found.lease_until,
-                now=now,
-                lease=lease,
-            )
-            if refused is not None:
-                return refused, (found if refused is Claim.DONE else None), None
+            refused, found = self._refusal(delivery_id, doc, now, lease)
+            if refused is not None or found is None:
+                return refused or Claim.MISSING, found, None
             if found.state is DeliveryState.SENDING:
                 return Claim.CLAIMED, found, None
             return Claim.CLAIMED, found, copy.deepcopy(doc)

@@ -276,6 +276,12 @@ class Delivery:
             retries=int(doc.get("retries") or 0),
         )
 
+    def claim_refused(self, now: dt.datetime, lease: dt.timedelta) -> Claim | None:
+        """Why an attempt may not take it now (claim_refusal), or None when it may."""
+        return claim_refusal(
+            self.state, send_at=self.send_at, lease_until=self.lease_until, now=now, lease=lease
+        )
+
     @property
     def interrupted_after_handover(self) -> bool:
         """Claimed again after an attempt handed the message over and never recorded what

@@ -16,7 +16,6 @@ from sendvia.domain.delivery import (
     Claim,
     Delivery,
     DeliveryState,
-    claim_refusal,
     may_cancel,
 )
 from sendvia.metering import METER
@@ -110,13 +109,7 @@ class FirestoreDeliveries(DeliveryQueries):
             if not snapshot.exists:
                 return Claim.MISSING, None
             found = Delivery.from_doc(snapshot.id, snapshot.to_dict() or {})
-            refused = claim_refusal(
-                found.state,
-                send_at=found.send_at,
-                lease_until=found.lease_until,
-                now=now,
-                lease=lease,
-            )
+            refused = found.claim_refused(now, lease)
             if refused is not None:
                 return refused, (found if refused is Claim.DONE else None)
             changes = {
@@ -146,9 +139,7 @@ class FirestoreDeliveries(DeliveryQueries):
         if not snapshot.exists:
             return Claim.MISSING, None, None
         found = Delivery.from_doc(snapshot.id, snapshot.to_dict() or {})
-        refused = claim_refusal(
-            found.state, send_at=found.send_at, lease_until=found.lease_until, now=now, lease=lease
-        )
+        refused = found.claim_refused(now, lease)
         if refused is not None:
             return refused, (found if refused is Claim.DONE else None), None
         if found.state is DeliveryState.SENDING:  # its attempt died: `claim` takes it over

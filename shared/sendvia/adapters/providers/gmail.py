@@ -8,12 +8,12 @@ folder itself.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from sendvia.adapters.gmail import Gmail
 from sendvia.adapters.google_oauth import GoogleOAuth
+from sendvia.adapters.providers.test_steps import run_step
 from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
@@ -103,23 +103,7 @@ class GmailProvider:
         action: Callable[[], Any],
         describe: Callable[[Any], str],
     ) -> Any:
-        started = time.perf_counter()
-        try:
-            result = action()
-        except ProviderFailure as failure:
-            run.failure = run.failure or failure
-            step = {
-                "ok": False,
-                "reply": failure.reply,
-                "cause": _STEP_CAUSES.get(failure.code, failure.code),
-                "hint": self.hint(failure),
-            }
-            result = None
-        else:
-            step = {"ok": True, "reply": describe(result), "cause": None, "hint": None}
-        elapsed_ms = round((time.perf_counter() - started) * 1000)
-        run.steps.append({"name": name, **step, "elapsed_ms": elapsed_ms})
-        return result
+        return run_step(run, name, action, describe, hint=self.hint, causes=_STEP_CAUSES)
 
     def can_find_sent(self, mailbox: MailboxRecord) -> bool:
         return self._oauth.can_read(mailbox.scopes)

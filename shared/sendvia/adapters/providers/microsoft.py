@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
 from sendvia.adapters.graph import Graph
 from sendvia.adapters.microsoft_oauth import MicrosoftCredentials, MicrosoftOAuth
+from sendvia.adapters.providers.test_steps import run_step
 from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
@@ -133,23 +133,7 @@ class MicrosoftProvider:
         action: Callable[[], Any],
         describe: Callable[[Any], str],
     ) -> Any:
-        started = time.perf_counter()
-        try:
-            result = action()
-        except ProviderFailure as failure:
-            run.failure = run.failure or failure
-            step = {
-                "ok": False,
-                "reply": failure.reply,
-                "cause": _STEP_CAUSES.get(failure.code, failure.code),
-                "hint": self.hint(failure),
-            }
-            result = None
-        else:
-            step = {"ok": True, "reply": describe(result), "cause": None, "hint": None}
-        elapsed_ms = round((time.perf_counter() - started) * 1000)
-        run.steps.append({"name": name, **step, "elapsed_ms": elapsed_ms})
-        return result
+        return run_step(run, name, action, describe, hint=self.hint, causes=_STEP_CAUSES)
 
     def can_find_sent(self, mailbox: MailboxRecord) -> bool:
         return self._oauth.can_read(mailbox.scopes)
