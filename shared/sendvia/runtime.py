@@ -37,6 +37,7 @@ from sendvia.ports import (
     Store,
     WebhookSignatures,
 )
+from sendvia.ports.receiving import Contacts
 
 
 def utc_now() -> dt.datetime:
@@ -61,6 +62,7 @@ class Runtime:
     queue: Queue | None  # None when triggered emails are not configured
     recipients: Recipients
     webhooks: WebhookSignatures
+    contacts: Contacts
     clock: Callable[[], dt.datetime] = utc_now
     routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
     mx: MailExchangers | None = None  # DNS for `discover`; None: no lookups (answers smtp)
@@ -70,6 +72,7 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.cloud_tasks import CloudTasksQueue
     from sendvia.adapters.dns import DnsMailExchangers
     from sendvia.adapters.firebase_identity import FirebaseIdentity
+    from sendvia.adapters.firestore.contacts import FirestoreContacts
     from sendvia.adapters.firestore.deliveries import FirestoreDeliveries
     from sendvia.adapters.firestore.mailboxes import FirestoreMailboxes
     from sendvia.adapters.firestore.notifications import FirestoreNotifications
@@ -157,6 +160,7 @@ def build(settings: Settings) -> Runtime:
         webhooks=WebhookVerifier(settings.events.sns_cert_url_prefixes),
         routes=routes,
         mx=DnsMailExchangers(settings.dns_resolver),
+        contacts=FirestoreContacts(db),
     )
 
 

@@ -27,6 +27,7 @@ from tests.fakes.platform import (
     FakeWebhooks,
 )
 from tests.fakes.providers import FakeOAuth, FakeProvider, FakeRelay
+from tests.fakes.receiving import FakeContacts
 from tests.fakes.storage import (
     FakeDeliveries,
     FakeMailboxes,
@@ -69,6 +70,7 @@ class Fakes:
     google: FakeOAuth
     clock: Clock
     callers: FakeCallers
+    contacts: FakeContacts
 
     def principal(self, tenant_id: str, uid: str, role: Role = Role.ADMIN) -> Principal:
         return Principal(tenant_id, uid, f"{uid}@clinic.test", role, uid.title())
@@ -105,6 +107,7 @@ def fake_runtime(**settings: str) -> Fakes:
         google=google,
         clock=clock,
         callers=FakeCallers(),
+        contacts=FakeContacts(),
     )
     fakes.runtime = Runtime(
         settings=load({**SETTINGS, **settings}),
@@ -123,6 +126,7 @@ def fake_runtime(**settings: str) -> Fakes:
         queue=fakes.queue,
         recipients=fakes.recipients,
         webhooks=FakeWebhooks(),
+        contacts=fakes.contacts,
         clock=clock,
         routes=routes,
     )

@@ -78,6 +78,33 @@ def suppression_shard(tenant_id: str, address_hash: str) -> str:
     return f"{tenant(tenant_id)}/suppressions/{address_hash[0]}"
 
 
+def contacts(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/contacts"
+
+
+def contact(tenant_id: str, contact_id: str) -> str:
+    return f"{contacts(tenant_id)}/{contact_id}"
+
+
+def contact_addresses(tenant_id: str) -> str:
+    """The tenant's index of addresses: which contact each belongs to (one at most)."""
+    return f"{tenant(tenant_id)}/contact_addresses"
+
+
+def contact_address(tenant_id: str, address: str) -> str:
+    return f"{contact_addresses(tenant_id)}/{address_hash(address)}"
+
+
+def correspondence(tenant_id: str) -> str:
+    return f"{tenant(tenant_id)}/correspondence"
+
+
+def sync_state(tenant_id: str, mailbox_id: str) -> str:
+    """A receiving mailbox's cursors, lease and backfill progress (apart from the mailbox
+    document, whose writes drop the instance's cached routes)."""
+    return f"{tenant(tenant_id)}/sync_states/{mailbox_id}"
+
+
 def address_hash(address: str) -> str:
     return _digest(address.lower())
 

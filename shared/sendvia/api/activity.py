@@ -6,7 +6,7 @@ from __future__ import annotations
 from sendvia.api import presentation as show
 from sendvia.errors import BadRequest
 from sendvia.services import activity as service
-from sendvia.services import recipients
+from sendvia.services import contacts, recipients
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")
@@ -67,3 +67,26 @@ def reactivate(call: Call, address: str) -> Reply:
 def opt_in(call: Call, address: str) -> Reply:
     changed = recipients.opt_in(call.runtime, call.user, address, call.json)
     return Reply(200, show.recipient(changed))
+
+
+@router.route("GET", "/contacts/{contact_id}")
+def contact(call: Call, contact_id: str) -> Reply:
+    return Reply(200, contacts.get(call.runtime, call.user, contact_id).to_json())
+
+
+@router.route("PUT", "/contacts/{contact_id}")
+def put_contact(call: Call, contact_id: str) -> Reply:
+    """Create or replace a contact's name and addresses (an address is one contact's at most)."""
+    return Reply(200, contacts.put(call.runtime, call.user, contact_id, call.json()).to_json())
+
+
+@router.route("DELETE", "/contacts/{contact_id}")
+def delete_contact(call: Call, contact_id: str) -> Reply:
+    contacts.delete(call.runtime, call.user, contact_id)
+    return Reply(204)
+
+
+@router.route("POST", "/contacts:batch")
+def put_contacts(call: Call) -> Reply:
+    """Up to 500 contacts; each saved or refused on its own."""
+    return Reply(200, contacts.put_batch(call.runtime, call.user, call.json()))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sendvia.domain.contacts import valid_contact_id
 from sendvia.domain.delivery import Cancel, Delivery, DeliveryKind, DeliveryState
 from sendvia.domain.message import HeaderError
 from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, SendRequest, addresses
@@ -34,6 +36,8 @@ from sendvia.runtime import Runtime
 from sendvia.services import attempt, manual, routes, suppression
 from sendvia.services.routes import lease_of
 from sendvia.validation import parse_model
+
+log = logging.getLogger("sendvia.accept")
 
 # `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
 REMINDER_HORIZON = dt.timedelta(minutes=15)
@@ -107,6 +111,7 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
         _enqueue_due(rt, principal.tenant_id, _still_queued([(again, request)]))
         return status, again
     created = Delivery.from_doc(delivery_id, record)
+    _teach(rt, principal.tenant_id, [request])
     if refused is not None:
         suppression.refuse(rt, principal.tenant_id, created)
         return 202, created
@@ -173,7 +178,21 @@ def send_batch(
         else:
             due += _still_queued([(existing, request)])
     _enqueue_due(rt, principal.tenant_id, due)
+    _teach(rt, principal.tenant_id, [r for _, _, r, _ in accepted])
     return results
+
+
+def _teach(rt: Runtime, tenant_id: str, requests: list[SendRequest]) -> None:
+    """An email sent with a contact's id teaches the contact its To addresses (not Cc or Bcc,
+    which are as often a colleague or the practice's own copy), where no contact has them yet.
+    What cannot be taught now is no reason to fail an email: it is logged."""
+    for request in requests:
+        if request.contact_id is None or not valid_contact_id(request.contact_id):
+            continue  # an id the contacts routes cannot name is not taught
+        try:
+            rt.contacts.learn(tenant_id, request.contact_id, addresses(request.to), rt.clock())
+        except Exception:
+            log.warning("could not teach contact %s its addresses", request.contact_id)
 
 
 def _still_queued(found: list[tuple[Delivery, SendRequest]]) -> list[tuple[str, SendRequest]]:

@@ -1,0 +1,134 @@
+"""Contacts, as the host product tells them (docs/api.md § contacts).
+
+Who may: sendvia keeps no list of which person sees which contact — the host product decides
+that on its own screens, and calls with the person's token — so any member of the tenant may
+create or update a contact (a practitioner correcting a client's address on the client's page);
+deleting a contact and importing a batch are for admins. An address the host gave another
+contact is a conflict (409 for one contact; in a batch, that contact is refused and the others
+are kept).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sendvia.domain.contacts import (
+    AddressTaken,
+    Contact,
+    ContactBatch,
+    ContactIn,
+    valid_contact_id,
+)
+from sendvia.domain.principal import Principal
+from sendvia.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
+from sendvia.runtime import Runtime
+from sendvia.validation import parse_model
+
+BATCH_CONCURRENCY = 8
+
+
+def _check_id(contact_id: str) -> None:
+    if not valid_contact_id(contact_id):
+        raise BadRequest(
+            "contact_id must be 1 to 128 letters, digits, '_', '-' or '.', starting with a "
+            "letter or digit.",
+            field="contact_id",
+            code="invalid_value",
+            hint="Use the host product's own id of the contact.",
+        )
+
+
+def _require_admin(principal: Principal, what: str) -> None:
+    if not principal.is_admin:
+        raise Forbidden(
+            f"Only an administrator may {what}.",
+            code="admin_only",
+            hint="Ask an administrator of your practice.",
+        )
+
+
+def _taken(exc: AddressTaken, prefix: str = "") -> Conflict:
+    return Conflict(
+        f"{exc.address} already belongs to another contact ({exc.owner}).",
+        code="address_taken",
+        field=f"{prefix}addresses[{exc.index}]",
+        hint="Remove it from the other contact first, or leave it out here.",
+        details={"address": exc.address, "contact_id": exc.owner},
+    )
+
+
+def get(rt: Runtime, principal: Principal, contact_id: str) -> Contact:
+    _check_id(contact_id)
+    found = rt.contacts.get(principal.tenant_id, contact_id)
+    if found is None:
+        raise NotFound(
+            "There is no such contact.",
+            code="contact_not_found",
+            hint="Create it with PUT /contacts/{contact_id}.",
+        )
+    return found
+
+
+def put(rt: Runtime, principal: Principal, contact_id: str, body: Any) -> Contact:
+    _check_id(contact_id)
+    wanted = parse_model(ContactIn, body)
+    try:
+        return rt.contacts.put(
+            principal.tenant_id, contact_id, wanted.name, wanted.addresses, rt.clock()
+        )
+    except AddressTaken as exc:
+        raise _taken(exc) from exc
+
+
+def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
+    """Each contact is put on its own; one that conflicts (with a stored contact, or with an
+    earlier one of the batch) is refused with its error, and the rest are kept."""
+    _require_admin(principal, "import contacts")
+    batch = parse_model(ContactBatch, body)
+    results: list[dict[str, Any] | None] = [None] * len(batch.contacts)
+    claimed: dict[str, str] = {}
+    todo = []
+    for i, contact in enumerate(batch.contacts):
+        clash = next(
+            (
+                (n, a)
+                for n, a in enumerate(contact.addresses)
+                if claimed.get(a, contact.id) != contact.id
+            ),
+            None,
+        )
+        if clash is not None:
+            error = _taken(AddressTaken(clash[1], clash[0], claimed[clash[1]]), f"contacts[{i}].")
+            results[i] = {"id": contact.id, **error.body()}
+            continue
+        claimed.update({a: contact.id for a in contact.addresses})
+        todo.append(i)
+
+    def put_one(i: int) -> dict[str, Any]:
+        contact = batch.contacts[i]
+        try:
+            return rt.contacts.put(
+                principal.tenant_id, contact.id, contact.name, contact.addresses, rt.clock()
+            ).to_json()
+        except AddressTaken as exc:
+            return {"id": contact.id, **_taken(exc, f"contacts[{i}].").body()}
+        except AppError as exc:
+            return {"id": contact.id, **exc.body()}
+
+    with ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY) as pool:
+        for i, result in zip(todo, pool.map(put_one, todo), strict=True):
+            results[i] = result
+    refused = sum(1 for r in results if r and "error" in r)
+    return {"contacts": results, "saved": len(results) - refused, "refused": refused}
+
+
+def delete(rt: Runtime, principal: Principal, contact_id: str) -> None:
+    _require_admin(principal, "delete contacts")
+    _check_id(contact_id)
+    if not rt.contacts.delete(principal.tenant_id, contact_id):
+        raise NotFound(
+            "There is no such contact.",
+            code="contact_not_found",
+            hint="List the host product's contacts to see their ids.",
+        )
