@@ -38,6 +38,7 @@ DEFAULT_PORTS = {
     "imaps": 8993,
     "submission": 8587,
     "submissions": 8465,
+    "lmtp": 8024,
     "mail_sink": 8025,
     "mail_sink_http": 8026,
     "relay": 8030,
@@ -209,6 +210,7 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "MAIL_IMAPS_PORT": str(ports["imaps"]),
         "MAIL_SUBMISSION_PORT": str(ports["submission"]),
         "MAIL_SUBMISSIONS_PORT": str(ports["submissions"]),
+        "MAIL_LMTP_PORT": str(ports["lmtp"]),
         "MAIL_SINK_URL": f"http://{host}:{ports['mail_sink_http']}",
         # The stack's mail servers live on loopback, which production refuses (SSRF guard).
         "SENDVIA_MAIL_HOSTS_ALLOW": "loopback",
@@ -227,6 +229,10 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         # No Cloud Scheduler here: a developer runs a reminder batch with curl. The check of its
         # token is off, explicitly (production refuses this setting).
         "SENDVIA_SCHEDULER_AUTH": "off",
+        # Receiving: `sync` fans out over the receiving mailboxes (curl stands in for Cloud
+        # Scheduler) and its tasks sync one mailbox each, within a short budget locally.
+        "SENDVIA_SYNC_URL": f"http://{host}:{ports['functions']}/sync",
+        "SENDVIA_SYNC_BUDGET_S": "20",
         # Short backoffs keep a local retry visible in seconds; production keeps 10 s … 10 min.
         "SENDVIA_TASKS_MIN_BACKOFF_S": "0.5",
         "SENDVIA_TASKS_MAX_BACKOFF_S": "2",
@@ -356,6 +362,8 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
                 str(ports["mail_sink"]),
                 "--http-port",
                 str(ports["mail_sink_http"]),
+                "--bounce-lmtp-port",
+                str(ports["lmtp"]),
             ],
             _http_ok(f"http://127.0.0.1:{ports['mail_sink_http']}/healthz"),
             ("mail_sink", "mail_sink_http"),
@@ -388,7 +396,7 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             "Dovecot (IMAP + submission, app passwords)",
             ["dovecot", "-F", "-c", str(dovecot_config)],
             _tcp_open(ports["submission"]),
-            ("imap", "imaps", "submission", "submissions"),
+            ("imap", "imaps", "submission", "submissions", "lmtp"),
         ),
         Service(
             "fake_google",

@@ -65,3 +65,9 @@ def reminders(request: flask.Request) -> flask.Response:
 def provider_events(request: flask.Request) -> flask.Response:
     """The default sender's email-service webhooks: bounces, complaints, deliveries (internal)."""
     return api.handle("provider_events", request)
+
+
+@functions_framework.http
+def sync(request: flask.Request) -> flask.Response:
+    """Cloud Scheduler's and Cloud Tasks' target: sync receiving mailboxes (internal)."""
+    return api.handle("sync", request)

@@ -73,7 +73,7 @@ base_dir = {folder}/run
 state_dir = {folder}/state
 instance_name = sendvia-{ports["imap"]}
 listen = 127.0.0.1
-protocols = imap submission
+protocols = imap submission lmtp
 log_path = /dev/stderr
 info_log_path = /dev/stderr
 hostname = mail.{DOMAIN}
@@ -144,6 +144,17 @@ service submission-login {{
     ssl = yes
   }}
 }}
+# Inbound delivery, so mail can "arrive" (`sendvia dev mail deliver`, the sink's bounces).
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {ports["lmtp"]}
+  }}
+}}
+protocol lmtp {{
+  postmaster_address = postmaster@{DOMAIN}
+}}
+
 service anvil {{
   # no growing delays after failed logins from the tests' address
   unix_listener anvil-auth-penalty {{

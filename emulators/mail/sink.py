@@ -5,6 +5,9 @@ SMTP (aiosmtpd) and lists what it received over HTTP, with headers and raw sourc
     GET  /messages                 every message, oldest first
     GET  /messages?to=ADDRESS      those for one recipient
     DELETE /messages               forget them all
+    POST /_undeliverable           {"addresses": [...]}: mail to them is taken, then bounced back
+                                   to its sender's mailbox (over Dovecot's LMTP, with
+                                   --bounce-lmtp-port) as a Postfix-style RFC 3464 report
     POST /_faults                  {"transient": p, "drop_before_data": p, "drop_after_data": p,
                                     "stall": p, "stall_s": s}: misbehave at random, at those odds
     GET  /_faults                  the odds, and the faults injected so far by kind
@@ -40,9 +43,11 @@ class Inbox:
     the connection dropped before the data or after it (the message kept, no reply), or the
     final reply held past the sender's patience (the message kept)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bounce_lmtp_port: int | None = None) -> None:
         self.lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []
+        self.undeliverable: set[str] = set()
+        self.bounce_lmtp_port = bounce_lmtp_port
         self.faults: dict[str, float] = {}
         self.injected: Counter[str] = Counter()
         self._rng = random.Random(7)  # noqa: S311 - reproducible misbehaviour
@@ -75,11 +80,40 @@ class Inbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         answer = self._keep(envelope)
+        with self.lock:
+            failed = [r for r in envelope.rcpt_tos if r.lower() in self.undeliverable]
+        if failed and self.bounce_lmtp_port and envelope.mail_from:
+            raw = envelope.original_content or envelope.content
+            threading.Thread(
+                target=self._bounce, args=(envelope.mail_from, failed, raw), daemon=True
+            ).start()
         if self._fault("drop_after_data"):
             server.transport.close()
         elif self._fault("stall"):
             await asyncio.sleep(self.faults.get("stall_s", 60.0))
         return answer
+
+    def _bounce(self, sender: str, failed: list[str], raw: bytes) -> None:
+        """What the recipient's MTA does minutes later: a delivery status notification to the
+        sender, in Postfix's layout, delivered to the sender's mailbox."""
+        import smtplib
+
+        from emulators.bounces import render
+
+        port = self.bounce_lmtp_port
+        if port is None:
+            return
+        original = message_from_bytes(raw, policy=policy.default)
+        original_id = str(original.get("Message-ID", "")).strip()
+        for recipient in failed:
+            report = render(
+                "postfix_dsn", original_id=original_id, recipient=recipient, receiver=sender
+            )
+            try:
+                with smtplib.LMTP("127.0.0.1", port) as lmtp:
+                    lmtp.sendmail("", [sender], report)
+            except (OSError, smtplib.SMTPException):
+                pass  # the sender is not one of the stack's mailboxes: nowhere to bounce to
 
     def _keep(self, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
@@ -123,11 +157,18 @@ def serve_http(inbox: Inbox, port: int) -> ThreadingHTTPServer:
             self.send_json(200, {"messages": found})
 
         def do_POST(self) -> None:
-            if urlsplit(self.path).path != "/_faults":
-                self.send_json(404, {"error": "use /_faults"})
-                return
+            path = urlsplit(self.path).path
             length = int(self.headers.get("Content-Length") or 0)
             wanted = json.loads(self.rfile.read(length) or b"{}")
+            if path == "/_undeliverable":
+                with inbox.lock:
+                    inbox.undeliverable |= {a.lower() for a in wanted.get("addresses", [])}
+                    listed = sorted(inbox.undeliverable)
+                self.send_json(200, {"undeliverable": listed})
+                return
+            if path != "/_faults":
+                self.send_json(404, {"error": "use /_faults or /_undeliverable"})
+                return
             with inbox.lock:
                 inbox.faults = {k: float(v) for k, v in wanted.items()}
             self.send_json(200, {"faults": inbox.faults})
@@ -163,10 +204,11 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--auth-user", help="require AUTH (after STARTTLS) as this user")
     parser.add_argument("--auth-password-file", help="the AUTH password, kept off the command line")
+    parser.add_argument("--bounce-lmtp-port", type=int, help="Dovecot's LMTP, for bounces")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     args = parser.parse_args()
-    inbox = Inbox()
+    inbox = Inbox(args.bounce_lmtp_port)
     options: dict[str, Any] = {}
     if args.auth_user:
         # The platform's relay: like an ESP's SMTP endpoint, STARTTLS then AUTH.

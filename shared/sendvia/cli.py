@@ -3,6 +3,8 @@
 sendvia dev token --tenant T --uid U --role admin|member [--email E] [--name N]
 sendvia dev connect-gmail --tenant T --uid U [--mailbox tenant|me] [--receive]
 sendvia dev connect-microsoft --tenant T --uid U [--mailbox tenant|me] [--receive]
+sendvia dev mail deliver --to ADDRESS < message.eml   (mail arrives in a Dovecot mailbox)
+sendvia dev mail undeliverable ADDRESS...   (mail to them bounces back to its sender's mailbox)
 sendvia dev event bounce|soft-bounce|complaint|delivered|suppressed ADDRESS
                   [--provider sendgrid|ses] [--message-id ID]
 """
@@ -59,6 +61,19 @@ def _parser() -> argparse.ArgumentParser:
     mail_user.add_argument("action", choices=["add"])
     mail_user.add_argument("address")
 
+    mail = dev_commands.add_parser("mail", help="make mail arrive in the stack's mailboxes")
+    mail_actions = mail.add_subparsers(dest="action", required=True)
+    deliver = mail_actions.add_parser(
+        "deliver", help="deliver the message on standard input to a Dovecot mailbox (LMTP)"
+    )
+    deliver.add_argument("--to", required=True, help="a user of the stack's Dovecot")
+    deliver.add_argument("--sender", default="", help="the envelope sender (default: none)")
+    undeliverable = mail_actions.add_parser(
+        "undeliverable",
+        help="make the internet refuse these addresses: what is sent to them bounces back",
+    )
+    undeliverable.add_argument("addresses", nargs="+")
+
     event = dev_commands.add_parser(
         "event",
         help="post a signed email-service event (as SendGrid or SES would) to provider_events",
@@ -88,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "mail-user":
             print(devtools.add_mail_user(args.address))
+        elif args.command == "mail" and args.action == "deliver":
+            print(devtools.deliver_mail(args.to, sys.stdin.buffer.read(), sender=args.sender))
+        elif args.command == "mail":
+            print(devtools.make_undeliverable(args.addresses))
         elif args.command == "event":
             print(
                 devtools.post_event(

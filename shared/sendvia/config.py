@@ -65,6 +65,16 @@ class TasksSettings:
 
 
 @dataclass(frozen=True)
+class SyncSettings:
+    """Receiving: the `sync` function's URL (its tasks' target and audience, on the deliveries'
+    queue), how often Cloud Scheduler calls it, and how long one mailbox's sync may run."""
+
+    url: str
+    interval_s: float = 600.0
+    budget_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class EventSettings:
     """Who may post the default sender's events to `provider_events`."""
 
@@ -109,6 +119,7 @@ class Settings:
     scheduler_service_account: str | None = None
     reminders_url: str | None = None
     scheduler_auth_off: bool = False
+    sync: SyncSettings | None = None  # None: receiving mailboxes are not synced
 
     @property
     def default_sender_address(self) -> str:
@@ -177,6 +188,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         env, has_queue=tasks is not None, problems=problems
     )
     config_guards.production_guard(env, problems)
+    sync = config_guards.sync(env, has_queue=tasks is not None, problems=problems)
     events = EventSettings(
         sendgrid_public_key=env.get("SENDVIA_SENDGRID_PUBLIC_KEY", "").strip() or None,
         ses_topic_arns=_list(env, "SENDVIA_SES_TOPIC_ARNS"),
@@ -201,6 +213,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler_service_account=scheduler,
         reminders_url=reminders_url,
         scheduler_auth_off=scheduler_off,
+        sync=SyncSettings(sync[0], *sync[1:]) if sync else None,
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",

@@ -87,3 +87,35 @@ def scheduler(
             "URL. (A local stack may set SENDVIA_SCHEDULER_AUTH=off instead.)"
         )
     return account, url, False
+
+
+def sync(
+    env: Mapping[str, str], *, has_queue: bool, problems: list[str]
+) -> tuple[str, float, float] | None:
+    """Receiving's (url, interval_s, budget_s): its tasks go on the deliveries' queue, so it
+    needs one; None when SENDVIA_SYNC_URL is not set (no mailbox is synced)."""
+    url = env.get("SENDVIA_SYNC_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(("https://", "http://")):
+        problems.append(f"SENDVIA_SYNC_URL={url!r} must be the sync function's URL.")
+    if not has_queue:
+        problems.append(
+            "SENDVIA_SYNC_URL is set but SENDVIA_DELIVER_URL is not: sync's tasks "
+            "go on the deliveries' queue."
+        )
+    numbers = []
+    for name, default, low, high in (
+        ("SENDVIA_SYNC_INTERVAL_S", 600.0, 60.0, 86400.0),
+        ("SENDVIA_SYNC_BUDGET_S", 120.0, 1.0, 1500.0),
+    ):
+        raw = env.get(name, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = default
+            problems.append(f"{name}={raw!r} must be a number of seconds.")
+        if not low <= value <= high:
+            problems.append(f"{name}={raw!r} must be from {low:g} to {high:g} seconds.")
+        numbers.append(value)
+    return url, numbers[0], numbers[1]

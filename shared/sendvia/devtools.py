@@ -167,6 +167,37 @@ def add_mail_user(address: str) -> str:
     return result.stdout.strip()
 
 
+def deliver_mail(to: str, raw: bytes, *, sender: str = "") -> str:
+    """Deliver a message to a user of the stack's Dovecot over LMTP, as its MX would."""
+    import smtplib
+
+    port = os.environ.get("MAIL_LMTP_PORT")
+    if not port:
+        raise DevToolError("MAIL_LMTP_PORT is unset: run `make up` first.")
+    if not raw.strip():
+        raise DevToolError("Give the message (RFC 5322) on standard input.")
+    try:
+        with smtplib.LMTP("127.0.0.1", int(port)) as lmtp:
+            lmtp.sendmail(sender, [to], raw)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DevToolError(f"Dovecot refused {to}: is it a mail user (mail-user add)?") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DevToolError(f"Could not deliver: {exc}") from exc
+    return f"Delivered to {to}."
+
+
+def make_undeliverable(addresses: list[str]) -> str:
+    """Mail the stack's servers send to these addresses bounces back to its sender."""
+    import requests
+
+    sink = os.environ.get("MAIL_SINK_URL")
+    if not sink:
+        raise DevToolError("MAIL_SINK_URL is unset: run `make up` first.")
+    answer = requests.post(f"{sink}/_undeliverable", json={"addresses": addresses}, timeout=10)
+    answer.raise_for_status()
+    return "Undeliverable: " + ", ".join(answer.json()["undeliverable"])
+
+
 EVENT_KINDS = ("bounce", "soft-bounce", "complaint", "delivered", "suppressed")
 
 

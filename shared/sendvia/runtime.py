@@ -37,7 +37,7 @@ from sendvia.ports import (
     Store,
     WebhookSignatures,
 )
-from sendvia.ports.receiving import Contacts
+from sendvia.ports.receiving import Contacts, Correspondence, SyncStates
 
 
 def utc_now() -> dt.datetime:
@@ -63,6 +63,8 @@ class Runtime:
     recipients: Recipients
     webhooks: WebhookSignatures
     contacts: Contacts
+    correspondence: Correspondence
+    sync_states: SyncStates
     clock: Callable[[], dt.datetime] = utc_now
     routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
     mx: MailExchangers | None = None  # DNS for `discover`; None: no lookups (answers smtp)
@@ -73,12 +75,14 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.dns import DnsMailExchangers
     from sendvia.adapters.firebase_identity import FirebaseIdentity
     from sendvia.adapters.firestore.contacts import FirestoreContacts
+    from sendvia.adapters.firestore.correspondence import FirestoreCorrespondence
     from sendvia.adapters.firestore.deliveries import FirestoreDeliveries
     from sendvia.adapters.firestore.mailboxes import FirestoreMailboxes
     from sendvia.adapters.firestore.notifications import FirestoreNotifications
     from sendvia.adapters.firestore.oauth_states import FirestoreOAuthStates
     from sendvia.adapters.firestore.recipients import FirestoreRecipients
     from sendvia.adapters.firestore.store import FirestoreStore
+    from sendvia.adapters.firestore.sync_states import FirestoreSyncStates
     from sendvia.adapters.gmail import Gmail
     from sendvia.adapters.google_clients import (
         cloud_tasks_client,
@@ -137,6 +141,7 @@ def build(settings: Settings) -> Runtime:
             settings.tasks,
             settings.project,
             lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
+            sync_url=settings.sync.url if settings.sync else None,
         )
         if settings.tasks
         else None
@@ -161,6 +166,8 @@ def build(settings: Settings) -> Runtime:
         routes=routes,
         mx=DnsMailExchangers(settings.dns_resolver),
         contacts=FirestoreContacts(db),
+        correspondence=FirestoreCorrespondence(db),
+        sync_states=FirestoreSyncStates(db),
     )
 
 

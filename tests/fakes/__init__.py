@@ -27,7 +27,7 @@ from tests.fakes.platform import (
     FakeWebhooks,
 )
 from tests.fakes.providers import FakeOAuth, FakeProvider, FakeRelay
-from tests.fakes.receiving import FakeContacts
+from tests.fakes.receiving import FakeContacts, FakeCorrespondence, FakeSyncStates
 from tests.fakes.storage import (
     FakeDeliveries,
     FakeMailboxes,
@@ -71,6 +71,8 @@ class Fakes:
     clock: Clock
     callers: FakeCallers
     contacts: FakeContacts
+    correspondence: FakeCorrespondence
+    sync_states: FakeSyncStates
 
     def principal(self, tenant_id: str, uid: str, role: Role = Role.ADMIN) -> Principal:
         return Principal(tenant_id, uid, f"{uid}@clinic.test", role, uid.title())
@@ -108,6 +110,8 @@ def fake_runtime(**settings: str) -> Fakes:
         clock=clock,
         callers=FakeCallers(),
         contacts=FakeContacts(),
+        correspondence=FakeCorrespondence(),
+        sync_states=FakeSyncStates(),
     )
     fakes.runtime = Runtime(
         settings=load({**SETTINGS, **settings}),
@@ -127,6 +131,8 @@ def fake_runtime(**settings: str) -> Fakes:
         recipients=fakes.recipients,
         webhooks=FakeWebhooks(),
         contacts=fakes.contacts,
+        correspondence=fakes.correspondence,
+        sync_states=fakes.sync_states,
         clock=clock,
         routes=routes,
     )

@@ -94,6 +94,7 @@ class FakeQueue:
     def __init__(self) -> None:
         self.tasks: dict[tuple[str, str, int], dt.datetime | None] = {}
         self.fail_next = 0  # how many of the next task creations fail (Cloud Tasks unavailable)
+        self.syncs: list[tuple[str, str, str]] = []
 
     def enqueue(
         self,
@@ -110,6 +111,12 @@ class FakeQueue:
         if key in self.tasks:
             return False
         self.tasks[key] = at
+        return True
+
+    def enqueue_sync(self, tenant_id: str, mailbox_id: str, name: str) -> bool:
+        if (tenant_id, mailbox_id, name) in self.syncs:
+            return False
+        self.syncs.append((tenant_id, mailbox_id, name))
         return True
 
 

@@ -12,6 +12,7 @@ from sendvia.domain.mailbox import MailboxRecord, Provider
 from sendvia.ports import Grant, Outgoing, Profile, Secrets, Sent, TestRun
 
 from tests.fakes.clock import next_id
+from tests.fakes.receiving import FakeMail, FakeReader
 
 # -- providers ---------------------------------------------------------------------------------
 
@@ -42,6 +43,7 @@ class FakeProvider:
         self.searched: list[str] = []
         # Take the message, then raise this (an answer lost after the data).
         self.after_send: BaseException | None = None
+        self.mail = FakeMail()  # what its mailboxes hold, for sync
 
     def _credentials(self, mailbox: MailboxRecord) -> None:
         if not mailbox.secret_version:
@@ -93,6 +95,10 @@ class FakeProvider:
 
     def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
         return [{"name": "INBOX", "special_use": None}, {"name": "Sent", "special_use": "\\Sent"}]
+
+    def reader(self, mailbox: MailboxRecord) -> FakeReader:
+        self._credentials(mailbox)
+        return FakeReader(self.mail, mailbox.address)
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
         if revoke and self._revocable and mailbox.secret_version:

@@ -86,6 +86,13 @@ class FakeMailboxes:
         self.docs.pop((tenant_id, mailbox_id), None)
         self._on_change(tenant_id)
 
+    def receiving(self) -> list[tuple[str, str]]:
+        return [
+            (t, m)
+            for (t, m), doc in self.docs.items()
+            if doc.get("receive") and doc.get("state") == "active"
+        ]
+
     def replace_secret(
         self, tenant_id: str, mailbox_id: str, old: str, new: str, now: dt.datetime
     ) -> bool:
@@ -495,9 +502,12 @@ class FakeRecipients:
         found = self.recipients.get((tenant_id, address.lower()))
         return found or pe.recipient_from_doc(address.lower(), None)
 
-    def find_delivery(self, message_id: str) -> tuple[str, str] | None:
+    def find_delivery(
+        self, message_id: str, tenant_id: str | None = None
+    ) -> tuple[str, str] | None:
+        wanted = f"<{message_id.strip().strip('<>').lower()}>"
         for (t, d), doc in self._deliveries.docs.items():
-            if doc.get("message_id") == f"<{message_id}>":
+            if str(doc.get("message_id")).lower() == wanted and tenant_id in (None, t):
                 return t, d
         return None
 

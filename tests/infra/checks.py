@@ -21,9 +21,11 @@ CAPABILITY_USERS = {
         "sendvia.services.connect",
         "sendvia.services.attempt",
         "sendvia.services.test_connection",
+        "sendvia.services.sync",
     },
     "secret_creator": {"sendvia.services.smtp_mailboxes", "sendvia.services.connect"},
     "oauth_client": {
+        "sendvia.services.sync",
         "sendvia.services.connect",
         "sendvia.services.mailboxes",
         "sendvia.services.attempt",
@@ -34,6 +36,7 @@ CAPABILITY_USERS = {
         "sendvia.services.accept",
         "sendvia.services.deliver",
         "sendvia.services.reminders",
+        "sendvia.services.sync",
     },
 }
 # What each function needs at the least, whatever the static reach says (a deploy without one
@@ -48,6 +51,7 @@ REQUIRED = {
     "provider_events": {"firestore"},
     "deliver": {"firestore", "mailbox_secrets", "relay_password", "enqueuer"},
     "reminders": {"firestore", "enqueuer"},
+    "sync": {"firestore", "mailbox_secrets", "enqueuer"},
 }
 
 
@@ -124,12 +128,16 @@ def internal_functions_closed(module: Module) -> list[str]:
     if binding["member"] != "allUsers" or binding["for_each"] != "${local.public_functions}":
         problems.append("allUsers is granted beyond the public functions")
     internal = module.locals["internal_invokers"]
-    expected = {
-        "deliver": "${google_service_account.tasks_invoker.email}",
-        "reminders": "${google_service_account.scheduler.email}",
-    }
+    tasks, scheduler = (
+        "${google_service_account.tasks_invoker.email}",
+        "${google_service_account.scheduler.email}",
+    )
+    expected = {"deliver": [tasks], "reminders": [scheduler], "sync": [scheduler, tasks]}
     if internal != expected:
         problems.append(f"internal invokers are {internal}, expected {expected}")
+    binding = module.resource("google_cloud_run_v2_service_iam_member", "internal")
+    if binding["for_each"] != "${local.invoker_grants}":
+        problems.append("the internal functions' invokers are not local.internal_invokers")
     for name in expected:
         if functions[name]["public"]:
             problems.append(f"{name} is public")
@@ -137,27 +145,29 @@ def internal_functions_closed(module: Module) -> list[str]:
     if "ALLOW_INTERNAL_ONLY" not in service["ingress_settings"]:
         problems.append("internal functions accept traffic from outside")
     env = module.locals["environment_base"]
-    if env["SENDVIA_TASKS_SERVICE_ACCOUNT"] != expected["deliver"]:
+    if env["SENDVIA_TASKS_SERVICE_ACCOUNT"] != tasks:
         problems.append("deliver checks another account than the one Cloud Tasks signs as")
-    if env["SENDVIA_SCHEDULER_SERVICE_ACCOUNT"] != expected["reminders"]:
+    if env["SENDVIA_SCHEDULER_SERVICE_ACCOUNT"] != scheduler:
         problems.append("reminders checks another account than the one Cloud Scheduler signs as")
     return problems
 
 
 def scheduler_calls_reminders(module: Module) -> list[str]:
+    """The scheduler's jobs call reminders and sync, signed for what each checks."""
     problems = []
-    job = module.resource("google_cloud_scheduler_job", "reminders")
-    target = job["http_target"][0]
-    reminders_url = '${local.urls["reminders"]}'
-    if target["uri"] != reminders_url:
-        problems.append(f"the job calls {target['uri']}, not reminders")
-    oidc = target.get("oidc_token", [{}])[0]
-    if oidc.get("audience") != reminders_url:
-        problems.append("the job's OIDC audience is not reminders' URL")
-    if oidc.get("service_account_email") != "${google_service_account.scheduler.email}":
-        problems.append("the job signs as another account than reminders accepts")
-    if module.locals["environment_base"]["SENDVIA_REMINDERS_URL"] != reminders_url:
-        problems.append("reminders checks another audience than the job signs for")
+    for name, setting in (("reminders", "SENDVIA_REMINDERS_URL"), ("sync", "SENDVIA_SYNC_URL")):
+        job = module.resource("google_cloud_scheduler_job", name)
+        target = job["http_target"][0]
+        url = f'${{local.urls["{name}"]}}'
+        if target["uri"] != url:
+            problems.append(f"the {name} job calls {target['uri']}, not {name}")
+        oidc = target.get("oidc_token", [{}])[0]
+        if oidc.get("audience") != url:
+            problems.append(f"the {name} job's OIDC audience is not {name}'s URL")
+        if oidc.get("service_account_email") != "${google_service_account.scheduler.email}":
+            problems.append(f"the {name} job signs as another account than {name} accepts")
+        if module.locals["environment_base"][setting] != url:
+            problems.append(f"{name} checks another audience than the job signs for")
     if module.locals["environment_base"]["SENDVIA_DELIVER_URL"] != '${local.urls["deliver"]}':
         problems.append("deliver's tasks aim at another URL than deliver's")
     return problems

@@ -20,6 +20,8 @@ def test_a_new_tenant_gets_safe_defaults():
         "on_broken": "fail",
         "members_may_send": True,
         "return_origins": [],
+        "correspondence": "practice",
+        "backfill_days": 0,
     }
 
 

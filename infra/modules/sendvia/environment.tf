@@ -35,6 +35,9 @@ locals {
     SENDVIA_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
     SENDVIA_REMINDERS_URL             = local.urls["reminders"]
 
+    # Receiving: sync's tasks go on the deliveries' queue, aimed at sync's URL.
+    SENDVIA_SYNC_URL = local.urls["sync"]
+
     # The email service's webhooks (provider_events).
     SENDVIA_SENDGRID_PUBLIC_KEY = var.sendgrid_public_key
     SENDVIA_SES_TOPIC_ARNS      = join(",", var.ses_topic_arns)

@@ -28,12 +28,23 @@ locals {
     # taken over by the next.
     deliver   = { public = false, memory = "512Mi", timeout = 180, concurrency = 20 }
     reminders = { public = false, memory = "512Mi", timeout = 540, concurrency = 1 }
+    # One mailbox per request, within SENDVIA_SYNC_BUDGET_S (120 s) and its lease; whole
+    # messages with contacts are read into memory one page at a time.
+    sync = { public = false, memory = "1Gi", timeout = 300, concurrency = 4 }
   }
   public_functions = toset([for name, f in local.functions : name if f.public])
+  # The callers each internal function accepts: sync's fan-out is Cloud Scheduler's, its
+  # per-mailbox tasks Cloud Tasks'.
   internal_invokers = {
-    deliver   = google_service_account.tasks_invoker.email
-    reminders = google_service_account.scheduler.email
+    deliver   = [google_service_account.tasks_invoker.email]
+    reminders = [google_service_account.scheduler.email]
+    sync      = [google_service_account.scheduler.email, google_service_account.tasks_invoker.email]
   }
+  invoker_grants = merge([
+    for function, members in local.internal_invokers : {
+      for member in members : "${function}.${member}" => { function = function, member = member }
+    }
+  ]...)
 
   # Deterministic run.app URLs (https://SERVICE-PROJECT_NUMBER.REGION.run.app), known before the
   # functions exist: every function's settings name deliver, reminders and oauth_callback.
@@ -87,6 +98,12 @@ locals {
     reminders = {
       firestore = "finds the scheduled emails that are due"
       enqueuer  = "gives each its task"
+    }
+    sync = {
+      firestore       = "contacts, correspondence, sync cursors; bounces found in mailboxes"
+      mailbox_secrets = "reads a receiving mailbox with its credentials"
+      oauth_client    = "refreshes a Gmail mailbox's token"
+      enqueuer        = "one task per receiving mailbox, and a sync's continuation"
     }
   }
 }
@@ -156,7 +173,7 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  #checkov:skip=CKV_GCP_124:The public functions are called from browsers and by email services' webhooks on the internet; each checks a Firebase ID token or a signature. deliver and reminders are ALLOW_INTERNAL_ONLY (tests/infra holds that).
+  #checkov:skip=CKV_GCP_124:The public functions are called from browsers and by email services' webhooks on the internet; each checks a Firebase ID token or a signature. deliver, reminders and sync are ALLOW_INTERNAL_ONLY (tests/infra holds that).
   for_each    = local.functions
   project     = var.project_id
   location    = var.region
@@ -203,12 +220,12 @@ resource "google_cloud_run_v2_service_iam_member" "public" {
   member   = "allUsers"
 }
 
-# Internal functions: only the one caller each accepts.
+# Internal functions: only the callers each accepts.
 resource "google_cloud_run_v2_service_iam_member" "internal" {
-  for_each = local.internal_invokers
+  for_each = local.invoker_grants
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.fn[each.key].name
+  name     = google_cloudfunctions2_function.fn[each.value.function].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${each.value}"
+  member   = "serviceAccount:${each.value.member}"
 }

@@ -27,3 +27,33 @@ resource "google_cloud_scheduler_job" "reminders" {
 
   depends_on = [google_project_service.api]
 }
+
+# Receiving: every 10 minutes (SENDVIA_SYNC_INTERVAL_S names the same window), sync gives each
+# receiving mailbox its task; a second call in the same window adds none.
+resource "google_cloud_scheduler_job" "sync" {
+  project          = var.project_id
+  region           = var.region
+  name             = "sendvia-sync"
+  description      = "Sync every receiving mailbox: one Cloud Task per mailbox per window."
+  schedule         = "*/10 * * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "300s"
+
+  retry_config {
+    retry_count = 1
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = local.urls["sync"]
+    headers     = { "Content-Type" = "application/json" }
+    body        = base64encode("{}")
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.urls["sync"]
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}

@@ -22,9 +22,14 @@ from sendvia.config import TasksSettings
 
 class CloudTasksQueue:
     def __init__(
-        self, settings: TasksSettings, project: str, client_factory: Callable[[], Any]
+        self,
+        settings: TasksSettings,
+        project: str,
+        client_factory: Callable[[], Any],
+        sync_url: str | None = None,
     ) -> None:
         self._settings = settings
+        self._sync_url = sync_url
         self._parent = f"projects/{project}/locations/{settings.location}"
         self.queue_name = f"{self._parent}/queues/{settings.queue}"
         self._client_factory = client_factory
@@ -50,19 +55,42 @@ class CloudTasksQueue:
         generation: int = 0,
     ) -> bool:
         """Create the delivery's task; False when it already exists (nothing to do)."""
+        body = {"tenant_id": tenant_id, "delivery_id": delivery_id}
+        name = self.task_id(tenant_id, delivery_id, generation)
+        url = self._settings.deliver_url
+        return self._create(name, url, url, body, at)
+
+    def enqueue_sync(self, tenant_id: str, mailbox_id: str, name: str) -> bool:
+        """The task syncing one mailbox, aimed at `sync`'s /mailbox, with sync's URL as the
+        audience of its token."""
+        if self._sync_url is None:
+            raise RuntimeError("sync is not configured (SENDVIA_SYNC_URL)")
+        digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:40]
+        target = f"{self._sync_url.rstrip('/')}/mailbox"
+        body = {"tenant_id": tenant_id, "mailbox_id": mailbox_id}
+        return self._create(f"s-{digest}-{name}", target, self._sync_url, body, None)
+
+    def _create(
+        self,
+        name: str,
+        url: str,
+        audience: str,
+        body: dict[str, str],
+        at: dt.datetime | None,
+    ) -> bool:
         from google.api_core import exceptions
         from google.protobuf import timestamp_pb2
 
         task: dict[str, Any] = {
-            "name": f"{self.queue_name}/tasks/{self.task_id(tenant_id, delivery_id, generation)}",
+            "name": f"{self.queue_name}/tasks/{name}",
             "http_request": {
                 "http_method": "POST",
-                "url": self._settings.deliver_url,
+                "url": url,
                 "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"tenant_id": tenant_id, "delivery_id": delivery_id}).encode(),
+                "body": json.dumps(body).encode(),
                 "oidc_token": {
                     "service_account_email": self._settings.service_account,
-                    "audience": self._settings.deliver_url,
+                    "audience": audience,
                 },
             },
         }

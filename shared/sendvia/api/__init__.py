@@ -24,6 +24,7 @@ FUNCTIONS = {
     "deliver": "sendvia.api.deliver",
     "reminders": "sendvia.api.reminders",
     "provider_events": "sendvia.api.provider_events",
+    "sync": "sendvia.api.sync",
 }
 
 

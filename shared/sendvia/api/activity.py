@@ -6,7 +6,7 @@ from __future__ import annotations
 from sendvia.api import presentation as show
 from sendvia.errors import BadRequest
 from sendvia.services import activity as service
-from sendvia.services import contacts, recipients
+from sendvia.services import contacts, receiving, recipients
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")
@@ -90,3 +90,17 @@ def delete_contact(call: Call, contact_id: str) -> Reply:
 def put_contacts(call: Call) -> Reply:
     """Up to 500 contacts; each saved or refused on its own."""
     return Reply(200, contacts.put_batch(call.runtime, call.user, call.json()))
+
+
+@router.route("GET", "/contacts/{contact_id}/correspondence")
+def correspondence(call: Call, contact_id: str) -> Reply:
+    """Mail exchanged with the contact in the practice's receiving mailboxes, newest first."""
+    args = call.request.args
+    page, token = receiving.correspondence(
+        call.runtime,
+        call.user,
+        contact_id,
+        args.get("page_size", "25"),
+        args.get("page_token") or None,
+    )
+    return Reply(200, {"messages": [show.message(m) for m in page], "next_page_token": token})

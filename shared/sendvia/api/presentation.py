@@ -11,7 +11,7 @@ from typing import Any
 
 from sendvia.domain import provider_events as pe
 from sendvia.domain.delivery import Delivery
-from sendvia.domain.mailbox import MailboxRecord
+from sendvia.domain.mailbox import MailboxRecord, as_json
 from sendvia.domain.mailbox_settings import PASSWORD_DOTS
 
 
@@ -77,7 +77,36 @@ def mailbox(found: MailboxRecord) -> dict[str, Any]:
         "confirmed_at": _stamp(found.confirmed_at),
         "last_tested_at": _stamp(found.last_tested_at),
         "last_synced_at": _stamp(found.last_synced_at),
+        "sync": as_json(found.raw.get("sync")) if found.receive else None,
         "warnings": [dict(w) for w in found.warnings],
+    }
+
+
+def message(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A message of a contact's correspondence."""
+    mailboxes = list(stored.get("mailbox_ids") or [])
+    return {
+        "id": stored["id"],
+        "direction": stored.get("direction"),
+        "from": stored.get("from"),
+        "to": stored.get("to", []),
+        "cc": stored.get("cc", []),
+        "subject": stored.get("subject", ""),
+        "date": _stamp(stored.get("date")),
+        "message_id": stored.get("message_id"),
+        "thread_id": stored.get("thread_id"),
+        "mailbox": mailboxes[0] if mailboxes else None,
+        "mailboxes": mailboxes,
+        "text": stored.get("text", ""),
+        "text_truncated": bool(stored.get("text_truncated")),
+        "attachments": [
+            {
+                "filename": a.get("filename"),
+                "content_type": a.get("content_type"),
+                "size": a.get("size"),
+            }
+            for a in stored.get("attachments", [])
+        ],
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sendvia.api import presentation as show
-from sendvia.services import discovery, mailboxes, smtp_mailboxes
+from sendvia.services import discovery, mailboxes, receiving, smtp_mailboxes
 from sendvia.services import settings as service
 from sendvia.web import Call, Reply, Router
 
@@ -75,6 +75,13 @@ def forget_mailbox(call: Call, mailbox_id: str) -> Reply:
 def save_mailbox(call: Call, mailbox_id: str) -> Reply:
     saved = smtp_mailboxes.save(call.runtime, call.user, mailbox_id, call.json())
     return Reply(200, show.mailbox(saved))
+
+
+@router.route("POST", "/mailboxes/{mailbox_id}:receive")
+def receive_mailbox(call: Call, mailbox_id: str) -> Reply:
+    """Turn receiving (sync of correspondence and bounces) on or off: `{"receive": bool}`."""
+    changed = receiving.set_receive(call.runtime, call.user, mailbox_id, call.json())
+    return Reply(200, show.mailbox(changed))
 
 
 @router.route("GET", "/mailboxes/{mailbox_id}/folders")

@@ -10,6 +10,8 @@ Addresses are compared lower-cased; nothing here does I/O.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -77,6 +79,14 @@ class ContactBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contacts: Annotated[list[BatchContact], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+def added_mark(at: dt.datetime, address: str = "") -> str:
+    """When an address joined the tenant's index, as text that sorts in time order (ties broken
+    by the address's digest): a backfill walks addresses by it, and resumes after one."""
+    stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    digest = hashlib.sha256(address.lower().encode()).hexdigest()[:16] if address else "~"
+    return f"{stamp}|{digest}"
 
 
 def valid_contact_id(value: str) -> bool:

@@ -136,6 +136,8 @@ class MailboxSummary:
     address: str
     display_name: str = ""
     last_synced_at: str | None = None
+    receive: bool = False
+    sync: Mapping[str, Any] | None = None  # state, cause, backfill (services/sync), as JSON
 
     @classmethod
     def from_doc(cls, mailbox_id: str, doc: Mapping[str, Any]) -> MailboxSummary:
@@ -147,4 +149,15 @@ class MailboxSummary:
             address=doc.get("address", ""),
             display_name=doc.get("display_name", ""),
             last_synced_at=synced.isoformat() if isinstance(synced, dt.datetime) else synced,
+            receive=bool(doc.get("receive", False)),
+            sync=as_json(doc.get("sync")),
         )
+
+
+def as_json(value: Any) -> Any:
+    """Stored data as JSON: times as ISO 8601, however deep."""
+    if isinstance(value, Mapping):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    return value.isoformat() if isinstance(value, dt.datetime) else value

@@ -18,6 +18,14 @@ class MailboxPolicy(StrEnum):
     PER_USER = "per_user"  # each user connects their own (Senta)
 
 
+class Visibility(StrEnum):
+    """Who sees a contact's correspondence (Senta: "emails between each client and everyone in
+    the practice ... ideal for holidays")."""
+
+    PRACTICE = "practice"  # everyone in the tenant, whichever mailbox synced it
+    OWN_MAILBOX = "own_mailbox"  # members: only their own mailbox's; admins: all
+
+
 class OnBroken(StrEnum):
     FAIL = "fail"  # the send fails with a clear error until someone re-authorizes
     DEFAULT = "default"  # fall back to the platform's sender
@@ -41,6 +49,8 @@ class Tenant:
     on_broken: OnBroken = OnBroken.FAIL
     members_may_send: bool = True
     return_origins: tuple[str, ...] = ()
+    correspondence: Visibility = Visibility.PRACTICE
+    backfill_days: int = 0  # how far back a receiving mailbox's backfill goes; 0: all of it
 
     @classmethod
     def defaults(cls, tenant_id: str, product_name: str) -> Tenant:
@@ -61,6 +71,8 @@ class Tenant:
             on_broken=OnBroken(stored.get("on_broken", OnBroken.FAIL)),
             members_may_send=bool(stored.get("members_may_send", True)),
             return_origins=tuple(stored.get("return_origins") or ()),
+            correspondence=Visibility(stored.get("correspondence", Visibility.PRACTICE)),
+            backfill_days=int(stored.get("backfill_days") or 0),
         )
 
     def replace(self, **changes: Any) -> Tenant:
@@ -76,4 +88,6 @@ class Tenant:
             "on_broken": self.on_broken.value,
             "members_may_send": self.members_may_send,
             "return_origins": list(self.return_origins),
+            "correspondence": self.correspondence.value,
+            "backfill_days": self.backfill_days,
         }

@@ -10,10 +10,18 @@ import dataclasses
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 from sendvia.domain.network import is_origin
-from sendvia.domain.tenant import MailboxPolicy, OnBroken, Tenant
+from sendvia.domain.tenant import MailboxPolicy, OnBroken, Tenant, Visibility
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -60,6 +68,8 @@ class TenantPatch(BaseModel):
     on_broken: OnBroken | None = None
     members_may_send: StrictBool | None = None
     return_origins: Origins | None = None
+    correspondence: Visibility | None = None
+    backfill_days: Annotated[StrictInt, Field(ge=0, le=3650)] | None = None
 
     def apply(self, tenant: Tenant) -> Tenant:
         changes = self.model_dump(exclude_none=True)

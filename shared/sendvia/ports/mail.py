@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sendvia.domain.delivery import Found
 from sendvia.domain.failures import ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
+from sendvia.ports.receiving import MailReader
 
 # -- mail providers ----------------------------------------------------------------------------
 
@@ -94,6 +95,11 @@ class MailboxProvider(Protocol):
     def folders(self, mailbox: MailboxRecord) -> list[dict[str, str | None]]:
         """The mailbox's folders (`name`, `special_use` as RFC 6154 names it, e.g. `\\Sent`);
         ProviderFailure `no_imap` where the provider has none to choose from."""
+        ...
+
+    def reader(self, mailbox: MailboxRecord) -> MailReader:
+        """The mailbox opened for sync (its Inbox and Sent), to use as a context manager; raises
+        ProviderFailure when it cannot be read (no read access, no IMAP settings)."""
         ...
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:

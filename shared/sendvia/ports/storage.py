@@ -47,6 +47,11 @@ class Mailboxes(Protocol):
 
     def delete(self, tenant_id: str, mailbox_id: str) -> None: ...
 
+    def receiving(self) -> list[tuple[str, str]]:
+        """(tenant, mailbox) of every active mailbox with receiving on, across tenants (the
+        platform's sync fans out over them)."""
+        ...
+
     def replace_secret(
         self, tenant_id: str, mailbox_id: str, old: str, new: str, now: dt.datetime
     ) -> bool:
@@ -270,8 +275,11 @@ class Recipients(Protocol):
 
     def get(self, tenant_id: str, address: str) -> pe.Recipient: ...
 
-    def find_delivery(self, message_id: str) -> tuple[str, str] | None:
-        """(tenant, delivery) of the email with our Message-ID, across tenants."""
+    def find_delivery(
+        self, message_id: str, tenant_id: str | None = None
+    ) -> tuple[str, str] | None:
+        """(tenant, delivery) of the email with our Message-ID: across tenants, or within
+        `tenant_id`'s deliveries only (compared case-insensitively)."""
         ...
 
     def record(

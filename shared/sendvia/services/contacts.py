@@ -28,7 +28,7 @@ from sendvia.validation import parse_model
 BATCH_CONCURRENCY = 8
 
 
-def _check_id(contact_id: str) -> None:
+def check_id(contact_id: str) -> None:
     if not valid_contact_id(contact_id):
         raise BadRequest(
             "contact_id must be 1 to 128 letters, digits, '_', '-' or '.', starting with a "
@@ -59,7 +59,7 @@ def _taken(exc: AddressTaken, prefix: str = "") -> Conflict:
 
 
 def get(rt: Runtime, principal: Principal, contact_id: str) -> Contact:
-    _check_id(contact_id)
+    check_id(contact_id)
     found = rt.contacts.get(principal.tenant_id, contact_id)
     if found is None:
         raise NotFound(
@@ -71,7 +71,7 @@ def get(rt: Runtime, principal: Principal, contact_id: str) -> Contact:
 
 
 def put(rt: Runtime, principal: Principal, contact_id: str, body: Any) -> Contact:
-    _check_id(contact_id)
+    check_id(contact_id)
     wanted = parse_model(ContactIn, body)
     try:
         return rt.contacts.put(
@@ -125,7 +125,9 @@ def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
 
 def delete(rt: Runtime, principal: Principal, contact_id: str) -> None:
     _require_admin(principal, "delete contacts")
-    _check_id(contact_id)
+    check_id(contact_id)
+    # Its correspondence first: a retry after a failure in between finds the contact still there.
+    rt.correspondence.forget_contact(principal.tenant_id, contact_id)
     if not rt.contacts.delete(principal.tenant_id, contact_id):
         raise NotFound(
             "There is no such contact.",

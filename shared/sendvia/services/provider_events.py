@@ -112,17 +112,21 @@ def _record(rt: Runtime, event: pe.ProviderEvent) -> str:
     if not new:
         return "duplicates"
     if delivery and pe.suppressing_status(event) and delivery.notifies:
-        _notify(rt, tenant_id, delivery, event, suppressed_now)
+        notify(rt, tenant_id, delivery, event, suppressed_now)
     return "recorded"
 
 
-def _notify(
+def notify(
     rt: Runtime,
     tenant_id: str,
     delivery: Delivery,
     event: pe.ProviderEvent,
     suppressed_now: bool,
+    *,
+    once_as: str | None = None,
 ) -> None:
+    """Tell the email's sender and the admins that it bounced or was reported (once per
+    `once_as`, when given: two reports of one bounce tell nobody twice)."""
     what = {
         pe.EventKind.COMPLAINED: "reported as spam",
         pe.EventKind.BOUNCED: "bounced",
@@ -140,4 +144,4 @@ def _notify(
             else "Check the address with the contact."
         ),
     }
-    notices.tell_sender_and_admins(rt, tenant_id, delivery, notice)
+    notices.tell_sender_and_admins(rt, tenant_id, delivery, notice, once_as=once_as)

@@ -112,8 +112,11 @@ def members(rt: Runtime, principal: Principal) -> dict[str, Any]:
                     "state": mailbox.state.value,
                     "provider": mailbox.provider.value,
                     "address": mailbox.address,
+                    "receive": mailbox.receive,
                 },
                 "last_synced_at": mailbox.last_synced_at if mailbox else None,
+                # ok | behind | failing (with its cause), and the backfill's progress
+                "sync": mailbox.sync if mailbox and mailbox.receive else None,
             }
         )
     return {"members": listed}

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sendvia.adapters import paths
 from sendvia.cache import TenantCache
-from sendvia.domain.contacts import Contact, Owner, Source, claims
+from sendvia.domain.contacts import Contact, Owner, Source, added_mark, claims
 from sendvia.metering import METER
 
 if TYPE_CHECKING:
@@ -70,7 +69,13 @@ class FirestoreContacts:
             for address in change.take:
                 transaction.set(
                     self._db.document(paths.contact_address(tenant_id, address)),
-                    {"address": address, "contact_id": contact_id, "source": "host", "at": now},
+                    {
+                        "address": address,
+                        "contact_id": contact_id,
+                        "source": "host",
+                        "at": now,
+                        "added": added_mark(now, address),
+                    },
                 )
             for address in change.release:
                 transaction.delete(self._db.document(paths.contact_address(tenant_id, address)))
@@ -125,6 +130,7 @@ class FirestoreContacts:
                         "contact_id": contact_id,
                         "source": Source.DELIVERY.value,
                         "at": now,
+                        "added": added_mark(now, address),
                     }
                 )
             self._learned.put((tenant_id, address), True, generation)
@@ -141,19 +147,21 @@ class FirestoreContacts:
             if s.exists
         }
 
-    def addresses(
-        self, tenant_id: str, added_after: dt.datetime | None = None
-    ) -> Iterator[tuple[str, str, dt.datetime]]:
-        """(address, contact, added at) of every indexed address, or those added after a time."""
+    def addresses_added(
+        self, tenant_id: str, after: str | None, through: str, limit: int
+    ) -> list[tuple[str, str]]:
         from google.cloud import firestore
 
-        query: Any = self._db.collection(paths.contact_addresses(tenant_id))
-        if added_after is not None:
-            query = query.where(filter=firestore.FieldFilter("at", ">", added_after))
-        for snapshot in query.stream():
-            METER.reads()
-            data = snapshot.to_dict() or {}
-            yield str(data["address"]), str(data["contact_id"]), data["at"]
+        query = (
+            self._db.collection(paths.contact_addresses(tenant_id))
+            .where(filter=firestore.FieldFilter("added", "<=", through))
+            .order_by("added")
+        )
+        if after is not None:
+            query = query.where(filter=firestore.FieldFilter("added", ">", after))
+        found = list(query.limit(limit).stream())
+        METER.reads(max(1, len(found)))
+        return [(str(s.get("address")), str(s.get("added"))) for s in found]
 
 
 def _contact(contact_id: str, document: dict[str, Any], held: list[dict[str, Any]]) -> Contact:

@@ -61,6 +61,20 @@ class FirestoreMailboxes:
         self._db.document(paths.mailbox(tenant_id, mailbox_id)).delete()
         self._on_change(tenant_id)
 
+    def receiving(self) -> list[tuple[str, str]]:
+        from google.cloud import firestore
+
+        query = self._db.collection_group("mailboxes").where(
+            filter=firestore.FieldFilter("receive", "==", True)
+        )
+        found = []
+        for snapshot in query.stream():
+            METER.reads()
+            tenant = snapshot.reference.parent.parent
+            if tenant is not None and snapshot.get("state") == MailboxState.ACTIVE.value:
+                found.append((tenant.id, snapshot.id))
+        return found
+
     def spend_code_try(
         self, tenant_id: str, mailbox_id: str, max_tries: int
     ) -> Mapping[str, Any] | None:

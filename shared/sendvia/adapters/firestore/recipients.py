@@ -72,15 +72,21 @@ class FirestoreRecipients:
             address.lower(), snapshot.to_dict() if snapshot.exists else None
         )
 
-    def find_delivery(self, message_id: str) -> tuple[str, str] | None:
-        """(tenant, delivery) of the email with our Message-ID, across tenants."""
+    def find_delivery(
+        self, message_id: str, tenant_id: str | None = None
+    ) -> tuple[str, str] | None:
+        """(tenant, delivery) of the email with our Message-ID: across tenants, or within one."""
         from google.cloud import firestore
 
-        query = (
-            self._db.collection_group("deliveries")
-            .where(filter=firestore.FieldFilter("message_id", "==", f"<{message_id}>"))
-            .limit(1)
+        scope = (
+            self._db.collection(paths.deliveries(tenant_id))
+            if tenant_id is not None
+            else self._db.collection_group("deliveries")
         )
+        # As we wrote it, or lower-cased (a report may have changed the domain's case).
+        given = message_id.strip().strip("<>")
+        forms = sorted({f"<{given}>", f"<{given.lower()}>"})
+        query = scope.where(filter=firestore.FieldFilter("message_id", "in", forms)).limit(1)
         docs = list(query.stream())
         METER.reads(max(1, len(docs)))
         if not docs or docs[0].reference.parent.parent is None:

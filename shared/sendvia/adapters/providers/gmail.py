@@ -19,6 +19,7 @@ from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
 from sendvia.domain.outgoing import with_bcc
 from sendvia.ports import Outgoing, Secrets, SecretUnavailable, Sent, TestRun
+from sendvia.ports.receiving import MailReader
 
 log = logging.getLogger("sendvia.providers.gmail")
 
@@ -127,6 +128,13 @@ class GmailProvider:
             FailureKind.PERMANENT,
             "no_imap",
             "Gmail files sent email in its Sent folder itself; there is no folder to choose.",
+        )
+
+    def reader(self, mailbox: MailboxRecord) -> MailReader:
+        raise ProviderFailure(
+            FailureKind.PERMANENT,
+            "receive_unsupported",
+            "Reading Gmail mailboxes is not built yet.",
         )
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:

@@ -23,6 +23,7 @@ from sendvia.domain.delivery import Found
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
 from sendvia.ports import Outgoing, Secrets, SecretUnavailable, Sent, TestRun
+from sendvia.ports.receiving import MailReader
 
 log = logging.getLogger("sendvia.providers.microsoft")
 
@@ -157,6 +158,13 @@ class MicrosoftProvider:
             FailureKind.PERMANENT,
             "no_imap",
             "Microsoft files sent email in Sent Items itself; there is no folder to choose.",
+        )
+
+    def reader(self, mailbox: MailboxRecord) -> MailReader:
+        raise ProviderFailure(
+            FailureKind.PERMANENT,
+            "receive_unsupported",
+            "Reading Microsoft mailboxes is not built yet.",
         )
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from email.message import EmailMessage
 
+from sendvia.adapters.imap_reader import ImapReader
 from sendvia.adapters.mail_steps import PLATFORM, Steps, tenant_lane
 from sendvia.adapters.smtp_imap import MailServers
 from sendvia.domain.delivery import Found
@@ -237,6 +238,21 @@ class SmtpProvider:
             raise failure or ProviderFailure.of("imap_error", "The folders could not be listed.")
         found: list[dict[str, str | None]] = listed
         return found
+
+    def reader(self, mailbox: MailboxRecord) -> ImapReader:
+        """The mailbox's Inbox and Sent folder over IMAP, for sync."""
+        imap = mailbox.imap
+        if imap is None:
+            raise ProviderFailure(
+                FailureKind.PERMANENT, "no_imap", "This mailbox has no IMAP settings to read."
+            )
+        return ImapReader(
+            self._mail,
+            imap,
+            self._passwords(mailbox).imap,
+            mailbox.sent_folder or DEFAULT_SENT_FOLDER,
+            tenant_lane(mailbox.tenant_id),
+        )
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
         """Nothing to revoke: an app password is withdrawn in the provider's account settings."""

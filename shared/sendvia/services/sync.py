@@ -1,0 +1,270 @@
+"""Syncing receiving mailboxes (DESIGN §8; docs/receiving.md).
+
+Cloud Scheduler calls `sync` every 10 minutes: `fan_out` gives each receiving mailbox a task
+named for the window, so a second call in the same window adds nothing. Each task runs
+`sync_mailbox` for one mailbox, holding its sync state's lease (two syncs of one mailbox never
+run at once) within a time budget: first what arrived since the cursor, then the backfill of
+earlier mail with the tenant's contacts, a page at a time, saving the cursor after every page so
+that a killed sync resumes where it stopped. What the budget did not reach gets a task of its
+own right away.
+
+A provider's refusal of the credentials breaks the mailbox once, as at send time; a quota or a
+transient failure leaves the mailbox `behind` (or `failing` with the cause, after the first
+failure in a row), to be resumed by the next task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sendvia.domain.contacts import added_mark
+from sendvia.domain.failures import FailureKind, ProviderFailure
+from sendvia.domain.mailbox import MailboxRecord, MailboxState
+from sendvia.errors import Unavailable
+from sendvia.ports import SecretUnavailable
+from sendvia.ports.receiving import MailReader
+from sendvia.runtime import Runtime
+from sendvia.services import intake, mailboxes
+from sendvia.services.settings import load_tenant
+
+log = logging.getLogger("sendvia.sync")
+
+PAGE = 100  # messages listed per call
+GROUP = 25  # contact addresses per backfill search (IMAP's OR tree, Gmail's q=)
+LEASE_MARGIN = dt.timedelta(seconds=60)
+
+
+@dataclass
+class Run:
+    """What one sync of one mailbox did, as `sync` answers it (and logs it)."""
+
+    mailbox: str
+    taken: intake.Taken = field(default_factory=intake.Taken)
+    backfilled: int = 0
+    restarted: list[str] = field(default_factory=list)
+    more: bool = False
+    state: str = "ok"
+    cause: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mailbox": self.mailbox,
+            "listed": self.taken.listed,
+            "fetched": self.taken.fetched,
+            "stored": self.taken.stored,
+            "reports": self.taken.reports,
+            "backfilled": self.backfilled,
+            "restarted": self.restarted,
+            "more": self.more,
+            "state": self.state,
+            "cause": self.cause,
+        }
+
+
+def fan_out(rt: Runtime) -> dict[str, Any]:
+    queue, settings = rt.queue, rt.settings.sync
+    if queue is None or settings is None:
+        raise Unavailable(
+            "Mailbox sync is not configured.",
+            code="no_sync",
+            hint="Set SENDVIA_SYNC_URL (and SENDVIA_DELIVER_URL for its queue).",
+        )
+    window = int(rt.clock().timestamp() // settings.interval_s)
+    created = [
+        queue.enqueue_sync(tenant_id, mailbox_id, f"w{window}")
+        for tenant_id, mailbox_id in rt.mailboxes.receiving()
+    ]
+    return {"enqueued": sum(created), "already_queued": len(created) - sum(created)}
+
+
+def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]:
+    run = Run(mailbox_id)
+    mailbox = rt.mailboxes.get(tenant_id, mailbox_id)
+    if mailbox is None or not mailbox.receive or mailbox.state is not MailboxState.ACTIVE:
+        run.state = "not_receiving"
+        return run.to_json()
+    settings = rt.settings.sync
+    budget_s = settings.budget_s if settings else 60.0
+    holder = uuid.uuid4().hex
+    now = rt.clock()
+    state = rt.sync_states.take(
+        tenant_id, mailbox_id, holder, now, now + dt.timedelta(seconds=budget_s) + LEASE_MARGIN
+    )
+    if state is None:
+        run.state = "busy"  # another sync of this mailbox holds it: this task has nothing to do
+        return run.to_json()
+    deadline = time.monotonic() + budget_s
+    changes: dict[str, Any] = {}
+    try:
+        provider = rt.providers.get(mailbox.provider)
+        if provider is None:
+            raise ProviderFailure(
+                FailureKind.PERMANENT, "provider_off", "This deployment does not offer it."
+            )
+        with provider.reader(mailbox) as reader:
+            session = _Session(rt, mailbox, reader, state, holder, deadline, run)
+            lost = session.incremental() or session.backfill()
+        if lost:
+            run.state = "lost_lease"
+            return run.to_json()
+        run.state = "behind" if run.more else "ok"
+        changes = {"status": run.state, "cause": None, "failures": 0, "last_synced_at": now}
+    except (ProviderFailure, SecretUnavailable) as exc:
+        failure = (
+            exc
+            if isinstance(exc, ProviderFailure)
+            else ProviderFailure(FailureKind.TRANSIENT, "secret_unavailable", str(exc))
+        )
+        changes = _failed(rt, mailbox, failure, state, run)
+    finally:
+        changes["lease_until"] = rt.clock()  # released
+        changes["last_run"] = {
+            **run.to_json(),
+            "id": holder,
+            "started_at": now,
+            "finished_at": rt.clock(),
+        }
+        rt.sync_states.save(tenant_id, mailbox_id, holder, changes)
+    _show(rt, mailbox, changes, state)
+    if run.more and rt.queue is not None:
+        rt.queue.enqueue_sync(tenant_id, mailbox_id, f"more-{holder}")
+    log.info("synced mailbox %s: %s", mailbox_id, run.to_json())
+    return run.to_json()
+
+
+@dataclass
+class _Session:
+    """One sync of one mailbox, holding its lease until `deadline` (time.monotonic)."""
+
+    rt: Runtime
+    mailbox: MailboxRecord
+    reader: MailReader
+    state: dict[str, Any]
+    holder: str
+    deadline: float
+    run: Run
+
+    def _save(self, changes: dict[str, Any]) -> bool:
+        return self.rt.sync_states.save(
+            self.mailbox.tenant_id, self.mailbox.id, self.holder, changes
+        )
+
+    def incremental(self) -> bool:
+        """What arrived since the cursor; True when the lease was lost (stop at once)."""
+        cursor = self.state.get("cursor")
+        while True:
+            listing = self.reader.changes(cursor, PAGE)
+            self.run.taken.add(intake.take_in(self.rt, self.mailbox, self.reader, listing.items))
+            self.run.restarted += listing.restarted
+            cursor = self.state["cursor"] = listing.cursor
+            if not self._save({"cursor": cursor}):
+                return True
+            if not listing.more:
+                return False
+            if time.monotonic() >= self.deadline:
+                self.run.more = True
+                return False
+
+    def backfill(self) -> bool:
+        """Earlier mail with the tenant's contacts, a group of addresses at a time, newest
+        first; True when the lease was lost. Addresses are walked in the order they joined the
+        index, so a contact added after the backfill finished starts a backfill of its own."""
+        rt, tenant_id = self.rt, self.mailbox.tenant_id
+        now = rt.clock()
+        backfill = dict(self.state.get("backfill") or {})
+        through = added_mark(now)
+        if not backfill:
+            days = load_tenant(rt, tenant_id).backfill_days
+            backfill = {
+                "state": "running",
+                "done": 0,
+                "estimated_total": 0,
+                "since": now - dt.timedelta(days=days) if days else None,
+                "started_at": now,
+                "after": None,
+                "through": through,
+            }
+        elif backfill.get("state") == "done":
+            if not rt.contacts.addresses_added(tenant_id, backfill["through"], through, 1):
+                return False
+            backfill.update(state="running", after=backfill["through"], through=through)
+        while backfill["state"] == "running":
+            if time.monotonic() >= self.deadline:
+                self.run.more = True
+                break
+            if not backfill.get("group"):
+                group = rt.contacts.addresses_added(
+                    tenant_id, backfill["after"], backfill["through"], GROUP
+                )
+                if not group:
+                    backfill.update(state="done", finished_at=rt.clock(), group=None, cursor=None)
+                    break
+                backfill.update(group=[a for a, _ in group], group_end=group[-1][1], cursor=None)
+            listing = self.reader.search(
+                backfill["group"], backfill.get("since"), backfill.get("cursor"), PAGE
+            )
+            if backfill.get("cursor") is None:
+                backfill["estimated_total"] += listing.total or 0
+            taken = intake.take_in(rt, self.mailbox, self.reader, listing.items)
+            self.run.taken.add(taken)
+            self.run.backfilled += taken.stored
+            backfill["done"] += taken.stored
+            backfill["cursor"] = listing.cursor
+            if not listing.more:
+                backfill.update(after=backfill["group_end"], group=None, cursor=None)
+            self.state["backfill"] = backfill
+            if not self._save({"backfill": backfill}):
+                return True
+        self.state["backfill"] = backfill
+        return not self._save({"backfill": backfill})
+
+
+def _failed(
+    rt: Runtime,
+    mailbox: MailboxRecord,
+    failure: ProviderFailure,
+    state: dict[str, Any],
+    run: Run,
+) -> dict[str, Any]:
+    """A sync that failed: auth breaks the mailbox once (as at send time); anything else leaves
+    it behind, and `failing` with its cause once it failed twice in a row."""
+    failures = int(state.get("failures") or 0) + 1
+    run.cause = failure.code
+    if failure.kind is FailureKind.AUTH:
+        mailboxes.mark_broken(rt, mailbox, failure)
+        run.state = "failing"
+    else:
+        run.state = "failing" if failures > 1 or failure.kind is FailureKind.PERMANENT else "behind"
+    log.warning("sync of mailbox %s failed: %s", mailbox.id, failure.code)
+    return {
+        "status": run.state,
+        "cause": {"code": failure.code, "message": failure.reply[:300]},
+        "failures": failures,
+    }
+
+
+def _show(
+    rt: Runtime, mailbox: MailboxRecord, changes: dict[str, Any], state: dict[str, Any]
+) -> None:
+    """The mailbox's sync as the settings and the members list show it, on the mailbox."""
+    backfill = state.get("backfill") or {}
+    shown = {
+        "sync": {
+            "state": changes.get("status", "ok"),
+            "cause": changes.get("cause"),
+            "backfill": {
+                "state": backfill.get("state", "pending"),
+                "done": backfill.get("done", 0),
+                "estimated_total": backfill.get("estimated_total", 0),
+                "since": backfill.get("since"),
+            },
+        }
+    }
+    if "last_synced_at" in changes:
+        shown["last_synced_at"] = changes["last_synced_at"]
+    rt.mailboxes.update(mailbox.tenant_id, mailbox.id, shown)

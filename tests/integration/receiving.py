@@ -1,0 +1,110 @@
+"""Receiving against the stack: a Dovecot mailbox connected and receiving, mail made to arrive
+over LMTP, and a sync run the way Cloud Tasks runs it (a task created by the production queue
+adapter, dispatched by the emulator with its OIDC token)."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from google.cloud import firestore
+from sendvia import devtools
+from sendvia.adapters.cloud_tasks import CloudTasksQueue
+from sendvia.adapters.google_clients import cloud_tasks_client
+from sendvia.config import load
+
+from tests.integration.api import call
+from tests.integration.clinic import Clinic
+from tests.integration.helpers import code_from, eventually, run_test, save, settings_body, sink_for
+
+
+@dataclass
+class Receiving:
+    clinic: Clinic
+    address: str
+    password: str
+    db: firestore.Client
+
+    @property
+    def state_ref(self) -> firestore.DocumentReference:
+        return self.db.document(f"tenants/{self.clinic.tenant}/sync_states/tenant")
+
+    def arrive(self, raw: bytes) -> None:
+        with smtplib.LMTP("127.0.0.1", int(os.environ["MAIL_LMTP_PORT"])) as lmtp:
+            lmtp.sendmail("", [self.address], raw)
+
+    def sync(self, timeout: float = 90.0) -> dict[str, Any]:
+        """Run one sync of the mailbox through Cloud Tasks; what it did (its `last_run`)."""
+        before = (self.state_ref.get().to_dict() or {}).get("last_run", {}).get("id")
+        queue().enqueue_sync(self.clinic.tenant, "tenant", uuid.uuid4().hex)
+
+        def finished() -> dict[str, Any] | None:
+            run = (self.state_ref.get().to_dict() or {}).get("last_run")
+            return run if run and run["id"] != before else None
+
+        found: dict[str, Any] = eventually(finished, timeout=timeout)
+        return found
+
+    def stored(self) -> list[dict[str, Any]]:
+        found = self.db.collection(f"tenants/{self.clinic.tenant}/correspondence").stream()
+        return [d.to_dict() or {} for d in found]
+
+    def subjects(self) -> list[str]:
+        return sorted(d["subject"] for d in self.stored())
+
+
+def queue() -> CloudTasksQueue:
+    settings = load(os.environ)
+    assert settings.tasks is not None and settings.sync is not None
+    return CloudTasksQueue(
+        settings.tasks,
+        settings.project,
+        lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
+        sync_url=settings.sync.url,
+    )
+
+
+def message(sender: str, to: str, subject: str, *, day: int = 1, mid: str | None = None) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Date: Tue, {day:02d} Dec 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <{mid or uuid.uuid4().hex}@mail.test>\r\n\r\n{subject}.\r\n"
+    ).encode()
+
+
+def receiving_mailbox(clinic: Clinic, project: str) -> Receiving:
+    """A Dovecot user of its own, connected as the clinic's mailbox, confirmed, receiving."""
+    address = f"desk-{clinic.suffix}@clinic.test"
+    password = devtools.add_mail_user(address)
+    call("PATCH", "settings", bearer=clinic.admin, body={"integrations": {"smtp_imap": True}})
+    body = settings_body(address=address)
+    body["smtp"] = {**body["smtp"], "username": address, "password": password}
+    assert save(clinic, body).status_code == 200
+    assert run_test(clinic)["ok"]
+    code = code_from(sink_for(clinic.admin_email, "SMTP Test Connection")[-1])
+    confirmed = call(
+        "POST",
+        "test_connection/confirm",
+        bearer=clinic.admin,
+        body={"mailbox": "tenant", "code": code},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    on = call(
+        "POST", "settings", "/mailboxes/tenant:receive", bearer=clinic.admin, body={"receive": True}
+    )
+    assert on.status_code == 200, on.text
+    return Receiving(clinic, address, password, firestore.Client(project=project))
+
+
+def contact(clinic: Clinic, contact_id: str, *addresses: str) -> None:
+    answer = call(
+        "PUT",
+        "activity",
+        f"/contacts/{contact_id}",
+        bearer=clinic.admin,
+        body={"name": contact_id, "addresses": list(addresses)},
+    )
+    assert answer.status_code == 200, answer.text

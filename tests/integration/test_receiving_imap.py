@@ -1,0 +1,172 @@
+"""Receiving from an SMTP/IMAP mailbox (Dovecot), synced by the `sync` function through Cloud
+Tasks: correspondence with contacts, cursors, a new UIDVALIDITY, the lease, a password changed
+on the server, and bounce reports that arrive in the Inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from emulators.bounces import render
+from tests.integration.api import call
+from tests.integration.clinic import Clinic
+from tests.integration.helpers import eventually, send
+from tests.integration.receiving import Receiving, contact, message, receiving_mailbox
+
+
+@pytest.fixture
+def mailbox(clinic: Clinic, project: str) -> Receiving:
+    return receiving_mailbox(clinic, project)
+
+
+def correspondence(clinic: Clinic, contact_id: str, bearer: str | None = None) -> list[dict]:  # type: ignore[type-arg]
+    answer = call(
+        "GET",
+        "activity",
+        f"/contacts/{contact_id}/correspondence",
+        bearer=bearer or clinic.admin,
+    )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["messages"])
+
+
+def test_a_reply_and_a_sent_email_appear_once_on_the_contact(
+    clinic: Clinic, mailbox: Receiving
+) -> None:
+    contact(clinic, "jo", "jo@example.org")
+    first = mailbox.sync()
+    assert first["state"] == "ok"
+    sent = send(
+        clinic,
+        {
+            "to": ["Jo <jo@example.org>"],
+            "subject": "Your appointment",
+            "text": "Monday at 10.",
+            "contact_id": "jo",
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    mailbox.arrive(message("Jo <jo@example.org>", mailbox.address, "Re: Your appointment", day=2))
+    mailbox.arrive(message("news@shop.example", mailbox.address, "Sale", day=2))
+    run = mailbox.sync()
+    assert run["stored"] == 2, run
+    messages = correspondence(clinic, "jo")
+    assert sorted((m["direction"], m["subject"]) for m in messages) == [
+        ("in", "Re: Your appointment"),
+        ("out", "Your appointment"),
+    ]
+    assert "Sale" not in mailbox.subjects()  # no contact: not stored
+    # A member sees the practice's correspondence (the default), and the list shows the sync.
+    assert len(correspondence(clinic, "jo", clinic.member)) == 2
+    again = mailbox.sync()
+    assert again["listed"] == 0  # the cursor held: nothing read twice
+    assert len(mailbox.stored()) == 2
+    settings = call("GET", "settings", "/mailboxes/tenant", bearer=clinic.admin).json()
+    assert settings["sync"]["state"] == "ok"
+    assert settings["last_synced_at"]
+
+
+def test_a_new_uidvalidity_reads_the_folder_again_without_loss_or_duplicates(
+    clinic: Clinic, mailbox: Receiving
+) -> None:
+    contact(clinic, "jo", "jo@example.org")
+    mailbox.sync()
+    mailbox.arrive(message("jo@example.org", mailbox.address, "Before"))
+    mailbox.sync()
+    # Dovecot forgets its UIDs (as after a restore from backup): a new UIDVALIDITY.
+    user = mailbox.address.split("@")[0]
+    maildir = Path(os.environ["MAIL_DOVECOT_DIR"]) / "mail" / "clinic.test" / user / "Maildir"
+    for index in maildir.glob("dovecot*"):
+        index.unlink() if index.is_file() else shutil.rmtree(index)
+    mailbox.arrive(message("jo@example.org", mailbox.address, "After"))
+    run = mailbox.sync()
+    assert "inbox" in run["restarted"], run
+    assert mailbox.subjects() == ["After", "Before"]
+
+
+def test_a_sync_held_by_another_waits_for_its_lease(clinic: Clinic, mailbox: Receiving) -> None:
+    mailbox.sync()
+    held_until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)
+    mailbox.state_ref.update({"holder": "another-sync", "lease_until": held_until})
+    run = mailbox.sync(timeout=60)  # answered 409 until the lease passed, then ran
+    assert run["state"] == "ok"
+    assert dt.datetime.fromisoformat(str(run["started_at"])) >= held_until
+
+
+def test_a_password_changed_on_the_server_breaks_the_mailbox_once(
+    clinic: Clinic, mailbox: Receiving
+) -> None:
+    from sendvia import devtools
+
+    mailbox.sync()
+    devtools.add_mail_user(mailbox.address)  # a new app password: the stored one stops working
+    run = mailbox.sync()
+    assert (run["state"], run["cause"]) == ("failing", "wrong_password"), run
+    notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()
+    assert [n["kind"] for n in notices["notifications"]] == ["mailbox_broken"]
+    shown = call("GET", "settings", "/mailboxes/tenant", bearer=clinic.admin).json()
+    assert shown["state"] == "broken"
+
+
+def test_a_bounce_from_the_internet_bounces_the_email_and_suppresses_the_address(
+    clinic: Clinic, mailbox: Receiving
+) -> None:
+    """The email goes out through the mailbox; the recipient's server refuses it later and its
+    report (Postfix's RFC 3464 layout) arrives in the mailbox's Inbox."""
+    mailbox.sync()
+    gone = f"gone-{clinic.suffix}@example.org"
+    requests.post(
+        f"{os.environ['MAIL_SINK_URL']}/_undeliverable", json={"addresses": [gone]}, timeout=10
+    ).raise_for_status()
+    sent = send(clinic, {"to": [gone], "subject": "Invoice", "text": "Attached."})
+    assert sent.status_code == 200, sent.text
+    delivery_id = sent.json()["delivery"]["id"]
+
+    def bounced() -> bool:
+        mailbox.sync()
+        found = call("GET", "activity", f"/deliveries/{delivery_id}", bearer=clinic.admin).json()
+        return found["state"] == "bounced"
+
+    eventually(bounced, timeout=60)
+    status = call("GET", "activity", f"/recipients/{gone}", bearer=clinic.admin).json()
+    assert status["status"] == "hard_bounced"
+    blocked = send(clinic, {"to": [gone], "subject": "Again", "text": "x"})
+    assert blocked.status_code == 422
+    assert blocked.json()["error"]["code"] == "recipient_suppressed"
+    notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()
+    assert [n["kind"] for n in notices["notifications"]] == ["email_bounced"]
+
+
+@pytest.mark.parametrize("sample", ["gmail_failure", "exchange_ndr", "arf_complaint"])
+def test_reports_in_other_formats_are_placed_and_a_foreign_one_changes_nothing(
+    clinic: Clinic, mailbox: Receiving, sample: str
+) -> None:
+    mailbox.sync()
+    target = f"t-{clinic.suffix}@example.org"
+    sent = send(clinic, {"to": [target], "subject": "Reminder", "text": "Tomorrow."})
+    delivery = sent.json()["delivery"]
+    mailbox.arrive(
+        render(
+            sample, original_id=delivery["message_id"], recipient=target, receiver=mailbox.address
+        )
+    )
+    mailbox.arrive(
+        render(
+            sample,
+            original_id="<someone-elses@other.example>",
+            recipient="x@example.org",
+            receiver=mailbox.address,
+        )
+    )
+    run = mailbox.sync()
+    assert run["reports"] == 2
+    found = call("GET", "activity", f"/deliveries/{delivery['id']}", bearer=clinic.admin).json()
+    wanted = "complained" if sample == "arf_complaint" else "bounced"
+    assert found["state"] == wanted
+    other = call("GET", "activity", "/recipients/x@example.org", bearer=clinic.admin).json()
+    assert other["status"] == "active"
