@@ -7,8 +7,12 @@ codes are single-use and live 10 minutes, a used or expired code or a revoked to
 granted scopes (a user may untick a sensitive scope on the consent page), Gmail errors have
 Google's JSON shape and reasons, and every account has a daily and per-minute sending quota.
 
+Gmail's read API (profile, history, messages.list and .get) and its quota units are in
+mailbox.py, with mail arriving and bouncing.
+
 Test API (for tests and for a person): GET /_fake/accounts/{email}/sent,
 POST /_fake/accounts/{email}:revoke, POST /_fake/accounts/{email}:limits, GET /_fake/accounts,
+POST /_fake/accounts/{email}/inbox, POST /_fake/accounts/{email}:expire_history|:undeliverable,
 and GET /_fake/received: what every request to Google carried (query, form, body, Authorization),
 so a test can prove that no credential meant for another provider ever reached Google.
 
@@ -34,6 +38,7 @@ from urllib.parse import urlencode
 
 import flask
 
+from emulators.fake_google import mailbox
 from emulators.fake_google.state import FakeGoogleState, QuotaExceeded
 
 SEND_SCOPES = {
@@ -100,6 +105,7 @@ def create_app(client_id: str, client_secret: str) -> flask.Flask:
     _register_oauth(app, state, client_id, client_secret)
     _register_gmail(app, state)
     _register_test_api(app, state)
+    mailbox.register_test_api(app, state)
     return app
 
 
@@ -277,43 +283,7 @@ faults = Faults()
 def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
     # -- Gmail API -----------------------------------------------------------------------------
 
-    @app.get("/gmail/v1/users/<user_id>/profile")
-    def get_profile(user_id: str) -> Any:
-        grant, problem = _gmail_auth(state, user_id, READ_SCOPES)
-        if problem:
-            return problem
-        account = state.account(grant.email)
-        return {
-            "emailAddress": account.email,
-            "messagesTotal": len(account.sent),
-            "threadsTotal": len(account.sent),
-            "historyId": str(1000 + len(account.sent)),
-        }
-
-    @app.get("/gmail/v1/users/<user_id>/messages")
-    def list_messages(user_id: str) -> Any:
-        """users.messages.list, searching only what it was sent, by `rfc822msgid:` (the one
-        search operator sendvia uses)."""
-        grant, problem = _gmail_auth(state, user_id, READ_SCOPES)
-        if problem:
-            return problem
-        query = flask.request.args.get("q", "").strip()
-        if not query.startswith("rfc822msgid:"):
-            return _gmail_error(
-                400, "Only rfc822msgid: searches are faked", "invalidArgument", "INVALID_ARGUMENT"
-            )
-        wanted = query.removeprefix("rfc822msgid:").strip().strip("<>")
-        account = state.account(grant.email)
-        found = [
-            {"id": m["id"], "threadId": m["threadId"]}
-            for m in list(account.sent)
-            if m["message_id"].strip().strip("<>") == wanted
-        ]
-        return (
-            {"messages": found, "resultSizeEstimate": len(found)}
-            if found
-            else {"resultSizeEstimate": 0}
-        )
+    mailbox.register(app, state, _gmail_auth, _gmail_error)
 
     @app.post("/gmail/v1/users/<user_id>/messages/send")
     def send(user_id: str) -> Any:
@@ -358,9 +328,13 @@ def _register_gmail(app: flask.Flask, state: FakeGoogleState) -> None:
             "raw": raw.decode("utf-8", errors="replace"),
         }
         try:
+            mailbox.spend(state, account, "send")
             state.record_send(account, record)
         except QuotaExceeded as exc:
             return _quota_error(exc)
+        record["id"] = message_id = mailbox.file_message(state, account, raw, ["SENT"])
+        record["threadId"] = message_id
+        mailbox.bounce_later(state, account, raw)
         if faults.hit("slow_after_send"):  # sent, then no answer within the client's patience
             time.sleep(faults.odds.get("slow_s", 35.0))
         if faults.hit("drop_after_send"):  # sent, then the connection dropped before the answer
@@ -403,17 +377,27 @@ def _register_test_api(app: flask.Flask, state: FakeGoogleState) -> None:
         account = state.account(email)
         if verb == "revoke":
             return {"revoked": state.revoke_account(account.email)}
+        done = mailbox.account_action(state, account, verb)
+        if done is not None:
+            return done
         if verb == "limits":
             body = flask.request.get_json(silent=True) or {}
             with state.lock:
-                for key in ("daily_limit", "per_minute"):
+                for key in ("daily_limit", "per_minute", "units_per_minute"):
                     if key in body:
                         value = body[key]
                         if not isinstance(value, int) or value < 0:
                             return {"error": f"{key} must be a non-negative integer"}, 400
                         setattr(account, key, value)
-                return {"daily_limit": account.daily_limit, "per_minute": account.per_minute}
-        return {"error": f"unknown action {verb!r}: use :revoke or :limits"}, 404
+                return {
+                    "daily_limit": account.daily_limit,
+                    "per_minute": account.per_minute,
+                    "units_per_minute": account.units_per_minute,
+                }
+        return {
+            "error": f"unknown action {verb!r}: use :revoke, :limits, :expire_history or "
+            ":undeliverable"
+        }, 404
 
     @app.get("/")
     def index() -> Any:

@@ -16,6 +16,7 @@ ACCESS_TOKEN_LIFETIME_S = 3599
 # Google Workspace: 2,000 messages a day; 15,000 quota units a minute at 100 units per send.
 DEFAULT_DAILY_LIMIT = 2000
 DEFAULT_PER_MINUTE = 150
+DEFAULT_UNITS_PER_MINUTE = 15_000  # Gmail's quota units per user per minute
 
 
 @dataclass
@@ -27,6 +28,15 @@ class Account:
     per_minute: int = DEFAULT_PER_MINUTE
     sent: list[dict[str, Any]] = field(default_factory=list)
     send_times: deque[float] = field(default_factory=deque)
+    # The mailbox Gmail's read API sees (emulators/fake_google/mailbox.py): every message with
+    # its labels and the history id that added it; history older than `history_floor` is gone.
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    history_id: int = 1000
+    history_floor: int = 0
+    units: deque[tuple[float, int]] = field(default_factory=deque)
+    units_per_minute: int = DEFAULT_UNITS_PER_MINUTE
+    units_spent: int = 0
+    undeliverable: set[str] = field(default_factory=set)
 
 
 @dataclass

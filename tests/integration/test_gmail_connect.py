@@ -106,7 +106,12 @@ def test_a_member_connects_their_own_mailbox_under_the_per_user_policy(clinic):
     assert settings_of(clinic.admin)["route"]["via"] == "default"
     members = call("GET", "settings", "/members", bearer=clinic.admin).json()["members"]
     bob = next(m for m in members if m["uid"] == clinic.member_uid)
-    assert bob["mailbox"] == {"state": "active", "provider": "gmail", "address": account}
+    assert bob["mailbox"] == {
+        "state": "active",
+        "provider": "gmail",
+        "address": account,
+        "receive": False,
+    }
 
 
 def test_who_may_connect_what(clinic):

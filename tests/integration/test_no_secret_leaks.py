@@ -9,6 +9,7 @@ secret — and scans Firestore, the recorded responses and the stack's log files
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from tests.integration.helpers import (
     sink_for,
     state_is,
 )
+from tests.integration.receiving import Receiving, message
 
 
 @pytest.fixture
@@ -94,6 +96,19 @@ def test_credentials_never_reach_firestore_responses_or_logs(clinic: Clinic, rec
         "oauth_start",
         body={"mailbox": "tenant", "receive": True, "return_to": "https://app.clinic.example/x"},
     )
+    # Receiving: the mailbox is read (history, headers, whole messages) and its mail stored.
+    act("PUT", "activity", "/contacts/canary", {"name": "Jo", "addresses": ["jo@example.org"]})
+    reading = Receiving(clinic, account, "", firestore.Client(project=project))
+    reading.sync()
+    raw = message("Jo <jo@example.org>", account, "Canary reply")
+    fake(
+        f"/_fake/accounts/{account}/inbox",
+        "POST",
+        json={"raw": base64.urlsafe_b64encode(raw).decode()},
+    )
+    assert reading.sync()["stored"] == 1
+    act("GET", "activity", "/contacts/canary/correspondence")
+    act("GET", "settings", "/members")
 
     canaries = fake(f"/_fake/accounts/{account}/tokens").json()["tokens"]
     assert any(t.startswith("1//") for t in canaries)
@@ -173,6 +188,14 @@ def test_mail_passwords_never_reach_firestore_responses_or_logs(
     act("PUT", "settings", "/mailboxes/tenant", body)
     assert act("POST", "settings", "/mailboxes/tenant:revert")["state"] == "reverted"
     assert act("POST", "settings", "/mailboxes/tenant:resume")["state"] == "active"
+    # Receiving over IMAP with the stored password: a reply arrives and is synced.
+    act("POST", "settings", "/mailboxes/tenant:receive", {"receive": True})
+    act("PUT", "activity", "/contacts/canary", {"name": "Jo", "addresses": ["jo@example.org"]})
+    reading = Receiving(clinic, address, password, firestore.Client(project=project))
+    reading.sync()
+    reading.arrive(message("Jo <jo@example.org>", address, "Canary reply"))
+    assert reading.sync()["stored"] == 1
+    act("GET", "activity", "/contacts/canary/correspondence")
     account = clinic.google("over-smtp")  # another address replaces the SMTP mailbox
     assert connect(clinic, account).query["sendvia_result"] == "connected"
 

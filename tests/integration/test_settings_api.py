@@ -50,6 +50,8 @@ def test_a_tenant_without_settings_gets_defaults_and_the_platform_sender(member,
         "on_broken": "fail",
         "members_may_send": True,
         "return_origins": [],
+        "correspondence": "practice",
+        "backfill_days": 0,
     }
     assert body["mailboxes"] == {"tenant": None, "me": None}
     assert body["route"] == {
@@ -158,8 +160,10 @@ def test_the_members_list_shows_who_has_set_up_what(admin, member, tenant, uniqu
         "state": "active",
         "provider": "gmail",
         "address": "bob@clinic.example",
+        "receive": False,
     }
     assert bob["last_synced_at"] == "2026-11-20T10:00:00+00:00"
+    assert bob["sync"] is None  # not receiving
     ann = members[f"admin-{unique_id}"]
     assert ann["role"] == "admin"
     assert ann["mailbox"] is None

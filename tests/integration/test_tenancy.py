@@ -62,6 +62,24 @@ def victim(project: str) -> dict[str, str]:
                 "handed_to": {"mailbox": "tenant", "address": f"{marker.lower()}@victim.example"},
             }
         )
+    # A contact with synced correspondence, whose texts carry the marker.
+    contact_id = f"{marker}-contact_id"
+    db.document(f"tenants/{tenant}/contacts/{contact_id}").set({"name": marker})
+    address = f"{marker.lower()}@patient.example"
+    db.document(f"tenants/{tenant}/contact_addresses/{suffix}").set(
+        {"address": address, "contact_id": contact_id, "source": "host", "added": "0|0"}
+    )
+    db.document(f"tenants/{tenant}/correspondence/{suffix}").set(
+        {
+            "subject": marker,
+            "text": marker,
+            "from": {"name": marker, "address": address},
+            "contact_ids": [contact_id],
+            "contact_mailboxes": [f"{contact_id}|tenant"],
+            "mailbox_ids": ["tenant"],
+            "date": created,
+        }
+    )
     return {"tenant": tenant, "uid": uid, "marker": marker}
 
 
@@ -112,6 +130,11 @@ def test_another_tenant_never_sees_or_changes_our_data(
     before_tenant = db.document(f"tenants/{victim['tenant']}").get().to_dict()
     deliveries = db.collection(f"tenants/{victim['tenant']}/deliveries")
     before_deliveries = {d.id: d.to_dict() for d in deliveries.stream()}
+    synced = [
+        db.collection(f"tenants/{victim['tenant']}/{name}")
+        for name in ("contacts", "contact_addresses", "correspondence")
+    ]
+    before_synced = [{d.id: d.to_dict() for d in c.stream()} for c in synced]
     path = PARAM.sub(lambda m: _foreign_value(m.group(1), victim), template)
     bait = {"tenant_id": victim["tenant"], "mailbox": f"user-{victim['uid']}", "uid": victim["uid"]}
     body = bait if method in {"POST", "PUT", "PATCH"} else None
@@ -132,3 +155,4 @@ def test_another_tenant_never_sees_or_changes_our_data(
     assert after == before
     assert db.document(f"tenants/{victim['tenant']}").get().to_dict() == before_tenant
     assert {d.id: d.to_dict() for d in deliveries.stream()} == before_deliveries
+    assert [{d.id: d.to_dict() for d in c.stream()} for c in synced] == before_synced

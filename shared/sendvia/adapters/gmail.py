@@ -13,6 +13,7 @@ import base64
 import json
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sendvia.adapters.google_oauth import GoogleOAuth, classify_refresh_error
@@ -150,39 +151,50 @@ class Gmail:
         """Whether the account holds a message with this Message-ID header, in any folder
         (users.messages.list with the `rfc822msgid:` search operator, trash and spam included).
         Needs a read scope; raises ProviderFailure when Gmail could not answer."""
+        result = self.read(
+            key,
+            credentials,
+            lambda users: users.messages().list(
+                userId="me",
+                q=f"rfc822msgid:{message_id.strip().strip('<>')}",
+                includeSpamTrash=True,
+                maxResults=1,
+            ),
+        )
+        return bool(result.get("messages"))
+
+    def read(self, key: str, credentials: Any, request: Callable[[Any], Any]) -> dict[str, Any]:
+        """One read of the account (`request` makes it from `users()`), on a pooled connection:
+        Gmail's answer, or ProviderFailure (an HTTP error classified; anything else transient:
+        a read can always be made again)."""
         import http.client
 
-        from google.auth.exceptions import GoogleAuthError
+        from google.auth.exceptions import GoogleAuthError, RefreshError
         from googleapiclient.errors import HttpError
 
         self._valid_token(key, credentials)
+        token_before = credentials.token
         connection = self._take_http(key, credentials)
         reusable = False
         try:
-            request = (
-                self._service(key, credentials)
-                .users()
-                .messages()
-                .list(
-                    userId="me",
-                    q=f"rfc822msgid:{message_id.strip().strip('<>')}",
-                    includeSpamTrash=True,
-                    maxResults=1,
-                )
-            )
-            result = request.execute(http=connection, num_retries=0)
+            made = request(self._service(key, credentials).users())
+            result: dict[str, Any] = made.execute(http=connection, num_retries=0)
             reusable = True
+        except RefreshError as exc:
+            raise classify_refresh_error(exc) from exc
         except HttpError as exc:
             reusable = True
             raise classify_http_error(exc) from exc
         except (GoogleAuthError, OSError, http.client.HTTPException) as exc:
             raise ProviderFailure(
-                FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be searched."
+                FailureKind.TRANSIENT, "gmail_unreachable", "The Gmail API could not be read."
             ) from exc
         finally:
             if reusable:
                 self._park_http(key, connection)
-        return bool(result.get("messages"))
+            if credentials.token != token_before:
+                METER.add(TOKEN_REFRESHES)
+        return result
 
     def forget(self, key: str) -> None:
         with self._lock:

@@ -89,7 +89,7 @@ def correspondence(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The contact's messages, newest first: the whole practice's by default; only the
     member's own mailbox's when the tenant restricts it (admins always see all)."""
-    contacts.check_id(contact_id)
+    contacts.get(rt, principal, contact_id)  # 404 for a contact this tenant does not have
     if not page_size.isdigit() or not 1 <= int(page_size) <= MAX_PAGE:
         raise BadRequest(
             f"page_size must be a number from 1 to {MAX_PAGE}.",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sendvia.adapters.gmail import Gmail
+from sendvia.adapters.gmail_reader import GmailReader
 from sendvia.adapters.google_oauth import GoogleOAuth
 from sendvia.adapters.providers.test_steps import run_step
 from sendvia.domain.delivery import Found
@@ -131,11 +132,15 @@ class GmailProvider:
         )
 
     def reader(self, mailbox: MailboxRecord) -> MailReader:
-        raise ProviderFailure(
-            FailureKind.PERMANENT,
-            "receive_unsupported",
-            "Reading Gmail mailboxes is not built yet.",
-        )
+        """The mailbox's Gmail read API, with the token it was connected with (a read scope:
+        `gmail.readonly`, asked for when receiving was wanted)."""
+        if not self._oauth.can_read(mailbox.scopes):
+            raise ProviderFailure(
+                FailureKind.AUTH,
+                "scope_missing",
+                "This mailbox was not given the permission to read mail.",
+            )
+        return GmailReader(self._gmail, mailbox.secret_version or "", self._credentials(mailbox))
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
         version = mailbox.secret_version
