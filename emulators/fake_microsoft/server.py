@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 import flask
 
+from emulators.fake_microsoft import mailbox as reading
 from emulators.fake_microsoft.state import (
     CONCURRENT_REQUESTS,
     Account,
@@ -234,6 +235,8 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
     def answer(exc: _Answer) -> Any:
         return exc.response
 
+    reading.register(app, state, mailbox, _graph_error, (MAIL_READ,))
+
     @app.get("/v1.0/me")
     def me() -> Any:
         with mailbox((USER_READ, MAIL_SEND, MAIL_READ)) as account:
@@ -281,6 +284,7 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
                 account.drafts.pop(draft_id, None)
                 account.sent.append({**draft, "id": "AAMk" + uuid.uuid4().hex, "isDraft": False,
                                      "sentDateTime": _now()})  # fmt: skip
+            reading.filed_sent(state, account, draft)
             return "", 202
 
     @app.post("/v1.0/me/messages/<draft_id>/attachments")
@@ -380,6 +384,7 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
             with state.lock:
                 account.sent.append({**message, "id": "AAMk" + uuid.uuid4().hex,
                                      "isDraft": False, "sentDateTime": _now()})  # fmt: skip
+            reading.filed_sent(state, account, message)
             return "", 202
 
     @app.get("/v1.0/me/messages")
@@ -387,6 +392,9 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
     def list_messages() -> Any:
         """/me/messages is every folder, drafts included; sentitems only what was sent."""
         with mailbox((MAIL_READ,)) as account:
+            searched = None if sent_only_path() else reading.search(state, account)
+            if searched is not None:
+                return searched
             wanted = _internet_message_id_filter(flask.request.args.get("$filter", ""))
             sent_only = flask.request.path.endswith("/sentitems/messages")
             with state.lock:
@@ -397,6 +405,10 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
                     {"id": m["id"], "internetMessageId": m["internetMessageId"]} for m in found
                 ]
             }
+
+
+def sent_only_path() -> bool:
+    return flask.request.path.endswith("/sentitems/messages")
 
 
 class _Answer(Exception):  # noqa: N818 - a response to give, raised from a helper
@@ -600,10 +612,17 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
         """Every token issued to the account, so a test can prove none of them leaks."""
         return {"tokens": state.tokens_of(state.account(email).email)}
 
+    @app.post("/_fake/accounts/<email>/inbox")
+    def arrive(email: str) -> Any:
+        return reading.arrive(state, state.account(email))
+
     @app.post("/_fake/accounts/<path:action>")
     def account_action(action: str) -> Any:  # noqa: PLR0911 - one answer per action
         email, _, verb = action.rpartition(":")
         account = state.account(email)
+        done = reading.account_action(state, account, verb)
+        if done is not None:
+            return done
         if verb == "limits":
             body = flask.request.get_json(silent=True) or {}
             value, window = body.get("per_minute"), body.get("window_s", 60)
@@ -623,7 +642,20 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
                 account.mail = account.email
             return {"restored": account.email}
         if verb not in _FLAGS:
-            known = ", ".join(sorted([*_FLAGS, "limits", "expire_tokens", "restore"]))
+            known = ", ".join(
+                sorted(
+                    [
+                        *_FLAGS,
+                        "limits",
+                        "expire_tokens",
+                        "restore",
+                        "expire_delta",
+                        "delta_quirks",
+                        "undeliverable",
+                        "read_limits",
+                    ]
+                )
+            )
             return {"error": f"unknown action {verb!r}: one of {known}"}, 404
         attribute, value = _FLAGS[verb]
         with state.lock:

@@ -72,6 +72,15 @@ class Account:
     in_flight: int = 0
     throttled: int = 0  # 429s answered (a client that keeps asking shows here)
     redeemed: list[str] = field(default_factory=list)  # refresh tokens used, in order
+    # What Graph's read API sees (emulators/fake_microsoft/mailbox.py): Inbox and Sent Items
+    # with the sequence number of each change, the delta tokens' generation, read limits.
+    mail_items: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0
+    delta_epoch: int = 0
+    delta_quirks: bool = False
+    undeliverable: set[str] = field(default_factory=set)
+    read_times: deque[float] = field(default_factory=deque)
+    reads_per_window: int = 10_000
 
     @property
     def personal(self) -> bool:

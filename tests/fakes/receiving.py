@@ -187,6 +187,9 @@ class FakeReader:
             folders[folder] = state
         return listing
 
+    def rotated_secret(self) -> bytes | None:
+        return None  # its credentials do not change by being used
+
     def fetch(self, items: list[Listed]) -> list[tuple[Listed, bytes]]:
         found = []
         for item in items:

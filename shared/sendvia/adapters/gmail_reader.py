@@ -215,6 +215,9 @@ class GmailReader:
         listing.units = self.units - started
         return listing
 
+    def rotated_secret(self) -> bytes | None:
+        return None  # its credentials do not change by being used
+
     def fetch(self, items: list[Listed]) -> list[tuple[Listed, bytes]]:
         """Reserved when they were listed: never stopped by this reader's budget (a 429 from
         Gmail still fails the page, whose cursor is then not saved)."""

@@ -220,6 +220,48 @@ class Graph:
             )
         return bool(found.get("value"))
 
+    def read(
+        self,
+        key: str,
+        credentials: MicrosoftCredentials,
+        url: str,
+        params: dict[str, str] | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A GET of the mailbox (a page of a delta or a search), within its 4 concurrent."""
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else {}
+        with self._lane(key):
+            return self._call(
+                credentials,
+                lambda token: self._session.get(
+                    url if url.startswith("http") else f"{self._base}{url}",
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}", **headers},
+                    timeout=HTTP_TIMEOUT_S,
+                ),
+                handed_over=False,
+            )
+
+    def rotated(self, credentials: MicrosoftCredentials) -> str | None:
+        """The refresh token Microsoft issued in place of the stored one while reading."""
+        return self._oauth.rotated(credentials)
+
+    def mime(self, key: str, credentials: MicrosoftCredentials, message_id: str) -> bytes:
+        """A message's MIME content (`$value`)."""
+        with self._lane(key):
+            response = self._respond(
+                credentials,
+                lambda token: self._session.get(
+                    f"{self._base}/v1.0/me/messages/{message_id}/$value",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=HTTP_TIMEOUT_S,
+                ),
+                handed_over=False,
+            )
+        content: bytes = response.content
+        return content
+
     def _call(
         self,
         credentials: MicrosoftCredentials,
@@ -227,6 +269,16 @@ class Graph:
         *,
         handed_over: bool,
     ) -> dict[str, Any]:
+        response = self._respond(credentials, request, handed_over=handed_over)
+        return response.json() if response.content else {}
+
+    def _respond(
+        self,
+        credentials: MicrosoftCredentials,
+        request: Callable[[str], Any],
+        *,
+        handed_over: bool,
+    ) -> Any:
         """One Graph request; a 401 refreshes the token and asks once more (nothing was done)."""
         import requests
 
@@ -250,7 +302,7 @@ class Graph:
             if response.status_code == 401 and attempt == 0:
                 continue
             if response.status_code < 300:
-                return response.json() if response.content else {}
+                return response
             raise classify_graph_error(response)
         raise AssertionError("unreachable")  # pragma: no cover
 

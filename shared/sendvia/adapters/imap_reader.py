@@ -179,6 +179,9 @@ class ImapReader:
             folders[folder] = state
         return listing
 
+    def rotated_secret(self) -> bytes | None:
+        return None  # its credentials do not change by being used
+
     def fetch(self, items: list[Listed]) -> list[tuple[Listed, bytes]]:
         by_folder: dict[str, list[tuple[Listed, int, int]]] = {}
         for item in items:

@@ -95,9 +95,12 @@ class Report:
 
 
 def may_be_report(headers: Message) -> bool:
-    """Whether a message whose headers these are may be a report (worth fetching whole)."""
+    """Whether a message whose headers these are may be a report (worth fetching whole): its
+    structure says so, or it comes from a mail system's own address (all a Graph listing
+    shows of an Exchange NDR)."""
     kind = str(headers.get("Content-Type") or "").lower()
-    return kind.startswith("multipart/report") or _looks_bounced(headers)
+    sender = str(headers.get("From") or "")
+    return kind.startswith("multipart/report") or bool(_DAEMON.search(sender))
 
 
 def read_report(message: Message, report_id: str, at: dt.datetime) -> Report | None:

@@ -103,6 +103,11 @@ class MailReader(Protocol):
         """The whole messages (RFC 5322), in the order asked; one gone meanwhile is left out."""
         ...
 
+    def rotated_secret(self) -> bytes | None:
+        """Credentials the provider issued in place of the stored ones while reading (Microsoft
+        rotates its refresh token on every use): to store as the mailbox's new secret version."""
+        ...
+
 
 class SyncStates(Protocol):
     """Each receiving mailbox's cursor, backfill and health, under a lease so that two syncs of

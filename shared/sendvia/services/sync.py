@@ -108,7 +108,12 @@ def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]
             )
         with provider.reader(mailbox) as reader:
             session = _Session(rt, mailbox, reader, state, holder, deadline, run)
-            lost = session.incremental() or session.backfill()
+            try:
+                lost = session.incremental() or session.backfill()
+            finally:
+                rotated = reader.rotated_secret()
+                if rotated is not None:
+                    mailboxes.store_rotated(rt, mailbox, rotated)
         if lost:
             run.state = "lost_lease"
             return run.to_json()
@@ -214,6 +219,8 @@ class _Session:
             self.run.taken.add(taken)
             self.run.backfilled += taken.stored
             backfill["done"] += taken.stored
+            # A search that could not count ahead (Graph's) gives a floor: never below done.
+            backfill["estimated_total"] = max(backfill["estimated_total"], backfill["done"])
             backfill["cursor"] = listing.cursor
             if not listing.more:
                 backfill.update(after=backfill["group_end"], group=None, cursor=None)

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from sendvia.adapters.graph import Graph
+from sendvia.adapters.graph_reader import GraphReader
 from sendvia.adapters.microsoft_oauth import MicrosoftCredentials, MicrosoftOAuth
 from sendvia.adapters.providers.test_steps import run_step
 from sendvia.domain.delivery import Found
@@ -161,11 +162,15 @@ class MicrosoftProvider:
         )
 
     def reader(self, mailbox: MailboxRecord) -> MailReader:
-        raise ProviderFailure(
-            FailureKind.PERMANENT,
-            "receive_unsupported",
-            "Reading Microsoft mailboxes is not built yet.",
-        )
+        """The mailbox's Inbox and Sent Items through Graph, with Mail.Read (asked for when
+        receiving was wanted)."""
+        if not self.can_find_sent(mailbox):
+            raise ProviderFailure(
+                FailureKind.AUTH,
+                "scope_missing",
+                "This mailbox was not given the permission to read mail (Mail.Read).",
+            )
+        return GraphReader(self._graph, mailbox.secret_version or "", self._credentials(mailbox))
 
     def forget(self, mailbox: MailboxRecord, *, revoke: bool) -> None:
         """Microsoft has no per-app revocation: what this instance keeps is dropped, and the
