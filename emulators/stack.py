@@ -190,6 +190,9 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     return env_vars
 
 
+_RESTARTED: list[subprocess.Popen[bytes]] = []
+
+
 def kill_functions(profile: str, extra_env: dict[str, str] | None = None) -> float:
     """SIGKILL the functions host of a running stack, as an instance is killed in the middle of
     its requests, and start it again; the seconds until it answers again (a soak's fault)."""
@@ -215,6 +218,9 @@ def kill_functions(profile: str, extra_env: dict[str, str] | None = None) -> flo
     }
     functions = services.functions_service(state["ports"])
     started = {functions.name: _start(functions, folder, child_env)}
+    # The new host outlives this call (the stack owns it): keep its Popen, whose collection
+    # would otherwise warn that the process still runs.
+    _RESTARTED.append(started[functions.name]["process"])
     _wait_ready(started, [functions])
     state["processes"][functions.name] = _public(started[functions.name])
     state["env"] = {**state["env"], **(extra_env or {})}

@@ -9,7 +9,7 @@ from email import message_from_bytes
 from email.policy import compat32
 from typing import Any
 
-from sendvia.domain.contacts import Contact, Owner, Source, added_mark, claims
+from sendvia.domain.contacts import AddressTaken, Contact, Owner, Source, added_mark, claims
 from sendvia.domain.incoming import parse
 from sendvia.ports.receiving import Listed, Listing
 
@@ -61,6 +61,17 @@ class FakeContacts:
         found = self.get(tenant_id, contact_id)
         assert found is not None
         return found
+
+    def put_many(
+        self, tenant_id: str, wanted: list[tuple[str, str, list[str]]], now: dt.datetime
+    ) -> list[Contact | AddressTaken]:
+        results: list[Contact | AddressTaken] = []
+        for contact_id, name, addresses in wanted:
+            try:
+                results.append(self.put(tenant_id, contact_id, name, addresses, now))
+            except AddressTaken as taken:
+                results.append(taken)
+        return results
 
     def delete(self, tenant_id: str, contact_id: str) -> bool:
         held = self._held(tenant_id, contact_id)

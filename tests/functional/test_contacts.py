@@ -83,6 +83,14 @@ def test_a_batch_keeps_the_good_contacts_and_refuses_the_conflicting_one(
     ]
     assert results[2]["error"]["field"] == "contacts[2].addresses[0]"
     assert (answer.json["saved"], answer.json["refused"]) == (2, 2)
+    twice = client.call(
+        "POST",
+        "activity",
+        "/contacts:batch",
+        token=admin,
+        body={"contacts": [{"id": "e", "name": "E"}, {"id": "e", "name": "E again"}]},
+    ).json
+    assert twice["contacts"][1]["error"]["field"] == "contacts[1].id"
     too_many = client.call(
         "POST",
         "activity",

@@ -113,10 +113,17 @@ def test_a_first_sync_backfills_contacts_mail_and_later_ones_take_what_arrives(
     assert stored["Thanks"]["contact_ids"] == ["jo"]
     assert stored["Thanks"]["text"] == "Thanks, body."
     assert "Newsletter" not in stored
-    mailbox = fakes.mailboxes.docs[(TENANT, "tenant")]
-    assert mailbox["sync"]["state"] == "ok"
-    assert mailbox["sync"]["backfill"]["state"] == "done"
-    assert mailbox["last_synced_at"] == fakes.clock.now
+    shown = client.call("GET", "settings", "/mailboxes/tenant", token=admin).json
+    assert shown["sync"]["state"] == "ok"
+    assert shown["sync"]["backfill"] == {
+        "state": "done",
+        "done": 2,
+        "estimated_total": 2,
+        "since": None,
+    }
+    assert shown["last_synced_at"] == fakes.clock.now.isoformat()
+    members = client.call("GET", "settings", "/members", token=admin).json["members"]
+    assert all(m["sync"] is None for m in members)  # their own mailboxes do not receive
 
 
 def test_a_renumbered_folder_is_read_again_without_storing_anything_twice(
@@ -187,14 +194,14 @@ def test_a_revoked_password_during_sync_breaks_the_mailbox_once(
 
 
 def test_a_transient_failure_leaves_the_mailbox_behind_then_failing_with_its_cause(
-    client: Client, fakes: Fakes
+    client: Client, fakes: Fakes, admin: str
 ) -> None:
     receiving_mailbox(fakes)
     sync(client)
     fakes.smtp.mail.fail_with = ProviderFailure(FailureKind.TRANSIENT, "timeout", "no answer")
     assert sync(client)["state"] == "behind"
     assert sync(client)["state"] == "failing"
-    shown = fakes.mailboxes.docs[(TENANT, "tenant")]["sync"]
+    shown = client.call("GET", "settings", "/mailboxes/tenant", token=admin).json["sync"]
     assert shown["cause"]["code"] == "timeout"
     fakes.smtp.mail.fail_with = None
     assert sync(client)["state"] == "ok"

@@ -8,6 +8,7 @@ import os
 import smtplib
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from google.cloud import firestore
@@ -108,3 +109,31 @@ def contact(clinic: Clinic, contact_id: str, *addresses: str) -> None:
         body={"name": contact_id, "addresses": list(addresses)},
     )
     assert answer.status_code == 200, answer.text
+
+
+def maildir(address: str) -> Path:
+    """The Dovecot user's Maildir (created at its first login)."""
+    local, _, domain = address.partition("@")
+    return Path(os.environ["MAIL_DOVECOT_DIR"]) / "mail" / domain / local / "Maildir"
+
+
+def fill_maildir(address: str, messages: list[bytes]) -> None:
+    """Put messages straight into the user's Maildir (as a restore would): thousands in a
+    second, which Dovecot indexes at the next SELECT."""
+    import pwd
+
+    folder = maildir(address) / "cur"
+    folder.mkdir(parents=True, exist_ok=True)
+    owner = pwd.getpwnam("dovecot")
+    for n, raw in enumerate(messages):
+        path = folder / f"{1764600000 + n}.M{n}P1.sendvia:2,S"
+        path.write_bytes(raw)
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def stack_profile() -> str:
+    """The profile of the stack these tests run against (dev for `make up`, test for
+    `make test`)."""
+    from tests.integration.api import stack_logs
+
+    return "dev" if stack_logs().parent.name == ".stack" else stack_logs().parent.name

@@ -11,7 +11,7 @@ from typing import Any
 
 from sendvia.domain import provider_events as pe
 from sendvia.domain.delivery import Delivery
-from sendvia.domain.mailbox import MailboxRecord, as_json
+from sendvia.domain.mailbox import MailboxRecord
 from sendvia.domain.mailbox_settings import PASSWORD_DOTS
 
 
@@ -55,8 +55,9 @@ def delivery_with_attempts(found: Delivery) -> dict[str, Any]:
     }
 
 
-def mailbox(found: MailboxRecord) -> dict[str, Any]:
-    """The API's Mailbox: settings and state, never a credential."""
+def mailbox(found: MailboxRecord, sync: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The API's Mailbox: settings and state, never a credential; `sync`: how its receiving
+    goes (services/progress), for a receiving mailbox."""
 
     def server(settings: Any) -> dict[str, Any] | None:
         return {**dataclasses.asdict(settings), "password": PASSWORD_DOTS} if settings else None
@@ -76,8 +77,8 @@ def mailbox(found: MailboxRecord) -> dict[str, Any]:
         "connected_at": _stamp(found.connected_at),
         "confirmed_at": _stamp(found.confirmed_at),
         "last_tested_at": _stamp(found.last_tested_at),
-        "last_synced_at": _stamp(found.last_synced_at),
-        "sync": as_json(found.raw.get("sync")) if found.receive else None,
+        "last_synced_at": (sync or {}).get("last_synced_at") or _stamp(found.last_synced_at),
+        "sync": sync if found.receive else None,
         "warnings": [dict(w) for w in found.warnings],
     }
 

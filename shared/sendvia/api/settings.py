@@ -5,6 +5,7 @@ from __future__ import annotations
 from sendvia.api import presentation as show
 from sendvia.services import discovery, mailboxes, receiving, smtp_mailboxes
 from sendvia.services import settings as service
+from sendvia.services.progress import progress_of
 from sendvia.web import Call, Reply, Router
 
 router = Router("settings")
@@ -47,7 +48,9 @@ def get_members(call: Call) -> Reply:
 @router.route("GET", "/mailboxes/{mailbox_id}")
 def get_mailbox(call: Call, mailbox_id: str) -> Reply:
     stored_id = mailboxes.resolve_id(call.user, mailbox_id, manage=False)
-    return Reply(200, show.mailbox(mailboxes.load(call.runtime, call.user, stored_id)))
+    found = mailboxes.load(call.runtime, call.user, stored_id)
+    live = progress_of(call.runtime, found.tenant_id, [found.id] if found.receive else [])
+    return Reply(200, show.mailbox(found, live.get(found.id)))
 
 
 @router.route("POST", "/mailboxes/{mailbox_id}:revert")

@@ -137,7 +137,6 @@ class MailboxSummary:
     display_name: str = ""
     last_synced_at: str | None = None
     receive: bool = False
-    sync: Mapping[str, Any] | None = None  # state, cause, backfill (services/sync), as JSON
 
     @classmethod
     def from_doc(cls, mailbox_id: str, doc: Mapping[str, Any]) -> MailboxSummary:
@@ -150,7 +149,6 @@ class MailboxSummary:
             display_name=doc.get("display_name", ""),
             last_synced_at=synced.isoformat() if isinstance(synced, dt.datetime) else synced,
             receive=bool(doc.get("receive", False)),
-            sync=as_json(doc.get("sync")),
         )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, Protocol
 
-from sendvia.domain.contacts import Contact
+from sendvia.domain.contacts import AddressTaken, Contact
 
 
 class Contacts(Protocol):
@@ -22,6 +22,14 @@ class Contacts(Protocol):
     ) -> Contact:
         """Create or replace the contact's name and host addresses, atomically; raises
         domain.contacts.AddressTaken, changing nothing, for an address the host gave another."""
+        ...
+
+    def put_many(
+        self, tenant_id: str, wanted: list[tuple[str, str, list[str]]], now: dt.datetime
+    ) -> list[Contact | AddressTaken]:
+        """`put` for each (id, name, addresses), in order: the contact as stored, or why it was
+        refused (it changed nothing). Contacts are put together where they can be, so a batch
+        costs a few transactions."""
         ...
 
     def delete(self, tenant_id: str, contact_id: str) -> bool:

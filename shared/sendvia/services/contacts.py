@@ -10,7 +10,6 @@ are kept).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sendvia.domain.contacts import (
@@ -21,11 +20,9 @@ from sendvia.domain.contacts import (
     valid_contact_id,
 )
 from sendvia.domain.principal import Principal
-from sendvia.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
+from sendvia.errors import BadRequest, Conflict, Forbidden, NotFound
 from sendvia.runtime import Runtime
 from sendvia.validation import parse_model
-
-BATCH_CONCURRENCY = 8
 
 
 def check_id(contact_id: str) -> None:
@@ -88,8 +85,17 @@ def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
     batch = parse_model(ContactBatch, body)
     results: list[dict[str, Any] | None] = [None] * len(batch.contacts)
     claimed: dict[str, str] = {}
-    todo = []
+    todo: list[int] = []
     for i, contact in enumerate(batch.contacts):
+        if any(batch.contacts[j].id == contact.id for j in todo):
+            twice = BadRequest(
+                f"Contact {contact.id} appears twice in the batch.",
+                field=f"contacts[{i}].id",
+                code="duplicate_contact",
+                hint="Give each contact once, with all its addresses.",
+            )
+            results[i] = {"id": contact.id, **twice.body()}
+            continue
         clash = next(
             (
                 (n, a)
@@ -105,20 +111,16 @@ def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
         claimed.update({a: contact.id for a in contact.addresses})
         todo.append(i)
 
-    def put_one(i: int) -> dict[str, Any]:
-        contact = batch.contacts[i]
-        try:
-            return rt.contacts.put(
-                principal.tenant_id, contact.id, contact.name, contact.addresses, rt.clock()
-            ).to_json()
-        except AddressTaken as exc:
-            return {"id": contact.id, **_taken(exc, f"contacts[{i}].").body()}
-        except AppError as exc:
-            return {"id": contact.id, **exc.body()}
-
-    with ThreadPoolExecutor(max_workers=BATCH_CONCURRENCY) as pool:
-        for i, result in zip(todo, pool.map(put_one, todo), strict=True):
-            results[i] = result
+    stored = rt.contacts.put_many(
+        principal.tenant_id,
+        [(c.id, c.name, c.addresses) for c in (batch.contacts[i] for i in todo)],
+        rt.clock(),
+    )
+    for i, result in zip(todo, stored, strict=True):
+        if isinstance(result, AddressTaken):
+            results[i] = {"id": batch.contacts[i].id, **_taken(result, f"contacts[{i}].").body()}
+        else:
+            results[i] = result.to_json()
     refused = sum(1 for r in results if r and "error" in r)
     return {"contacts": results, "saved": len(results) - refused, "refused": refused}
 

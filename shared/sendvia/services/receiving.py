@@ -49,8 +49,6 @@ def set_receive(rt: Runtime, principal: Principal, requested: str, body: Any) ->
     else:
         rt.sync_states.delete(principal.tenant_id, mailbox_id)
     changes: dict[str, Any] = {"receive": change.receive}
-    if not change.receive:
-        changes["sync"] = None
     rt.mailboxes.update(principal.tenant_id, mailbox_id, changes)
     return mailboxes.with_changes(mailbox, changes)
 

@@ -13,6 +13,7 @@ from sendvia.domain.tenant import Tenant
 from sendvia.domain.tenant_patch import TenantPatch
 from sendvia.errors import Forbidden
 from sendvia.runtime import Runtime
+from sendvia.services.progress import progress_of
 from sendvia.validation import parse_model
 
 
@@ -96,6 +97,7 @@ def members(rt: Runtime, principal: Principal) -> dict[str, Any]:
     records = rt.store.list_members(principal.tenant_id)
     mailbox_ids = [f"user-{m['uid']}" for m in records]
     mailboxes = rt.store.get_mailboxes(principal.tenant_id, mailbox_ids)
+    live = progress_of(rt, principal.tenant_id, [m for m, b in mailboxes.items() if b.receive])
     listed = []
     for record in records:
         mailbox = mailboxes.get(f"user-{record['uid']}")
@@ -114,9 +116,15 @@ def members(rt: Runtime, principal: Principal) -> dict[str, Any]:
                     "address": mailbox.address,
                     "receive": mailbox.receive,
                 },
-                "last_synced_at": mailbox.last_synced_at if mailbox else None,
+                "last_synced_at": (
+                    live[mailbox.id]["last_synced_at"]
+                    if mailbox.id in live
+                    else mailbox.last_synced_at
+                )
+                if mailbox
+                else None,
                 # ok | behind | failing (with its cause), and the backfill's progress
-                "sync": mailbox.sync if mailbox and mailbox.receive else None,
+                "sync": live.get(mailbox.id) if mailbox else None,
             }
         )
     return {"members": listed}

@@ -135,7 +135,6 @@ def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]
             "finished_at": rt.clock(),
         }
         rt.sync_states.save(tenant_id, mailbox_id, holder, changes)
-    _show(rt, mailbox, changes, state)
     if run.more and rt.queue is not None:
         rt.queue.enqueue_sync(tenant_id, mailbox_id, f"more-{holder}")
     log.info("synced mailbox %s: %s", mailbox_id, run.to_json())
@@ -253,25 +252,3 @@ def _failed(
         "cause": {"code": failure.code, "message": failure.reply[:300]},
         "failures": failures,
     }
-
-
-def _show(
-    rt: Runtime, mailbox: MailboxRecord, changes: dict[str, Any], state: dict[str, Any]
-) -> None:
-    """The mailbox's sync as the settings and the members list show it, on the mailbox."""
-    backfill = state.get("backfill") or {}
-    shown = {
-        "sync": {
-            "state": changes.get("status", "ok"),
-            "cause": changes.get("cause"),
-            "backfill": {
-                "state": backfill.get("state", "pending"),
-                "done": backfill.get("done", 0),
-                "estimated_total": backfill.get("estimated_total", 0),
-                "since": backfill.get("since"),
-            },
-        }
-    }
-    if "last_synced_at" in changes:
-        shown["last_synced_at"] = changes["last_synced_at"]
-    rt.mailboxes.update(mailbox.tenant_id, mailbox.id, shown)

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from sendvia.adapters import paths
 from sendvia.cache import TenantCache
-from sendvia.domain.contacts import Contact, Owner, Source, added_mark, claims
+from sendvia.domain.contacts import AddressTaken, Contact, Owner, Source, added_mark, claims
 from sendvia.metering import METER
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-_LEARNED_KEPT_S = 3600.0  # an instance remembers for an hour which addresses it taught
+_LEARNED_KEPT_S = 3600.0
+_CHUNK = 30  # contacts per transaction: Firestore's `in` takes 30 values
+_MAX_WRITES = 450  # an instance remembers for an hour which addresses it taught
 
 
 def _owner(data: dict[str, Any]) -> Owner:
@@ -48,48 +50,91 @@ class FirestoreContacts:
     def put(
         self, tenant_id: str, contact_id: str, name: str, addresses: list[str], now: dt.datetime
     ) -> Contact:
+        [result] = self.put_many(tenant_id, [(contact_id, name, addresses)], now)
+        if isinstance(result, AddressTaken):
+            raise result
+        return result
+
+    def put_many(
+        self, tenant_id: str, wanted: list[tuple[str, str, list[str]]], now: dt.datetime
+    ) -> list[Contact | AddressTaken]:
+        """A transaction per chunk of contacts (at most 30: one `in` query finds what they
+        hold), so a batch of 500 is a few transactions, not 500 racing for the same index."""
+        results: list[Contact | AddressTaken] = []
+        chunk: list[tuple[str, str, list[str]]] = []
+        for item in wanted:
+            if chunk and (len(chunk) == _CHUNK or _writes(chunk) + 1 + len(item[2]) > _MAX_WRITES):
+                results += self._put_chunk(tenant_id, chunk, now)
+                chunk = []
+            chunk.append(item)
+        if chunk:
+            results += self._put_chunk(tenant_id, chunk, now)
+        self._learned.forget_tenant(tenant_id)
+        return results
+
+    def _put_chunk(
+        self, tenant_id: str, wanted: list[tuple[str, str, list[str]]], now: dt.datetime
+    ) -> list[Contact | AddressTaken]:
         from google.cloud import firestore
 
-        contact_ref = self._db.document(paths.contact(tenant_id, contact_id))
+        index = self._db.collection(paths.contact_addresses(tenant_id))
+        ids = [contact_id for contact_id, _, _ in wanted]
 
         @firestore.transactional
-        def put_once(transaction: firestore.Transaction) -> Contact:
-            held_docs = list(transaction.get(self._held_query(tenant_id, contact_id)))
-            refs = [self._db.document(paths.contact_address(tenant_id, a)) for a in addresses]
+        def put_once(transaction: firestore.Transaction) -> list[Contact | AddressTaken]:
+            query = index.where(filter=firestore.FieldFilter("contact_id", "in", ids))
+            held_docs = list(transaction.get(query))
+            every = sorted({a for _, _, addresses in wanted for a in addresses})
+            refs = [index.document(paths.address_hash(a)) for a in every]
             owners = {
                 str(s.get("address")): _owner(s.to_dict() or {})
                 for s in transaction.get_all(refs)
                 if s.exists
             }
             METER.reads(1 + len(held_docs) + len(refs))
-            held = {str(s.get("address")): Source(s.get("source")) for s in held_docs}
-            change = claims(contact_id, addresses, owners, held)  # raises AddressTaken
-            document = {"name": name, "updated_at": now}
-            transaction.set(contact_ref, document)
-            for address in change.take:
-                transaction.set(
-                    self._db.document(paths.contact_address(tenant_id, address)),
-                    {
-                        "address": address,
-                        "contact_id": contact_id,
-                        "source": "host",
-                        "at": now,
-                        "added": added_mark(now, address),
-                    },
+            results: list[Contact | AddressTaken] = []
+            writes = 0
+            for contact_id, name, addresses in wanted:
+                held = {
+                    str(s.get("address")): Source(s.get("source"))
+                    for s in held_docs
+                    if s.get("contact_id") == contact_id
+                }
+                try:
+                    change = claims(contact_id, addresses, owners, held)
+                except AddressTaken as taken:
+                    results.append(taken)
+                    continue
+                document = {"name": name, "updated_at": now}
+                transaction.set(self._db.document(paths.contact(tenant_id, contact_id)), document)
+                for address in change.take:
+                    owners[address] = Owner(contact_id, Source.HOST)
+                    transaction.set(
+                        index.document(paths.address_hash(address)),
+                        {
+                            "address": address,
+                            "contact_id": contact_id,
+                            "source": Source.HOST.value,
+                            "at": now,
+                            "added": added_mark(now, address),
+                        },
+                    )
+                for address in change.release:
+                    transaction.delete(index.document(paths.address_hash(address)))
+                writes += 1 + len(change.take) + len(change.release)
+                kept = [
+                    {"address": a, "source": s.value}
+                    for a, s in held.items()
+                    if a not in change.release and a not in addresses
+                ]
+                results.append(
+                    _contact(contact_id, document, [*kept, *({"address": a} for a in addresses)])
                 )
-            for address in change.release:
-                transaction.delete(self._db.document(paths.contact_address(tenant_id, address)))
-            METER.writes(1 + len(change.take) + len(change.release))
-            kept = [
-                {"address": a, "source": s.value}
-                for a, s in held.items()
-                if a not in change.release and a not in addresses
-            ]
-            return _contact(contact_id, document, [*kept, *({"address": a} for a in addresses)])
+            METER.writes(writes)
+            return results
 
-        result: Contact = put_once(self._db.transaction())
-        self._learned.forget_tenant(tenant_id)
-        return result
+        done: list[Contact | AddressTaken] = put_once(self._db.transaction())
+        return done
 
     def delete(self, tenant_id: str, contact_id: str) -> bool:
         """The contact and its index entries, in batches; True when there was anything."""
@@ -162,6 +207,10 @@ class FirestoreContacts:
         found = list(query.limit(limit).stream())
         METER.reads(max(1, len(found)))
         return [(str(s.get("address")), str(s.get("added"))) for s in found]
+
+
+def _writes(chunk: list[tuple[str, str, list[str]]]) -> int:
+    return sum(1 + len(addresses) for _, _, addresses in chunk)
 
 
 def _contact(contact_id: str, document: dict[str, Any], held: list[dict[str, Any]]) -> Contact:
