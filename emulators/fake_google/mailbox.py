@@ -288,15 +288,20 @@ def _register_messages(
 def register_test_api(app: flask.Flask, state: FakeGoogleState) -> None:
     @app.post("/_fake/accounts/<email>/inbox")
     def arrive(email: str) -> Any:
+        """One message (`raw`), or many at once (`raws`, for a benchmark's mailbox)."""
         body = flask.request.get_json(silent=True) or {}
-        try:
-            raw = base64.urlsafe_b64decode(str(body.get("raw", "")) + "==")
-        except (binascii.Error, ValueError):
-            raw = b""
-        if not raw.strip():
-            return {"error": "give raw: a base64url RFC 5322 message"}, 400
+        given = body.get("raws") or [body.get("raw", "")]
         labels = [str(label) for label in body.get("labels", ["INBOX", "UNREAD"])]
-        return {"id": file_message(state, state.account(email), raw, labels)}
+        ids = []
+        for encoded in given:
+            try:
+                raw = base64.urlsafe_b64decode(str(encoded) + "==")
+            except (binascii.Error, ValueError):
+                raw = b""
+            if not raw.strip():
+                return {"error": "give raw: a base64url RFC 5322 message"}, 400
+            ids.append(file_message(state, state.account(email), raw, labels))
+        return {"id": ids[0]} if len(ids) == 1 else {"ids": ids}
 
     @app.get("/_fake/accounts/<email>/units")
     def units(email: str) -> Any:

@@ -353,3 +353,19 @@ def test_a_gmail_mailbox_connected_to_send_only_needs_consent_to_receive(
     assert answer.status_code == 409
     assert answer.json["error"]["code"] == "consent_required"
     assert '"receive": true' in answer.json["error"]["hint"]
+
+
+def test_a_contact_added_after_the_backfill_gets_its_earlier_mail_at_the_next_sync(
+    client: Client, fakes: Fakes, admin: str
+) -> None:
+    receiving_mailbox(fakes)
+    put_contact(client, admin, "jo", "jo@example.org")
+    fakes.smtp.mail.arrive(DESK, message("jo@example.org", DESK, "From Jo"))
+    fakes.smtp.mail.arrive(DESK, message("sam@example.org", DESK, "From Sam"))
+    assert sync(client)["backfilled"] == 1
+    fakes.clock.advance(minutes=10)
+    put_contact(client, admin, "sam", "sam@example.org")
+    later = sync(client)
+    assert later["backfilled"] == 1
+    assert subjects(fakes) == ["From Jo", "From Sam"]
+    assert sync(client)["backfilled"] == 0  # nothing new: no second backfill

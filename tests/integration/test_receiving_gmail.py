@@ -9,11 +9,12 @@ import base64
 import pytest
 from google.cloud import firestore
 
+from emulators import stack
 from tests.integration.api import call
 from tests.integration.clinic import Clinic, connect
 from tests.integration.google_flow import fake
 from tests.integration.helpers import eventually, send
-from tests.integration.receiving import Receiving, contact, message
+from tests.integration.receiving import Receiving, contact, message, stack_profile
 
 
 def arrive(account: str, raw: bytes, labels: list[str] | None = None) -> None:
@@ -40,8 +41,8 @@ def test_a_reply_and_a_sent_email_appear_once_and_the_history_id_holds(
     arrive(gmail.address, message("Jo <jo@example.org>", gmail.address, "Old question", day=1))
     first = gmail.sync()
     assert (first["state"], first["backfilled"]) == ("ok", 1)  # earlier mail: the backfill's
-    sent = send(clinic, {"to": ["jo@example.org"], "subject": "Answer", "text": "Yes.",
-                         "contact_id": "jo"})  # fmt: skip
+    answer = {"to": ["jo@example.org"], "subject": "Answer", "text": "Yes.", "contact_id": "jo"}
+    sent = send(clinic, answer)
     assert sent.status_code == 200, sent.text
     arrive(gmail.address, message("jo@example.org", gmail.address, "Thanks", day=3))
     arrive(gmail.address, message("shop@example.net", gmail.address, "Sale", day=3))
@@ -50,6 +51,11 @@ def test_a_reply_and_a_sent_email_appear_once_and_the_history_id_holds(
     assert gmail.subjects() == ["Answer", "Old question", "Thanks"]
     again = gmail.sync()
     assert again["listed"] == 0
+    # The history id is in Firestore: a restarted functions host goes on from it.
+    stack.kill_functions(stack_profile())
+    arrive(gmail.address, message("jo@example.org", gmail.address, "After the restart", day=4))
+    after = gmail.sync()
+    assert (after["listed"], after["stored"]) == (1, 1), after
 
 
 def test_a_history_id_gmail_forgot_lists_the_mailbox_again_without_loss_or_duplicates(

@@ -5,6 +5,7 @@ on the server, and bounce reports that arrive in the Inbox."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ import requests
 
 from emulators.bounces import render
 from tests.integration.api import call
-from tests.integration.clinic import Clinic
+from tests.integration.clinic import Clinic, make_clinic
 from tests.integration.helpers import eventually, send
 from tests.integration.receiving import Receiving, contact, message, receiving_mailbox
 
@@ -142,31 +143,80 @@ def test_a_bounce_from_the_internet_bounces_the_email_and_suppresses_the_address
     assert [n["kind"] for n in notices["notifications"]] == ["email_bounced"]
 
 
-@pytest.mark.parametrize("sample", ["gmail_failure", "exchange_ndr", "arf_complaint"])
-def test_reports_in_other_formats_are_placed_and_a_foreign_one_changes_nothing(
-    clinic: Clinic, mailbox: Receiving, sample: str
+@pytest.mark.parametrize(
+    ("sample", "wanted", "status"),
+    [
+        ("gmail_failure", "bounced", "hard_bounced"),
+        ("exchange_ndr", "bounced", "hard_bounced"),
+        ("arf_complaint", "complained", "complained"),
+        ("postfix_delayed", "sent", "active"),
+    ],
+)
+def test_each_report_format_is_placed_and_another_tenants_changes_nothing(
+    clinic: Clinic, mailbox: Receiving, unique_id: str, sample: str, wanted: str, status: str
 ) -> None:
     mailbox.sync()
     target = f"t-{clinic.suffix}@example.org"
-    sent = send(clinic, {"to": [target], "subject": "Reminder", "text": "Tomorrow."})
-    delivery = sent.json()["delivery"]
-    mailbox.arrive(
-        render(
-            sample, original_id=delivery["message_id"], recipient=target, receiver=mailbox.address
+    ours = send(clinic, {"to": [target], "subject": "Reminder", "text": "Tomorrow."}).json()
+    # Another tenant's email (through the platform's relay), to the same address.
+    other = make_clinic(f"{unique_id}-other")
+    theirs = send(other, {"to": [target], "subject": "Theirs", "text": "x."}).json()
+    for delivery in (ours["delivery"], theirs["delivery"]):
+        mailbox.arrive(
+            render(
+                sample,
+                original_id=delivery["message_id"],
+                recipient=target,
+                receiver=mailbox.address,
+            )
         )
-    )
-    mailbox.arrive(
-        render(
-            sample,
-            original_id="<someone-elses@other.example>",
-            recipient="x@example.org",
-            receiver=mailbox.address,
-        )
-    )
     run = mailbox.sync()
-    assert run["reports"] == 2
-    found = call("GET", "activity", f"/deliveries/{delivery['id']}", bearer=clinic.admin).json()
-    wanted = "complained" if sample == "arf_complaint" else "bounced"
-    assert found["state"] == wanted
-    other = call("GET", "activity", "/recipients/x@example.org", bearer=clinic.admin).json()
-    assert other["status"] == "active"
+    assert run["reports"] == 2, run
+    found = call("GET", "activity", f"/deliveries/{ours['delivery']['id']}", bearer=clinic.admin)
+    assert found.json()["state"] == wanted
+    mine = call("GET", "activity", f"/recipients/{target}", bearer=clinic.admin).json()
+    assert mine["status"] == status
+    untouched = call(
+        "GET", "activity", f"/deliveries/{theirs['delivery']['id']}", bearer=other.admin
+    ).json()
+    assert untouched["state"] == "sent" and not untouched.get("provider_events")
+    assert (
+        call("GET", "activity", f"/recipients/{target}", bearer=other.admin).json()["status"]
+        == "active"
+    )
+
+
+def test_syncs_of_one_mailbox_started_together_run_one_at_a_time(
+    clinic: Clinic, mailbox: Receiving
+) -> None:
+    import json
+    import uuid
+
+    from tests.integration.api import stack_logs
+    from tests.integration.receiving import fill_maildir, queue
+
+    people = [f"p{n}-{clinic.suffix}@example.org" for n in range(60)]
+    for n, person in enumerate(people):
+        contact(clinic, f"p{n}", person)
+    fill_maildir(
+        mailbox.address,
+        [message(person, mailbox.address, f"From {person}") for person in people],
+    )
+    tasks = queue()
+    for _ in range(4):  # four tasks for the same mailbox at once
+        tasks.enqueue_sync(clinic.tenant, "tenant", uuid.uuid4().hex)
+
+    def settled() -> list[dict] | None:  # type: ignore[type-arg]
+        log = (stack_logs() / "functions.log").read_text()
+        runs = [
+            json.loads(line)
+            for line in log.splitlines()
+            if '"mailbox_synced"' in line and clinic.tenant in line
+        ]
+        return runs if len(runs) == 4 else None
+
+    runs = eventually(settled, timeout=120)
+    spans = sorted((r["started_at"], r["finished_at"]) for r in runs)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end < start, spans  # never two at once
+    assert len(mailbox.stored()) == 60

@@ -10,12 +10,13 @@ import base64
 import pytest
 from google.cloud import firestore
 
+from emulators import stack
 from tests.integration.api import call
 from tests.integration.clinic import Clinic
 from tests.integration.google_flow import Browser
 from tests.integration.helpers import eventually, send
 from tests.integration.microsoft_flow import connect, fake, start
-from tests.integration.receiving import Receiving, contact, message
+from tests.integration.receiving import Receiving, contact, message, stack_profile
 
 
 def arrive(account: str, raw: bytes) -> None:
@@ -43,8 +44,8 @@ def test_a_reply_and_a_sent_email_appear_once_through_empty_pages_and_replays(
     first = outlook.sync()
     assert (first["state"], first["backfilled"]) == ("ok", 1), first
     fake(f"/_fake/accounts/{outlook.address}:delta_quirks", "POST", json={"on": True})
-    sent = send(clinic, {"to": ["jo@example.org"], "subject": "Answer", "text": "Yes.",
-                         "contact_id": "jo"})  # fmt: skip
+    answer = {"to": ["jo@example.org"], "subject": "Answer", "text": "Yes.", "contact_id": "jo"}
+    sent = send(clinic, answer)
     assert sent.status_code == 200, sent.text
     for n in range(12):  # more than a delta page
         arrive(outlook.address, message("jo@example.org", outlook.address, f"Note {n}"))
@@ -54,6 +55,12 @@ def test_a_reply_and_a_sent_email_appear_once_through_empty_pages_and_replays(
     assert outlook.subjects() == sorted(
         ["Answer", "Old question", *(f"Note {n}" for n in range(12))]
     )
+    # The delta links are in Firestore: a restarted functions host goes on from them.
+    stack.kill_functions(stack_profile())
+    arrive(outlook.address, message("jo@example.org", outlook.address, "After the restart"))
+    after = outlook.sync()
+    assert after["listed"] <= 2, after  # the new one (and a replay of the last)
+    assert len(outlook.stored()) == 15 and "After the restart" in outlook.subjects()
     refreshed = fake(f"/_fake/accounts/{outlook.address}/redeemed").json()["refresh_tokens"]
     assert len(set(refreshed)) == len(refreshed)  # each rotated token stored, used once
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from sendvia.domain.contacts import added_mark
 from sendvia.domain.failures import FailureKind, ProviderFailure
-from sendvia.domain.mailbox import MailboxRecord, MailboxState
+from sendvia.domain.mailbox import MailboxRecord, MailboxState, as_json
 from sendvia.errors import Unavailable
 from sendvia.ports import SecretUnavailable
 from sendvia.ports.receiving import MailReader
@@ -95,6 +95,7 @@ def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]
     state = rt.sync_states.take(
         tenant_id, mailbox_id, holder, now, now + dt.timedelta(seconds=budget_s) + LEASE_MARGIN
     )
+    taken_at = rt.clock()
     if state is None:
         run.state = "busy"  # another sync of this mailbox holds it: this task has nothing to do
         return run.to_json()
@@ -131,13 +132,19 @@ def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]
         changes["last_run"] = {
             **run.to_json(),
             "id": holder,
-            "started_at": now,
-            "finished_at": rt.clock(),
+            "started_at": taken_at,  # when it took the lease
+            "finished_at": rt.clock(),  # just before it gives it back
         }
         rt.sync_states.save(tenant_id, mailbox_id, holder, changes)
     if run.more and rt.queue is not None:
         rt.queue.enqueue_sync(tenant_id, mailbox_id, f"more-{holder}")
-    log.info("synced mailbox %s: %s", mailbox_id, run.to_json())
+    fields = {
+        "event": "mailbox_synced",
+        "tenant_id": tenant_id,
+        "mailbox": mailbox_id,
+        **changes["last_run"],
+    }
+    log.info("synced mailbox %s: %s", mailbox_id, run.state, extra={"fields": as_json(fields)})
     return run.to_json()
 
 
