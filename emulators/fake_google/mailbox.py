@@ -70,6 +70,15 @@ def file_message(state: FakeGoogleState, account: Account, raw: bytes, labels: l
                 "internalDate": int(time.time() * 1000),
                 "raw": raw,
                 "headers": parsed,
+                # Who it names, read once: searches match against these.
+                "people": {
+                    name.lower(): {
+                        a.lower()
+                        for _, a in getaddresses([str(v) for v in parsed.get_all(name, [])])
+                        if a
+                    }
+                    for name in ("From", "To", "Cc")
+                },
             }
         )
     return gmail_id
@@ -103,11 +112,6 @@ def _header(message: dict[str, Any], name: str) -> str:
     return str(message["headers"].get(name, "") or "")
 
 
-def _addresses(message: dict[str, Any], name: str) -> set[str]:
-    values = [str(v) for v in message["headers"].get_all(name, [])]
-    return {a.lower() for _, a in getaddresses(values) if a}
-
-
 def _after(value: str) -> float:
     if value.isdigit():
         return float(value)
@@ -124,7 +128,7 @@ def _matches(term: str, message: dict[str, Any]) -> bool:
     name, _, value = term.partition(":")
     value = value.strip().strip('"').lower()
     if name in ("from", "to", "cc"):
-        return value in _addresses(message, name.capitalize())
+        return value in message["people"][name]
     if name == "rfc822msgid":
         return _header(message, "Message-ID").strip().strip("<>").lower() == value.strip("<>")
     if name == "after":

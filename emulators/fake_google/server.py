@@ -27,6 +27,7 @@ import binascii
 import collections
 import contextlib
 import html
+import io
 import logging
 import random
 import threading
@@ -65,8 +66,28 @@ MAX_RECEIVED = 20_000  # requests remembered for /_fake/received
 MAX_RECORDED_BODY = 64 * 1024
 
 
+def _method_override(wsgi_app: Any) -> Any:
+    """Google's APIs take a POST with `X-HTTP-Method-Override: GET` and the query string as a
+    form body: what google-api-python-client sends for a GET whose URL passes 2,048 characters
+    (a `messages.list` with a long `q`)."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").upper() == "GET":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length).decode() if length else ""
+            query = environ.get("QUERY_STRING", "")
+            environ["QUERY_STRING"] = "&".join(p for p in (query, body) if p)
+            environ["REQUEST_METHOD"] = "GET"
+            environ["CONTENT_LENGTH"] = "0"
+            environ["wsgi.input"] = io.BytesIO(b"")
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def create_app(client_id: str, client_secret: str) -> flask.Flask:
     app = flask.Flask("fake_google")
+    app.wsgi_app = _method_override(app.wsgi_app)  # type: ignore[method-assign]
     state = FakeGoogleState()
     app.config["STATE"] = state
     received: collections.deque[dict[str, str]] = collections.deque(maxlen=MAX_RECEIVED)

@@ -126,3 +126,23 @@ def test_a_sync_spends_units_within_gmails_quota_and_defers_past_it(
     eventually(lambda: gmail.sync()["state"] == "ok" and len(gmail.stored()) == 6, timeout=90)
     spent = fake(f"/_fake/accounts/{gmail.address}/units").json()["units_spent"]
     assert spent > 0
+
+
+def test_a_backfill_of_many_contacts_searches_with_long_queries(
+    clinic: Clinic, gmail: Receiving
+) -> None:
+    """25 addresses a search make a `q` whose URL passes 2,048 characters: the client library
+    then POSTs it with X-HTTP-Method-Override, as Google's APIs accept."""
+    people = [f"client-number-{n}-{clinic.suffix}@example.org" for n in range(30)]
+    for n, person in enumerate(people):
+        arrive(gmail.address, message(person, gmail.address, f"From client {n}"))
+    batch = call(
+        "POST",
+        "activity",
+        "/contacts:batch",
+        bearer=clinic.admin,
+        body={"contacts": [{"id": f"c{n}", "addresses": [p]} for n, p in enumerate(people)]},
+    )
+    assert batch.json()["saved"] == 30
+    run = gmail.sync()
+    assert (run["state"], run["backfilled"]) == ("ok", 30), run
