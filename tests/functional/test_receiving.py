@@ -369,3 +369,19 @@ def test_a_contact_added_after_the_backfill_gets_its_earlier_mail_at_the_next_sy
     assert later["backfilled"] == 1
     assert subjects(fakes) == ["From Jo", "From Sam"]
     assert sync(client)["backfilled"] == 0  # nothing new: no second backfill
+
+
+def test_another_account_behind_the_same_mailbox_starts_afresh(
+    client: Client, fakes: Fakes, admin: str
+) -> None:
+    receiving_mailbox(fakes)
+    put_contact(client, admin, "jo", "jo@example.org")
+    sync(client)
+    # Reconnected to another address (another IMAP user): the old cursors mean nothing there.
+    other = "front@clinic-1.test"
+    fakes.mailboxes.docs[(TENANT, "tenant")]["address"] = other
+    fakes.mailboxes.docs[(TENANT, "tenant")]["imap"]["username"] = "front"
+    fakes.smtp.mail.arrive(other, message("jo@example.org", other, "Earlier, elsewhere"))
+    again = sync(client)
+    assert again["backfilled"] == 1, again
+    assert subjects(fakes) == ["Earlier, elsewhere"]

@@ -82,6 +82,16 @@ def fan_out(rt: Runtime) -> dict[str, Any]:
     return {"enqueued": sum(created), "already_queued": len(created) - sum(created)}
 
 
+def identity_of(mailbox: MailboxRecord) -> str:
+    """What the cursors are cursors of: the provider, the account (its immutable id where the
+    provider has one) and, for IMAP, the server and user."""
+    account = str(mailbox.raw.get("account_id") or mailbox.address).lower()
+    server = (
+        f"{mailbox.imap.host}:{mailbox.imap.port}/{mailbox.imap.username}" if mailbox.imap else ""
+    )
+    return f"{mailbox.provider.value}|{account}|{server.lower()}"
+
+
 def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]:
     run = Run(mailbox_id)
     mailbox = rt.mailboxes.get(tenant_id, mailbox_id)
@@ -101,6 +111,12 @@ def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]
         return run.to_json()
     deadline = time.monotonic() + budget_s
     changes: dict[str, Any] = {}
+    if state.get("identity") != identity_of(mailbox):
+        # Another account or server behind the same mailbox id (reconnected, re-aimed): its
+        # cursors mean nothing here; it starts, and backfills, afresh.
+        state = {"identity": identity_of(mailbox)}
+        fresh = {"identity": state["identity"], "cursor": None, "backfill": None}
+        rt.sync_states.save(tenant_id, mailbox_id, holder, fresh)
     try:
         provider = rt.providers.get(mailbox.provider)
         if provider is None:
