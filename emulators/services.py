@@ -233,6 +233,8 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         # Scheduler) and its tasks sync one mailbox each, within a short budget locally.
         "SENDVIA_SYNC_URL": f"http://{host}:{ports['functions']}/sync",
         "SENDVIA_SYNC_BUDGET_S": "20",
+        # Contacts a test adds are backfilled at its next sync, not a minute later.
+        "SENDVIA_SYNC_SETTLE_S": "0",
         # Short backoffs keep a local retry visible in seconds; production keeps 10 s … 10 min.
         "SENDVIA_TASKS_MIN_BACKOFF_S": "0.5",
         "SENDVIA_TASKS_MAX_BACKOFF_S": "2",

@@ -6,8 +6,9 @@
   older than the account's floor answers 404 (Gmail keeps history about a week, sometimes hours:
   `POST /_fake/accounts/{email}:expire_history` moves the floor to now).
 - `users.messages.list` searches with Gmail's syntax, the part sendvia uses: `from:`, `to:`, `cc:`,
-  `rfc822msgid:`, `after:` (a date or Unix seconds), `in:inbox`, `in:sent`, terms together (AND)
-  and `{…}` groups (OR); `maxResults` ≤ 500 and `pageToken`; ids only, newest first.
+  `rfc822msgid:`, `after:` (a date or Unix seconds), `in:inbox`, `in:sent`, `in:drafts`,
+  `-term`, terms together (AND) and `{…}` groups (OR); `maxResults` ≤ 500 and `pageToken`; ids
+  only, newest first.
 - `users.messages.get` with `format=metadata` (+ `metadataHeaders`), `raw` or `full`.
 - Quota units per user per minute (15,000; `:limits {"units_per_minute"}`): getProfile 1,
   history.list 2, messages.list 5, messages.get 5, messages.send 100; past them, 429
@@ -122,20 +123,26 @@ def _after(value: str) -> float:
     return time.mktime((year, month, day, 0, 0, 0, 0, 0, 0)) - time.timezone
 
 
+_TESTS: dict[str, Callable[[str, dict[str, Any]], bool]] = {
+    "from": lambda v, m: v in m["people"]["from"],
+    "to": lambda v, m: v in m["people"]["to"],
+    "cc": lambda v, m: v in m["people"]["cc"],
+    "rfc822msgid": lambda v, m: (
+        _header(m, "Message-ID").strip().strip("<>").lower() == v.strip("<>")
+    ),
+    "after": lambda v, m: m["internalDate"] / 1000 > _after(v),
+    "in": lambda v, m: {"drafts": "DRAFT"}.get(v, v.upper()) in m["labelIds"],
+}
+
+
 def _matches(term: str, message: dict[str, Any]) -> bool:
+    if term.startswith("-"):
+        return not _matches(term[1:], message)
     if term.startswith("{") and term.endswith("}"):
         return any(_matches(t, message) for t in _TERM.findall(term[1:-1]))
     name, _, value = term.partition(":")
-    value = value.strip().strip('"').lower()
-    if name in ("from", "to", "cc"):
-        return value in message["people"][name]
-    if name == "rfc822msgid":
-        return _header(message, "Message-ID").strip().strip("<>").lower() == value.strip("<>")
-    if name == "after":
-        return message["internalDate"] / 1000 > _after(value)
-    if name == "in":
-        return value.upper() in message["labelIds"]
-    return False
+    test = _TESTS.get(name)
+    return bool(test and test(value.strip().strip('"').lower(), message))
 
 
 def search(account: Account, query: str) -> list[dict[str, Any]]:

@@ -7,8 +7,8 @@
   `$filter=receivedDateTime ge …`. A delta token from before `:expire_delta` answers 410 Gone
   with `syncStateNotFound`. With `:delta_quirks`, every round starts with an empty page and
   replays the last message of the round before (Graph does both).
-- `GET /v1.0/me/messages?$search="participants:a OR participants:b"` (with `received>=DATE`),
-  `$top`, and paging by `@odata.nextLink`; `GET /v1.0/me/messages/{id}/$value` the MIME.
+- `GET /v1.0/me/[mailFolders/{inbox|sentitems}/]messages?$search="participants:a OR …"` (with
+  `received>=DATE`), `$top`, paging by `@odata.nextLink`, at most 1,000 results; `GET /v1.0/me/messages/{id}/$value` the MIME.
 - `POST /_fake/accounts/{email}/inbox {"raw": base64url}` makes mail arrive; after
   `:undeliverable {"addresses": [...]}`, what is sent to them bounces into the Inbox as Exchange
   Online's NDR (emulators/bounces/exchange_ndr.eml). `:limits {"reads_per_window"}` answers 429
@@ -32,6 +32,7 @@ from typing import Any
 import flask
 
 BOUNCE_AFTER_S = 0.5
+SEARCH_CAP = 1000  # $search answers at most this many
 READS_PER_WINDOW = 10_000
 READ_WINDOW_S = 600.0
 FOLDERS = {"inbox": "inbox", "sentitems": "sent"}
@@ -228,15 +229,21 @@ def search(state: Any, account: Any) -> dict[str, Any] | None:
         if since_text
         else None
     )
+    path = flask.request.path
+    folder = "inbox" if "/inbox/" in path else "sent" if "/sentitems/" in path else None
     with state.lock:
         found = [
             m
             for m in reversed(account.mail_items)
-            if wanted & _participants(m) and (since is None or m["received"] >= since)
-        ]
+            if wanted & _participants(m)
+            and (since is None or m["received"] >= since)
+            and (folder is None or m["folder"] == folder)
+        ][:SEARCH_CAP]
     top = min(int(args.get("$top", given.get("top", 25))), 1000)
     offset = int(given.get("offset", 0))
-    answer: dict[str, Any] = {"value": [_shown(m) for m in found[offset : offset + top]]}
+    answer: dict[str, Any] = {
+        "value": [{**_shown(m), "isDraft": False} for m in found[offset : offset + top]]
+    }
     if offset + top < len(found):
         nxt = {"q": query, "top": top, "offset": offset + top}
         answer["@odata.nextLink"] = f"{flask.request.base_url}?$skiptoken={_token(nxt)}"

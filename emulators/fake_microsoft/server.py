@@ -389,10 +389,11 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
 
     @app.get("/v1.0/me/messages")
     @app.get("/v1.0/me/mailFolders/sentitems/messages")
+    @app.get("/v1.0/me/mailFolders/inbox/messages")
     def list_messages() -> Any:
         """/me/messages is every folder, drafts included; sentitems only what was sent."""
         with mailbox((MAIL_READ,)) as account:
-            searched = None if sent_only_path() else reading.search(state, account)
+            searched = reading.search(state, account)  # None for a listing without $search
             if searched is not None:
                 return searched
             wanted = _internet_message_id_filter(flask.request.args.get("$filter", ""))
@@ -405,10 +406,6 @@ def _register_graph(app: flask.Flask, state: FakeMicrosoftState) -> None:  # noq
                     {"id": m["id"], "internetMessageId": m["internetMessageId"]} for m in found
                 ]
             }
-
-
-def sent_only_path() -> bool:
-    return flask.request.path.endswith("/sentitems/messages")
 
 
 class _Answer(Exception):  # noqa: N818 - a response to give, raised from a helper

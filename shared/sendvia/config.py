@@ -72,6 +72,9 @@ class SyncSettings:
     url: str
     interval_s: float = 600.0
     budget_s: float = 120.0
+    # How long an address that joined the contacts' index waits before a backfill walks it:
+    # the request adding it may still be committing others with earlier marks.
+    settle_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,7 @@ def _relay_settings(env: Mapping[str, str], problems: list[str]) -> RelaySetting
     security = env.get("SENDVIA_RELAY_SECURITY", "starttls").strip()
     username = env.get("SENDVIA_RELAY_USERNAME", "").strip()
     password = env.get("SENDVIA_RELAY_PASSWORD", "").strip()
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         problems.append(f"SENDVIA_RELAY_PORT={port!r} is not a port number.")
     if security not in ("starttls", "tls"):
         problems.append("SENDVIA_RELAY_SECURITY must be 'starttls' or 'tls'.")

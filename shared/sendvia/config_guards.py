@@ -91,9 +91,9 @@ def scheduler(
 
 def sync(
     env: Mapping[str, str], *, has_queue: bool, problems: list[str]
-) -> tuple[str, float, float] | None:
-    """Receiving's (url, interval_s, budget_s): its tasks go on the deliveries' queue, so it
-    needs one; None when SENDVIA_SYNC_URL is not set (no mailbox is synced)."""
+) -> tuple[str, float, float, float] | None:
+    """Receiving's (url, interval_s, budget_s, settle_s): its tasks go on the deliveries'
+    queue, so it needs one; None when SENDVIA_SYNC_URL is not set (no mailbox is synced)."""
     url = env.get("SENDVIA_SYNC_URL", "").strip()
     if not url:
         return None
@@ -108,6 +108,7 @@ def sync(
     for name, default, low, high in (
         ("SENDVIA_SYNC_INTERVAL_S", 600.0, 60.0, 86400.0),
         ("SENDVIA_SYNC_BUDGET_S", 120.0, 1.0, 1500.0),
+        ("SENDVIA_SYNC_SETTLE_S", 60.0, 0.0, 3600.0),
     ):
         raw = env.get(name, "").strip()
         try:
@@ -118,4 +119,4 @@ def sync(
         if not low <= value <= high:
             problems.append(f"{name}={raw!r} must be from {low:g} to {high:g} seconds.")
         numbers.append(value)
-    return url, numbers[0], numbers[1]
+    return url, numbers[0], numbers[1], numbers[2]

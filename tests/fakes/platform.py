@@ -95,6 +95,7 @@ class FakeQueue:
         self.tasks: dict[tuple[str, str, int], dt.datetime | None] = {}
         self.fail_next = 0  # how many of the next task creations fail (Cloud Tasks unavailable)
         self.syncs: list[tuple[str, str, str]] = []
+        self.sync_times: dict[str, dt.datetime | None] = {}
 
     def enqueue(
         self,
@@ -113,10 +114,13 @@ class FakeQueue:
         self.tasks[key] = at
         return True
 
-    def enqueue_sync(self, tenant_id: str, mailbox_id: str, name: str) -> bool:
+    def enqueue_sync(
+        self, tenant_id: str, mailbox_id: str, name: str, at: dt.datetime | None = None
+    ) -> bool:
         if (tenant_id, mailbox_id, name) in self.syncs:
             return False
         self.syncs.append((tenant_id, mailbox_id, name))
+        self.sync_times[name] = at
         return True
 
 

@@ -116,6 +116,9 @@ class FakeMail:
         self.epochs: dict[tuple[str, str], int] = {}
         self.fail_with: Exception | None = None
         self.fetched = 0
+        self.pause_next: float | None = None  # the next listing asks for a pause this long
+        self.search_cap: int | None = None  # a search finds at most this many (Graph: 1,000)
+        self.searches: list[list[str]] = []
 
     def arrive(self, address: str, raw: bytes, folder: str = "inbox") -> None:
         self.folders.setdefault((address, folder), []).append(raw)
@@ -145,9 +148,18 @@ class FakeReader:
         headers = message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n", policy=compat32)
         return Listed(f"{folder}:{epoch}:{index}", folder, headers)
 
+    def _pause(self, cursor: Mapping[str, Any] | None) -> Listing | None:
+        wait, self._mail.pause_next = self._mail.pause_next, None
+        if wait is None:
+            return None
+        return Listing(items=[], cursor=dict(cursor or {}), more=True, pause_s=wait)
+
     def changes(self, cursor: Mapping[str, Any] | None, limit: int) -> Listing:
         if self._mail.fail_with is not None:
             raise self._mail.fail_with
+        paused = self._pause(cursor)
+        if paused is not None:
+            return paused
         folders = {k: dict(v) for k, v in (cursor or {}).get("folders", {}).items()}
         listing = Listing(items=[], cursor={"folders": folders}, more=False)
         for folder in self.FOLDERS:
@@ -174,6 +186,10 @@ class FakeReader:
         cursor: Mapping[str, Any] | None,
         limit: int,
     ) -> Listing:
+        paused = self._pause(cursor)
+        if paused is not None:
+            return paused
+        self._mail.searches.append(list(addresses))
         wanted = {a.lower() for a in addresses}
         folders = {k: dict(v) for k, v in (cursor or {}).get("folders", {}).items()}
         listing = Listing(items=[], cursor={"folders": folders}, more=False, total=0)
@@ -186,6 +202,9 @@ class FakeReader:
                 if wanted & set(parse(held[i]).addresses)
                 and (since is None or (parse(held[i]).date or since) >= since)
             ]
+            if self._mail.search_cap is not None and len(matches) > self._mail.search_cap:
+                matches = matches[: self._mail.search_cap]
+                listing.capped = True
             state.setdefault("total", len(matches))
             listing.total = (listing.total or 0) + state["total"]
             if state.get("below") is not None:

@@ -14,7 +14,7 @@ from tests.fakes import Fakes, fake_runtime
 from tests.functional.conftest import OTHER, TENANT, Client, gmail_mailbox, smtp_mailbox
 from tests.functional.test_internal import TASKS
 
-SYNC = {**TASKS, "SENDVIA_SYNC_URL": "https://functions.test/sync"}
+SYNC = {**TASKS, "SENDVIA_SYNC_URL": "https://functions.test/sync", "SENDVIA_SYNC_SETTLE_S": "0"}
 DESK = f"desk@{TENANT}.test"
 
 
@@ -385,3 +385,117 @@ def test_another_account_behind_the_same_mailbox_starts_afresh(
     again = sync(client)
     assert again["backfilled"] == 1, again
     assert subjects(fakes) == ["Earlier, elsewhere"]
+
+
+def test_a_forged_report_naming_someone_else_suppresses_nobody(
+    client: Client, fakes: Fakes, admin: str
+) -> None:
+    """Anyone who saw an email's Message-ID can write a "bounce" about it naming any address:
+    only the email's own recipients are placed."""
+    receiving_mailbox(fakes)
+    sync(client)
+    original = sent_delivery(fakes, TENANT, "d1", "jo@example.org")
+    fakes.smtp.mail.arrive(
+        DESK, render("postfix_dsn", original_id=original, recipient="ceo@other.org", receiver=DESK)
+    )
+    assert sync(client)["reports"] == 1
+    assert fakes.deliveries.of(TENANT, "d1")["state"] == "sent"
+    victim = client.call("GET", "activity", "/recipients/ceo@other.org", token=admin).json
+    assert (victim["status"], victim["opted_out"]) == ("active", [])
+
+
+def test_an_unreadable_message_is_skipped_and_blocks_nothing(
+    client: Client, fakes: Fakes, admin: str
+) -> None:
+    receiving_mailbox(fakes)
+    put_contact(client, admin, "jo", "jo@example.org")
+    sync(client)
+    fakes.smtp.mail.arrive(DESK, b"From: jo@example.org\r\nSubject: =?utf-8?b?a?=\r\n\r\nx\r\n")
+    fakes.smtp.mail.arrive(DESK, message("jo@example.org", DESK, "Readable"))
+    run = sync(client)
+    assert run["state"] == "ok"
+    assert "Readable" in subjects(fakes)
+
+
+def test_page_sizes_that_are_not_plain_numbers_are_400s(client: Client, admin: str) -> None:
+    put_contact(client, admin, "jo", "jo@example.org")
+    for path in ("/contacts/jo/correspondence", "/deliveries"):
+        for size in ("\u00b2", "\u0663", "1e2", "-1"):
+            answer = client.call("GET", "activity", f"{path}?page_size={size}", token=admin)
+            assert answer.status_code == 400, (path, size, answer.json)
+            assert answer.json["error"]["field"] == "page_size"
+
+
+def test_saving_a_mailbox_to_receive_needs_its_imap_server(
+    client: Client, fakes: Fakes, admin: str
+) -> None:
+    client.call("PATCH", "settings", token=admin, body={"integrations": {"smtp_imap": True}})
+    answer = client.call(
+        "PUT",
+        "settings",
+        "/mailboxes/tenant",
+        token=admin,
+        body={
+            "address": DESK,
+            "receive": True,
+            "smtp": {
+                "host": "smtp.clinic.test",
+                "port": 587,
+                "security": "starttls",
+                "password": "app-password-1234",
+            },
+        },
+    )
+    assert answer.status_code == 400, answer.json
+    assert (answer.json["error"]["code"], answer.json["error"]["field"]) == (
+        "imap_required",
+        "imap",
+    )
+
+
+def test_a_provider_pause_or_quota_defers_the_sync_to_when_it_may_go_on(
+    client: Client, fakes: Fakes
+) -> None:
+    receiving_mailbox(fakes)
+    sync(client)
+    fakes.smtp.mail.pause_next = 45.0  # the reader's share of Gmail's minute is spent
+    paused = sync(client)
+    assert (paused["state"], paused["more"], paused["resume_after_s"]) == ("behind", True, 45.0)
+    name = fakes.queue.syncs[-1][2]
+    assert fakes.queue.sync_times[name] == fakes.clock.now + dt.timedelta(seconds=45)
+    fakes.smtp.mail.fail_with = ProviderFailure(
+        FailureKind.QUOTA, "rate_limited", "429", retry_after_s=30
+    )
+    throttled = sync(client)
+    assert (throttled["state"], throttled["resume_after_s"]) == ("behind", 30.0)
+    name = fakes.queue.syncs[-1][2]
+    assert fakes.queue.sync_times[name] == fakes.clock.now + dt.timedelta(seconds=30)
+
+
+def test_a_search_the_provider_caps_is_split_until_everything_is_found(
+    client: Client, fakes: Fakes, admin: str
+) -> None:
+    receiving_mailbox(fakes)
+    people = [f"p{n}@example.org" for n in range(4)]
+    for n, person in enumerate(people):
+        put_contact(client, admin, f"p{n}", person)
+        for k in range(3):
+            fakes.smtp.mail.arrive(DESK, message(person, DESK, f"{person} {k}"))
+    fakes.smtp.mail.search_cap = 5  # fewer than the 12 messages of the 4 contacts
+    run = sync(client)
+    assert run["backfilled"] >= 12
+    assert len(fakes.correspondence.of(TENANT)) == 12
+    sizes = [len(s) for s in fakes.smtp.mail.searches]
+    assert sizes[:3] == [4, 2, 1]  # halved while the provider still caps the answer
+
+
+def test_contacts_that_joined_a_moment_ago_wait_for_the_next_round(admin: str) -> None:
+    fakes = fake_runtime(**{**SYNC, "SENDVIA_SYNC_SETTLE_S": "60"})
+    client = Client(fakes)
+    admin = fakes.token(TENANT, "ann")
+    receiving_mailbox(fakes)
+    fakes.smtp.mail.arrive(DESK, message("jo@example.org", DESK, "From Jo"))
+    put_contact(client, admin, "jo", "jo@example.org")
+    assert sync(client)["backfilled"] == 0  # its request may still be committing others
+    fakes.clock.advance(minutes=10)
+    assert sync(client)["backfilled"] == 1

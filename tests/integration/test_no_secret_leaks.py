@@ -257,6 +257,19 @@ def test_microsoft_tokens_never_reach_firestore_responses_or_logs(
     start = microsoft_flow.start(admin, receive=True)
     assert microsoft_flow.connect(Browser(), start, account).query["sendvia_result"] == "connected"
     act("POST", "test_connection", body={"mailbox": "tenant"})
+    # Receiving through Graph, whose refresh tokens rotate as it reads too.
+    act("PUT", "activity", "/contacts/canary", {"name": "Jo", "addresses": ["jo@example.org"]})
+    reading = Receiving(clinic, account, "", firestore.Client(project=project))
+    reading.sync()
+    raw = message("Jo <jo@example.org>", account, "Canary reply")
+    microsoft_flow.fake(
+        f"/_fake/accounts/{account}/inbox",
+        "POST",
+        json={"raw": base64.urlsafe_b64encode(raw).decode()},
+    )
+    microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # rotate on read
+    assert reading.sync()["stored"] == 1
+    act("GET", "activity", "/contacts/canary/correspondence")
     act("POST", "send", body=email("pat@example.com"))
     microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # rotate on refresh
     act("POST", "send", body=email("pat@example.com"))

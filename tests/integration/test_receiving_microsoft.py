@@ -109,3 +109,6 @@ def test_an_exchange_ndr_bounces_the_email_and_suppresses_the_address(
     eventually(bounced, timeout=60)
     status = call("GET", "activity", f"/recipients/{gone}", bearer=clinic.admin).json()
     assert status["status"] == "hard_bounced"
+    outlook.sync()  # seen again: told once
+    notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()
+    assert [n["kind"] for n in notices["notifications"]] == ["email_bounced"]

@@ -60,7 +60,9 @@ class CloudTasksQueue:
         url = self._settings.deliver_url
         return self._create(name, url, url, body, at)
 
-    def enqueue_sync(self, tenant_id: str, mailbox_id: str, name: str) -> bool:
+    def enqueue_sync(
+        self, tenant_id: str, mailbox_id: str, name: str, at: dt.datetime | None = None
+    ) -> bool:
         """The task syncing one mailbox, aimed at `sync`'s /mailbox, with sync's URL as the
         audience of its token."""
         if self._sync_url is None:
@@ -68,7 +70,7 @@ class CloudTasksQueue:
         digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:40]
         target = f"{self._sync_url.rstrip('/')}/mailbox"
         body = {"tenant_id": tenant_id, "mailbox_id": mailbox_id}
-        return self._create(f"s-{digest}-{name}", target, self._sync_url, body, None)
+        return self._create(f"s-{digest}-{name}", target, self._sync_url, body, at)
 
     def _create(
         self,

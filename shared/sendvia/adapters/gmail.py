@@ -218,7 +218,9 @@ def classify_http_error(exc: Any) -> ProviderFailure:
             FailureKind.QUOTA,
             reason or "rate_limited",
             message,
-            retry_after_s=int(retry_after) if str(retry_after).isdigit() else None,
+            retry_after_s=int(retry_after)
+            if str(retry_after).isascii() and str(retry_after).isdigit()
+            else None,
         )
     if status == 401:
         return ProviderFailure(FailureKind.AUTH, "unauthorized", message)

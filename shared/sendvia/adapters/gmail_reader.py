@@ -48,7 +48,11 @@ FOLDERS = {"INBOX": "inbox", "SENT": "sent"}
 
 
 class OverBudget(Exception):  # noqa: N818 - a pause, not a failure
-    """This minute's units are spent: stop here, resume in the next task."""
+    """This minute's units are spent: stop here, resume in a task after `wait_s`."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__("over budget")
+        self.wait_s = wait_s
 
 
 class GmailReader:
@@ -74,7 +78,8 @@ class GmailReader:
         while self._spent and self._spent[0][0] < now - 60:
             self._spent.popleft()
         if enforce and sum(u for _, u in self._spent) + UNITS[kind] + reserve > BUDGET_UNITS:
-            raise OverBudget
+            oldest = self._spent[0][0] if self._spent else now
+            raise OverBudget(max(1.0, oldest + 60 - now))
         self._spent.append((now, UNITS[kind]))
         self.units += UNITS[kind]
         return self._gmail.read(self._key, self._credentials, request)
@@ -93,8 +98,8 @@ class GmailReader:
                 self._relist(state, listing, limit)
             else:
                 self._history(state, listing, limit)
-        except OverBudget:
-            listing.more = True
+        except OverBudget as pause:
+            listing.more, listing.pause_s = True, pause.wait_s
         listing.units = self.units - started
         return listing
 
@@ -189,7 +194,7 @@ class GmailReader:
     ) -> Listing:
         started = self.units
         who = " ".join(f"{field}:{a}" for a in addresses for field in ("from", "to", "cc"))
-        query = f"{{{who}}}" + (f" after:{int(since.timestamp())}" if since else "")
+        query = f"{{{who}}} -in:drafts" + (f" after:{int(since.timestamp())}" if since else "")
         state = dict(cursor or {})
         listing = Listing(items=[], cursor=state, more=False)
         try:
@@ -203,8 +208,8 @@ class GmailReader:
                 ),
                 reserve=UNITS["get"] * min(limit, 500),  # the page's fetches
             )
-        except OverBudget:
-            listing.more = True
+        except OverBudget as pause:
+            listing.more, listing.pause_s = True, pause.wait_s
             return listing
         state.setdefault("total", int(page.get("resultSizeEstimate", 0)))
         listing.total = state["total"]

@@ -345,7 +345,7 @@ def classify_graph_error(response: Any) -> ProviderFailure:
             FailureKind.QUOTA,
             "rate_limited",
             reply,
-            retry_after_s=int(wait) if wait.isdigit() else DEFAULT_THROTTLE_S,
+            retry_after_s=int(wait) if wait.isascii() and wait.isdigit() else DEFAULT_THROTTLE_S,
         )
     if status == 401:
         return ProviderFailure(FailureKind.AUTH, "unauthorized", reply)

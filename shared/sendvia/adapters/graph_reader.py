@@ -34,6 +34,7 @@ from sendvia.ports.receiving import Listed, Listing
 FOLDERS = {"inbox": "inbox", "sent": "sentitems"}
 SELECT = "id,internetMessageId,subject,from,toRecipients,ccRecipients,receivedDateTime"
 RESTART_MARGIN_S = 86_400
+SEARCH_CAP = 1000  # Graph's $search answers at most this many messages
 _GONE = {"syncStateNotFound", "SyncStateNotFound", "resyncRequired", "http_410"}
 
 
@@ -99,27 +100,39 @@ class GraphReader:
         cursor: Mapping[str, Any] | None,
         limit: int,
     ) -> Listing:
-        state = dict(cursor or {})
+        """Inbox, then Sent Items (as IMAP's backfill: not Drafts, Junk or Deleted Items)."""
+        state = dict(cursor or {"folder": "inbox"})
+        folder = state["folder"]
         if state.get("next"):
             url, params = state["next"], None
         else:
             terms = " OR ".join(f"participants:{a}" for a in addresses)
             if since is not None:
                 terms = f"({terms}) AND received>={since:%Y-%m-%d}"
-            url = "/v1.0/me/messages"
-            params = {"$search": f'"{terms}"', "$select": SELECT, "$top": str(min(limit, 250))}
+            url = f"/v1.0/me/mailFolders/{FOLDERS[folder]}/messages"
+            params = {
+                "$search": f'"{terms}"',
+                "$select": f"{SELECT},isDraft",
+                "$top": str(min(limit, 250)),
+            }
         page = self._graph.read(self._key, self._credentials, url, params)
         found = [m for m in page.get("value", []) if "@removed" not in m]
-        state["seen"] = int(state.get("seen", 0)) + len(found)
-        state["next"] = page.get("@odata.nextLink")
-        # Graph's search gives no count: what was seen, and a page more while there is more.
-        total = state["seen"] + (len(found) if state["next"] else 0)
-        return Listing(
-            items=[Listed(m["id"], "inbox", _headers(m)) for m in found],  # any folder
+        seen = int(state.get("seen", 0)) + len(found)
+        listing = Listing(
+            items=[Listed(m["id"], folder, _headers(m)) for m in found if not m.get("isDraft")],
             cursor=state,
-            more=bool(state["next"]),
-            total=total,
+            more=True,
+            total=seen + (len(found) if page.get("@odata.nextLink") else 0),
         )
+        if page.get("@odata.nextLink"):
+            state.update(next=page["@odata.nextLink"], seen=seen)
+        else:
+            listing.capped = seen >= SEARCH_CAP
+            nxt = list(FOLDERS)[list(FOLDERS).index(folder) + 1 :]
+            listing.more = bool(nxt)
+            state.clear()
+            state.update(folder=nxt[0] if nxt else folder, seen=0, done=not nxt)
+        return listing
 
     def rotated_secret(self) -> bytes | None:
         """Microsoft issues a new refresh token whenever one is used: the one to store."""

@@ -269,7 +269,7 @@ class MicrosoftOAuth:
 
 def classify_token_error(status: int, body: dict[str, Any]) -> ProviderFailure:
     """Microsoft's token errors by their AADSTS code (never echoing a token)."""
-    codes = [int(c) for c in body.get("error_codes") or [] if str(c).isdigit()]
+    codes = [int(c) for c in body.get("error_codes") or [] if str(c).isascii() and str(c).isdigit()]
     code = codes[0] if codes else 0
     described = str(body.get("error_description") or body.get("error") or "")
     reply = re.split(r"\s*Trace ID:", described)[0][:300] or f"Microsoft answered {status}."

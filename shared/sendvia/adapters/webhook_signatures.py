@@ -51,7 +51,7 @@ def verify_sendgrid(
 
     if not signature_b64 or not timestamp:
         raise SignatureError("the request is not signed")
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         raise SignatureError("the signature's timestamp is not a time")
     try:
         signed_at = dt.datetime.fromtimestamp(int(timestamp[:12]), dt.UTC)

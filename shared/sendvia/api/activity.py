@@ -30,7 +30,7 @@ def deliveries(call: Call) -> Reply:
     """The delivery log, newest first; members see what they sent, admins everything."""
     args = call.request.args
     raw_size = args.get("page_size", "50")
-    if not raw_size.isdigit() or not 1 <= int(raw_size) <= 200:
+    if not (raw_size.isascii() and raw_size.isdigit()) or not 1 <= int(raw_size) <= 200:
         raise BadRequest(
             "page_size must be a number from 1 to 200.",
             field="page_size",

@@ -216,6 +216,7 @@ class Delivery:
     state: DeliveryState
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
     subject: str = ""
     category: str | None = None
     contact_id: str | None = None
@@ -251,6 +252,7 @@ class Delivery:
             state=DeliveryState(doc["state"]),
             to=tuple(doc.get("to") or ()),
             cc=tuple(doc.get("cc") or ()),
+            bcc=tuple(doc.get("bcc") or ()),
             subject=str(doc.get("subject") or ""),
             category=doc.get("category"),
             contact_id=doc.get("contact_id"),

@@ -15,6 +15,7 @@ import html
 import re
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.errors import MessageError
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
@@ -82,14 +83,20 @@ class Incoming:
 
     def key(self) -> str:
         """The id of its correspondence document: the same however often and wherever it is
-        seen (Inbox and Sent, two mailboxes of the practice, a resync)."""
+        seen (Inbox and Sent, two mailboxes of the practice, a resync): its Message-ID with its
+        sender and date, so another message reusing a Message-ID (a broken mailer, a forgery)
+        is another document, not an overwrite."""
+        sender = self.sender.address if self.sender else ""
+        stamp = self.date.isoformat() if self.date else ""
         if self.message_id:
-            basis = f"id:{id_key(self.message_id)}"
+            basis = f"id:{id_key(self.message_id)}|{sender}|{stamp}"
         else:  # rare: no Message-ID; what the message says of itself stands in
-            sender = self.sender.address if self.sender else ""
-            stamp = self.date.isoformat() if self.date else ""
             basis = f"nomid:{sender}|{','.join(p.address for p in self.to)}|{stamp}|{self.subject}"
         return hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+# What a malformed header or part can make the standard library raise while reading it.
+_UNREADABLE = (MessageError, ValueError, LookupError, UnicodeError, TypeError, IndexError)
 
 
 def parse(raw: bytes) -> Incoming:
@@ -131,15 +138,19 @@ def _decoded(value: str) -> str:
 
     try:
         text = str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError):
+    except _UNREADABLE:
         text = value
     return " ".join(text.split())
 
 
 def _parties(message: Message, name: str) -> tuple[Party, ...]:
     values = [_decoded(str(v)) for v in message.get_all(name) or []]
+    try:
+        pairs = getaddresses(values)[:MAX_ADDRESSES]
+    except _UNREADABLE:
+        return ()
     found = []
-    for display, address in getaddresses(values)[:MAX_ADDRESSES]:
+    for display, address in pairs:
         if "@" in address:
             found.append(Party(display.strip()[:HEADER_LIMIT], address.strip().lower()))
     return tuple(found)
@@ -158,13 +169,16 @@ def _date(value: str) -> dt.datetime | None:
 
 
 def _payload_text(part: Message) -> str:
-    payload: Any = part.get_payload(decode=True)
+    try:
+        payload: Any = part.get_payload(decode=True)
+        charset = part.get_content_charset() or "utf-8"
+    except _UNREADABLE:
+        return ""
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:
+    except _UNREADABLE:  # an unknown or malformed charset
         return payload.decode("utf-8", errors="replace")
 
 
@@ -183,11 +197,17 @@ def _body(message: Message) -> tuple[str, bool, tuple[Attachment, ...]]:
     for part in message.walk():
         if part.is_multipart():
             continue
-        filename = part.get_filename()
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        try:
+            filename = part.get_filename()
+        except _UNREADABLE:
+            filename = "unnamed"
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         kind = part.get_content_type()
         if filename or disposition == "attachment":
-            payload: Any = part.get_payload(decode=True)
+            try:
+                payload: Any = part.get_payload(decode=True)
+            except _UNREADABLE:
+                payload = None
             attachments.append(
                 Attachment(
                     _decoded(filename or "")[:255] or "unnamed",

@@ -68,9 +68,11 @@ class Queue(Protocol):
         `generation` names a later task of the same delivery (a deferral)."""
         ...
 
-    def enqueue_sync(self, tenant_id: str, mailbox_id: str, name: str) -> bool:
-        """Create the task that syncs one mailbox, named by `name` (a window, or a sync's own
-        continuation); False when that task already exists."""
+    def enqueue_sync(
+        self, tenant_id: str, mailbox_id: str, name: str, at: dt.datetime | None = None
+    ) -> bool:
+        """Create the task that syncs one mailbox (for `at`), named by `name` (a window, or a
+        sync's own continuation); False when that task already exists."""
         ...
 
 

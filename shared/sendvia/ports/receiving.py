@@ -78,6 +78,11 @@ class Listing:
     total: int | None = None  # a search's estimate of everything it finds
     units: int = 0  # the provider's quota units this call spent
     restarted: list[str] = field(default_factory=list)  # folders re-read from the start
+    # The reader's share of the provider's quota is spent: read no more for this many seconds.
+    pause_s: float | None = None
+    # A search the provider answers only so far (Graph's $search: 1,000 results): search
+    # fewer addresses at once to see the rest.
+    capped: bool = False
 
 
 class MailReader(Protocol):

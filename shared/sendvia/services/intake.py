@@ -29,6 +29,8 @@ from sendvia.services import provider_events
 
 log = logging.getLogger("sendvia.intake")
 
+FETCH_CHUNK = 10
+
 
 @dataclass
 class Taken:
@@ -37,9 +39,10 @@ class Taken:
     stored: int = 0
     reports: int = 0
     placed: int = 0  # reports that named a delivery of this tenant
+    unreadable: int = 0  # messages no parser could read: skipped, logged
 
     def add(self, other: Taken) -> None:
-        for name in ("listed", "fetched", "stored", "reports", "placed"):
+        for name in ("listed", "fetched", "stored", "reports", "placed", "unreadable"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -67,30 +70,57 @@ def take_in(rt: Runtime, mailbox: MailboxRecord, reader: MailReader, items: list
         or (item.folder == "inbox" and reports.may_be_report(item.headers))
     ]
     records: list[tuple[str, Mapping[str, Any]]] = []
-    for item, raw in reader.fetch(wanted):
-        taken.fetched += 1
-        message = message_from_bytes(raw, policy=policy.compat32)
-        incoming = read(message, len(raw))
-        if item.folder == "inbox":
-            report = reports.read_report(
-                message, incoming.message_id or item.key, incoming.date or rt.clock()
-            )
-            if report is not None:
-                taken.reports += 1
-                taken.placed += place_report(rt, mailbox.tenant_id, report)
-                continue
-        found = (
-            rt.contacts.owners(mailbox.tenant_id, [a for a in incoming.addresses if a != own])
-            if item.headers is None
-            else {a: owners[a] for a in incoming.addresses if a in owners}
-        )
-        contacts = sorted(set(found.values()))
-        if contacts:
-            records.append((incoming.key(), correspondence_record(rt, mailbox, incoming, contacts)))
+    # A few whole messages at a time: what is held in memory is bounded by FETCH_CHUNK
+    # messages, whatever their attachments, not by a page.
+    for start in range(0, len(wanted), FETCH_CHUNK):
+        for fetched in reader.fetch(wanted[start : start + FETCH_CHUNK]):
+            record = _take_one(rt, mailbox, fetched, owners, taken)
+            if record is not None:
+                records.append(record)
     if records:
         rt.correspondence.store(mailbox.tenant_id, records)
     taken.stored = len(records)
     return taken
+
+
+def _take_one(
+    rt: Runtime,
+    mailbox: MailboxRecord,
+    fetched: tuple[Listed, bytes],
+    owners: dict[str, str],
+    taken: Taken,
+) -> tuple[str, Mapping[str, Any]] | None:
+    """One fetched message: a report placed, correspondence to store, or nothing."""
+    item, raw = fetched
+    taken.fetched += 1
+    own = mailbox.address.lower()
+    try:
+        message = message_from_bytes(raw, policy=policy.compat32)
+        incoming = read(message, len(raw))
+        report = (
+            reports.read_report(
+                message, incoming.message_id or item.key, incoming.date or rt.clock()
+            )
+            if item.folder == "inbox"
+            else None
+        )
+    except Exception:  # anyone can send anything: one unreadable message blocks no sync
+        taken.unreadable += 1
+        log.warning("skipped an unreadable message in mailbox %s", mailbox.id)
+        return None
+    if report is not None:
+        taken.reports += 1
+        taken.placed += place_report(rt, mailbox.tenant_id, report)
+        return None
+    found = (
+        rt.contacts.owners(mailbox.tenant_id, [a for a in incoming.addresses if a != own])
+        if item.headers is None
+        else {a: owners[a] for a in incoming.addresses if a in owners}
+    )
+    contacts = sorted(set(found.values()))
+    if not contacts:
+        return None
+    return incoming.key(), correspondence_record(rt, mailbox, incoming, contacts)
 
 
 def correspondence_record(
@@ -141,7 +171,13 @@ def place_report(rt: Runtime, tenant_id: str, report: reports.Report) -> int:
     if delivery is None:
         return 0
     to = tuple(addresses(list(delivery.to)))
+    sent_to = {a.lower() for a in addresses([*delivery.to, *delivery.cc, *delivery.bcc])}
     for event in report.events(message_id, tenant_id, delivery.id, to):
+        if event.address not in sent_to:
+            # Anyone who saw the email's Message-ID can write a "report" naming any address:
+            # only the email's own recipients are placed.
+            log.warning("a %s report names an address its email was not sent to", report.kind)
+            continue
         new, suppressed_now, before = rt.recipients.record(tenant_id, delivery.id, event)
         notifies = before is not None and before.kind is not DeliveryKind.TEST
         if new and notifies and before and pe.suppressing_status(event) is not None:

@@ -88,7 +88,7 @@ def correspondence(
     """The contact's messages, newest first: the whole practice's by default; only the
     member's own mailbox's when the tenant restricts it (admins always see all)."""
     contacts.get(rt, principal, contact_id)  # 404 for a contact this tenant does not have
-    if not page_size.isdigit() or not 1 <= int(page_size) <= MAX_PAGE:
+    if not (page_size.isascii() and page_size.isdigit()) or not 1 <= int(page_size) <= MAX_PAGE:
         raise BadRequest(
             f"page_size must be a number from 1 to {MAX_PAGE}.",
             field="page_size",

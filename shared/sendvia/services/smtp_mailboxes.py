@@ -62,6 +62,13 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> Mailbo
             field=problem.field,
             hint="Fill it in, or choose a preset.",
         ) from problem
+    if settings.receive and settings.imap is None:
+        raise BadRequest(
+            "Receiving reads the mailbox over IMAP: give its IMAP server too.",
+            field="imap",
+            code="imap_required",
+            hint="Fill in the IMAP server, or leave receive off.",
+        )
     existing = rt.mailboxes.get(principal.tenant_id, mailbox_id)
     connected = traits(existing.provider) if existing else None
     if connected is not None and connected.connected_by is not ConnectedBy.SETTINGS:
@@ -112,6 +119,8 @@ def save(rt: Runtime, principal: Principal, requested: str, body: Any) -> Mailbo
             }
         )
     rt.mailboxes.put(principal.tenant_id, mailbox_id, doc)
+    if existing is not None and existing.receive and not settings.receive:
+        rt.sync_states.delete(principal.tenant_id, mailbox_id)  # as :receive off does
     if version and existing and existing.secret_version not in (None, version):
         rt.secrets.destroy_older(mailbox_secret_id(principal.tenant_id, mailbox_id), version)
     return MailboxRecord.from_doc(principal.tenant_id, mailbox_id, doc)

@@ -27,7 +27,7 @@ from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, MailboxState, as_json
 from sendvia.errors import Unavailable
 from sendvia.ports import SecretUnavailable
-from sendvia.ports.receiving import MailReader
+from sendvia.ports.receiving import Listing, MailReader
 from sendvia.runtime import Runtime
 from sendvia.services import intake, mailboxes
 from sendvia.services.settings import load_tenant
@@ -50,6 +50,7 @@ class Run:
     more: bool = False
     state: str = "ok"
     cause: str | None = None
+    resume_after_s: float | None = None  # the provider asked for a pause this long
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,8 @@ class Run:
             "backfilled": self.backfilled,
             "restarted": self.restarted,
             "more": self.more,
+            "resume_after_s": self.resume_after_s,
+            "unreadable": self.taken.unreadable,
             "state": self.state,
             "cause": self.cause,
         }
@@ -153,7 +156,12 @@ def sync_mailbox(rt: Runtime, tenant_id: str, mailbox_id: str) -> dict[str, Any]
         }
         rt.sync_states.save(tenant_id, mailbox_id, holder, changes)
     if run.more and rt.queue is not None:
-        rt.queue.enqueue_sync(tenant_id, mailbox_id, f"more-{holder}")
+        at = (
+            rt.clock() + dt.timedelta(seconds=run.resume_after_s)
+            if run.resume_after_s is not None
+            else None
+        )
+        rt.queue.enqueue_sync(tenant_id, mailbox_id, f"more-{holder}", at)
     fields = {
         "event": "mailbox_synced",
         "tenant_id": tenant_id,
@@ -181,6 +189,14 @@ class _Session:
             self.mailbox.tenant_id, self.mailbox.id, self.holder, changes
         )
 
+    def _paused(self, listing: Listing) -> bool:
+        """The provider's quota share is spent: stop, and go on in a task after the pause."""
+        if listing.pause_s is None:
+            return False
+        self.run.more = True
+        self.run.resume_after_s = listing.pause_s
+        return True
+
     def incremental(self) -> bool:
         """What arrived since the cursor; True when the lease was lost (stop at once)."""
         cursor = self.state.get("cursor")
@@ -191,7 +207,7 @@ class _Session:
             cursor = self.state["cursor"] = listing.cursor
             if not self._save({"cursor": cursor}):
                 return True
-            if not listing.more:
+            if not listing.more or self._paused(listing):
                 return False
             if time.monotonic() >= self.deadline:
                 self.run.more = True
@@ -201,13 +217,48 @@ class _Session:
         """Earlier mail with the tenant's contacts, a group of addresses at a time, newest
         first; True when the lease was lost. Addresses are walked in the order they joined the
         index, so a contact added after the backfill finished starts a backfill of its own."""
+        if self.run.resume_after_s is not None:
+            return False  # the provider asked for a pause
+        backfill = self._round()
+        if backfill is None:
+            return False
+        while backfill["state"] == "running":
+            if time.monotonic() >= self.deadline:
+                self.run.more = True
+                break
+            if not self._group(backfill):
+                break
+            listing = self.reader.search(
+                backfill["group"], backfill.get("since"), backfill.get("cursor"), PAGE
+            )
+            if self._paused(listing):
+                break  # nothing was read: the cursor stays
+            if listing.capped and len(backfill["group"]) > 1:
+                # The provider answers this search only so far: halves, each searched anew.
+                half = len(backfill["group"]) // 2
+                halves = [backfill["group"][:half], backfill["group"][half:]]
+                backfill.update(group=None, pending=[*halves, *(backfill.get("pending") or [])])
+                continue
+            self._take(backfill, listing)
+            self.state["backfill"] = backfill
+            if not self._save({"backfill": backfill}):
+                return True
+        self.state["backfill"] = backfill
+        return not self._save({"backfill": backfill})
+
+    def _round(self) -> dict[str, Any] | None:
+        """The backfill to go on with: a first one, the one running, or a round for addresses
+        that joined since the last finished; None when there is nothing to do."""
         rt, tenant_id = self.rt, self.mailbox.tenant_id
         now = rt.clock()
         backfill = dict(self.state.get("backfill") or {})
-        through = added_mark(now)
+        # Addresses that joined the index a moment ago may belong to a request still
+        # committing others with earlier marks: they wait for the next round.
+        settle = rt.settings.sync.settle_s if rt.settings.sync else 0.0
+        through = added_mark(now - dt.timedelta(seconds=settle))
         if not backfill:
             days = load_tenant(rt, tenant_id).backfill_days
-            backfill = {
+            return {
                 "state": "running",
                 "done": 0,
                 "estimated_total": 0,
@@ -216,41 +267,42 @@ class _Session:
                 "after": None,
                 "through": through,
             }
-        elif backfill.get("state") == "done":
+        if backfill.get("state") == "done":
             if not rt.contacts.addresses_added(tenant_id, backfill["through"], through, 1):
-                return False
+                return None
             backfill.update(state="running", after=backfill["through"], through=through)
-        while backfill["state"] == "running":
-            if time.monotonic() >= self.deadline:
-                self.run.more = True
-                break
-            if not backfill.get("group"):
-                group = rt.contacts.addresses_added(
-                    tenant_id, backfill["after"], backfill["through"], GROUP
-                )
-                if not group:
-                    backfill.update(state="done", finished_at=rt.clock(), group=None, cursor=None)
-                    break
-                backfill.update(group=[a for a, _ in group], group_end=group[-1][1], cursor=None)
-            listing = self.reader.search(
-                backfill["group"], backfill.get("since"), backfill.get("cursor"), PAGE
-            )
-            if backfill.get("cursor") is None:
-                backfill["estimated_total"] += listing.total or 0
-            taken = intake.take_in(rt, self.mailbox, self.reader, listing.items)
-            self.run.taken.add(taken)
-            self.run.backfilled += taken.stored
-            backfill["done"] += taken.stored
-            # A search that could not count ahead (Graph's) gives a floor: never below done.
-            backfill["estimated_total"] = max(backfill["estimated_total"], backfill["done"])
-            backfill["cursor"] = listing.cursor
-            if not listing.more:
-                backfill.update(after=backfill["group_end"], group=None, cursor=None)
-            self.state["backfill"] = backfill
-            if not self._save({"backfill": backfill}):
-                return True
-        self.state["backfill"] = backfill
-        return not self._save({"backfill": backfill})
+        return backfill
+
+    def _group(self, backfill: dict[str, Any]) -> bool:
+        """The group of addresses to search next (False: none left, the backfill is done)."""
+        if backfill.get("group"):
+            return True
+        if backfill.get("pending"):
+            backfill.update(group=backfill["pending"][0], pending=backfill["pending"][1:])
+            return True
+        group = self.rt.contacts.addresses_added(
+            self.mailbox.tenant_id, backfill["after"], backfill["through"], GROUP
+        )
+        if not group:
+            backfill.update(state="done", finished_at=self.rt.clock(), group=None, cursor=None)
+            return False
+        backfill.update(group=[a for a, _ in group], group_end=group[-1][1], cursor=None)
+        return True
+
+    def _take(self, backfill: dict[str, Any], listing: Listing) -> None:
+        if backfill.get("cursor") is None:
+            backfill["estimated_total"] += listing.total or 0
+        taken = intake.take_in(self.rt, self.mailbox, self.reader, listing.items)
+        self.run.taken.add(taken)
+        self.run.backfilled += taken.stored
+        backfill["done"] += taken.stored
+        # A search that could not count ahead (Graph's) gives a floor: never below done.
+        backfill["estimated_total"] = max(backfill["estimated_total"], backfill["done"])
+        backfill["cursor"] = listing.cursor
+        if not listing.more:
+            backfill.update(group=None, cursor=None)
+            if not backfill.get("pending"):
+                backfill["after"] = backfill["group_end"]
 
 
 def _failed(
@@ -260,13 +312,18 @@ def _failed(
     state: dict[str, Any],
     run: Run,
 ) -> dict[str, Any]:
-    """A sync that failed: auth breaks the mailbox once (as at send time); anything else leaves
-    it behind, and `failing` with its cause once it failed twice in a row."""
+    """A sync that failed: auth breaks the mailbox once (as at send time); a quota leaves it
+    behind, going on in a task after the provider's Retry-After; anything else leaves it
+    behind, and `failing` with its cause once it failed twice in a row."""
     failures = int(state.get("failures") or 0) + 1
     run.cause = failure.code
     if failure.kind is FailureKind.AUTH:
         mailboxes.mark_broken(rt, mailbox, failure)
         run.state = "failing"
+    elif failure.kind is FailureKind.QUOTA:
+        # Deferred, not failing: the sync goes on when the provider says it may.
+        run.state, run.more = "behind", True
+        run.resume_after_s = float(failure.retry_after_s or 60)
     else:
         run.state = "failing" if failures > 1 or failure.kind is FailureKind.PERMANENT else "behind"
     log.warning("sync of mailbox %s failed: %s", mailbox.id, failure.code)
