@@ -5,6 +5,7 @@ Standard library only, so `make down` works even before the virtual environment 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -540,13 +541,14 @@ def seed(state_dir: Path, env: dict[str, str]) -> None:
 
 
 def create_queue(env: dict[str, str]) -> None:
-    """Create the deliveries queue, as Terraform does in production (the functions only
-    enqueue), with the numbers of sendvia/queue.json and the stack's short backoffs."""
+    """Create the deliveries queue and receiving's, as Terraform does in production (the
+    functions only enqueue), with the numbers of sendvia/queue.json and the stack's short
+    backoffs."""
     os.environ.update({k: v for k, v in env.items() if k.endswith("_EMULATOR_HOST")})
     from google.api_core import exceptions
     from sendvia.adapters.cloud_tasks import queue_spec
     from sendvia.adapters.google_clients import cloud_tasks_client
-    from sendvia.config import load
+    from sendvia.config import QUEUE, load
 
     tasks = load(env).tasks
     if tasks is None:
@@ -554,15 +556,22 @@ def create_queue(env: dict[str, str]) -> None:
     parent = f"projects/{PROJECT}/locations/{tasks.location}"
     from google.cloud import tasks_v2
 
-    spec = tasks_v2.Queue(queue_spec(tasks, f"{parent}/queues/{tasks.queue}"))
+    numbers = {k: v for k, v in QUEUE["sync"].items() if k != "name"}
+    sync = dataclasses.replace(
+        tasks,
+        queue=QUEUE["sync"]["name"],
+        **{**numbers, "min_backoff_s": tasks.min_backoff_s, "max_backoff_s": tasks.max_backoff_s},
+    )
     client = cloud_tasks_client()
-    try:
-        client.create_queue(parent=parent, queue=spec)
-    except exceptions.AlreadyExists:
-        from google.protobuf import field_mask_pb2
+    for settings in (tasks, sync):
+        spec = tasks_v2.Queue(queue_spec(settings, f"{parent}/queues/{settings.queue}"))
+        try:
+            client.create_queue(parent=parent, queue=spec)
+        except exceptions.AlreadyExists:
+            from google.protobuf import field_mask_pb2
 
-        paths = ["retry_config", "rate_limits"]
-        client.update_queue(queue=spec, update_mask=field_mask_pb2.FieldMask(paths=paths))
+            paths = ["retry_config", "rate_limits"]
+            client.update_queue(queue=spec, update_mask=field_mask_pb2.FieldMask(paths=paths))
 
 
 def functions_service(ports: dict[str, int]) -> Service:

@@ -72,6 +72,7 @@ class SyncSettings:
     url: str
     interval_s: float = 600.0
     budget_s: float = 120.0
+    queue: str = QUEUE["sync"]["name"]  # sync's own queue (sendvia/queue.json)
     # How long an address that joined the contacts' index waits before a backfill walks it:
     # the request adding it may still be committing others with earlier marks.
     settle_s: float = 60.0
@@ -216,7 +217,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler_service_account=scheduler,
         reminders_url=reminders_url,
         scheduler_auth_off=scheduler_off,
-        sync=SyncSettings(sync[0], *sync[1:]) if sync else None,
+        sync=(
+            SyncSettings(sync[0], sync[1], sync[2], settle_s=sync[3], **_sync_queue(env))
+            if sync
+            else None
+        ),
         project=project,
         platform_domain=domain,
         default_product_name=env.get("SENDVIA_PRODUCT_NAME", "").strip() or "sendvia",
@@ -226,6 +231,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         secret_manager_emulator_host=hosts["SECRET_MANAGER_EMULATOR_HOST"],
         cloud_tasks_emulator_host=hosts["CLOUD_TASKS_EMULATOR_HOST"],
     )
+
+
+def _sync_queue(env: Mapping[str, str]) -> dict[str, str]:
+    name = env.get("SENDVIA_SYNC_QUEUE", "").strip()
+    return {"queue": name} if name else {}
 
 
 def _dns_resolver(env: Mapping[str, str], problems: list[str]) -> str | None:

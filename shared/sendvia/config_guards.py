@@ -92,8 +92,9 @@ def scheduler(
 def sync(
     env: Mapping[str, str], *, has_queue: bool, problems: list[str]
 ) -> tuple[str, float, float, float] | None:
-    """Receiving's (url, interval_s, budget_s, settle_s): its tasks go on the deliveries'
-    queue, so it needs one; None when SENDVIA_SYNC_URL is not set (no mailbox is synced)."""
+    """Receiving's (url, interval_s, budget_s, settle_s): its tasks are signed as the
+    deliveries' are (SENDVIA_TASKS_SERVICE_ACCOUNT), so it needs them configured; None when
+    SENDVIA_SYNC_URL is not set (no mailbox is synced)."""
     url = env.get("SENDVIA_SYNC_URL", "").strip()
     if not url:
         return None
@@ -101,8 +102,8 @@ def sync(
         problems.append(f"SENDVIA_SYNC_URL={url!r} must be the sync function's URL.")
     if not has_queue:
         problems.append(
-            "SENDVIA_SYNC_URL is set but SENDVIA_DELIVER_URL is not: sync's tasks "
-            "go on the deliveries' queue."
+            "SENDVIA_SYNC_URL is set but SENDVIA_DELIVER_URL is not: sync's tasks are "
+            "signed as the deliveries' are (SENDVIA_TASKS_SERVICE_ACCOUNT)."
         )
     numbers = []
     for name, default, low, high in (

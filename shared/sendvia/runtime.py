@@ -142,6 +142,7 @@ def build(settings: Settings) -> Runtime:
             settings.project,
             lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
             sync_url=settings.sync.url if settings.sync else None,
+            sync_queue=settings.sync.queue if settings.sync else None,
         )
         if settings.tasks
         else None

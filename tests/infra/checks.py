@@ -36,8 +36,8 @@ CAPABILITY_USERS = {
         "sendvia.services.accept",
         "sendvia.services.deliver",
         "sendvia.services.reminders",
-        "sendvia.services.sync",
     },
+    "sync_enqueuer": {"sendvia.services.sync"},
 }
 # What each function needs at the least, whatever the static reach says (a deploy without one
 # of these breaks a flow the tests drive locally).
@@ -51,7 +51,7 @@ REQUIRED = {
     "provider_events": {"firestore"},
     "deliver": {"firestore", "mailbox_secrets", "relay_password", "enqueuer"},
     "reminders": {"firestore", "enqueuer"},
-    "sync": {"firestore", "mailbox_secrets", "enqueuer"},
+    "sync": {"firestore", "mailbox_secrets", "sync_enqueuer"},
 }
 
 
@@ -202,6 +202,15 @@ def queue_matches_code(module: Module) -> list[str]:
             problems.append(f"the code's {key} is not queue.json's")
     if settings.queue != QUEUE["name"]:
         problems.append("the code's queue name is not queue.json's")
+    sync = module.resource("google_cloud_tasks_queue", "sync")
+    if sync["name"] != "${local.queue.sync.name}":
+        problems.append("receiving's queue is not queue.json's sync queue")
+    if str(sync["retry_config"][0].get("max_attempts")) != "${local.queue.sync.max_attempts}":
+        problems.append("receiving's queue retries are not queue.json's")
+    if module.locals["environment_base"].get("SENDVIA_SYNC_QUEUE") != (
+        "${google_cloud_tasks_queue.sync.name}"
+    ):
+        problems.append("sync enqueues on another queue than receiving's")
     return problems
 
 

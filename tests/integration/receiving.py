@@ -65,6 +65,7 @@ def queue() -> CloudTasksQueue:
         settings.project,
         lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
         sync_url=settings.sync.url,
+        sync_queue=settings.sync.queue,
     )
 
 

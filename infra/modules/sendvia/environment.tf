@@ -35,8 +35,9 @@ locals {
     SENDVIA_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
     SENDVIA_REMINDERS_URL             = local.urls["reminders"]
 
-    # Receiving: sync's tasks go on the deliveries' queue, aimed at sync's URL.
-    SENDVIA_SYNC_URL = local.urls["sync"]
+    # Receiving: sync's tasks, on a queue of their own, aimed at sync's URL.
+    SENDVIA_SYNC_URL   = local.urls["sync"]
+    SENDVIA_SYNC_QUEUE = google_cloud_tasks_queue.sync.name
 
     # The email service's webhooks (provider_events).
     SENDVIA_SENDGRID_PUBLIC_KEY = var.sendgrid_public_key

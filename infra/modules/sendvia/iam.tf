@@ -108,8 +108,18 @@ resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
+# sync enqueues on receiving's queue only.
+resource "google_cloud_tasks_queue_iam_member" "sync_enqueuer" {
+  for_each = { for k, g in local.grants : k => g if g.capability == "sync_enqueuer" }
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_tasks_queue.sync.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
 resource "google_service_account_iam_member" "enqueuer_acts_as_invoker" {
-  for_each           = { for k, g in local.grants : k => g if g.capability == "enqueuer" }
+  for_each           = { for k, g in local.grants : k => g if contains(["enqueuer", "sync_enqueuer"], g.capability) }
   service_account_id = google_service_account.tasks_invoker.name
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.function[each.value.function].email}"

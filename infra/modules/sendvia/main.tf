@@ -103,7 +103,7 @@ locals {
       firestore       = "contacts, correspondence, sync cursors; bounces found in mailboxes"
       mailbox_secrets = "reads a receiving mailbox with its credentials"
       oauth_client    = "refreshes a Gmail mailbox's token"
-      enqueuer        = "one task per receiving mailbox, and a sync's continuation"
+      sync_enqueuer   = "one task per receiving mailbox, and a sync's continuation"
     }
   }
 }

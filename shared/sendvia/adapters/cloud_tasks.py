@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sendvia.config import TasksSettings
+from sendvia.config import QUEUE, TasksSettings
 
 
 class CloudTasksQueue:
@@ -27,11 +27,14 @@ class CloudTasksQueue:
         project: str,
         client_factory: Callable[[], Any],
         sync_url: str | None = None,
+        sync_queue: str | None = None,
     ) -> None:
         self._settings = settings
         self._sync_url = sync_url
         self._parent = f"projects/{project}/locations/{settings.location}"
         self.queue_name = f"{self._parent}/queues/{settings.queue}"
+        # Receiving's tasks have a queue of their own: neither waits for the other's.
+        self.sync_queue_name = f"{self._parent}/queues/{sync_queue or QUEUE['sync']['name']}"
         self._client_factory = client_factory
         self._client: Any = None
         self._lock = threading.Lock()
@@ -58,7 +61,7 @@ class CloudTasksQueue:
         body = {"tenant_id": tenant_id, "delivery_id": delivery_id}
         name = self.task_id(tenant_id, delivery_id, generation)
         url = self._settings.deliver_url
-        return self._create(name, url, url, body, at)
+        return self._create(f"{self.queue_name}/tasks/{name}", url, url, body, at)
 
     def enqueue_sync(
         self, tenant_id: str, mailbox_id: str, name: str, at: dt.datetime | None = None
@@ -70,11 +73,12 @@ class CloudTasksQueue:
         digest = hashlib.sha256(f"{tenant_id}/{mailbox_id}".encode()).hexdigest()[:40]
         target = f"{self._sync_url.rstrip('/')}/mailbox"
         body = {"tenant_id": tenant_id, "mailbox_id": mailbox_id}
-        return self._create(f"s-{digest}-{name}", target, self._sync_url, body, at)
+        task = f"{self.sync_queue_name}/tasks/s-{digest}-{name}"
+        return self._create(task, target, self._sync_url, body, at)
 
     def _create(
         self,
-        name: str,
+        name: str,  # the task's full name: its queue's, then /tasks/{id}
         url: str,
         audience: str,
         body: dict[str, str],
@@ -84,7 +88,7 @@ class CloudTasksQueue:
         from google.protobuf import timestamp_pb2
 
         task: dict[str, Any] = {
-            "name": f"{self.queue_name}/tasks/{name}",
+            "name": name,
             "http_request": {
                 "http_method": "POST",
                 "url": url,
@@ -101,7 +105,7 @@ class CloudTasksQueue:
             stamp.FromDatetime(at)
             task["schedule_time"] = stamp
         try:
-            self._tasks().create_task(parent=self.queue_name, task=task)
+            self._tasks().create_task(parent=name.rsplit("/tasks/", 1)[0], task=task)
         except exceptions.AlreadyExists:
             return False
         return True
