@@ -14,14 +14,15 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test unit lint format bench load soak package clean
+.PHONY: help setup up down status test unit lint format openapi bench load soak package clean
 
 help:
 	@echo "make up      start the local stack and every function (http://127.0.0.1:8000/<function>)"
 	@echo "make down    stop what make up started"
 	@echo "make test    run every test against a stack of its own"
 	@echo "make unit    the in-process tiers only (tests/unit, tests/functional): seconds, no stack"
-	@echo "make lint    ruff and mypy"
+	@echo "make lint    ruff, mypy and the OpenAPI document's validator"
+	@echo "make openapi write docs/openapi.json from the code"
 	@echo "make bench   benchmarks (figures as ratios)"
 	@echo "make load    50 concurrent frontends for 60 s against the public functions"
 	@echo "make soak    5,000 triggered emails under injected faults and a killed host"
@@ -77,6 +78,11 @@ lint: setup
 	$(VENV)/bin/ruff check shared functions emulators tests bench tools
 	$(VENV)/bin/ruff format --check shared functions emulators tests bench tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/openapi-spec-validator docs/openapi.json
+
+# docs/openapi.json: the published copy of the public contract (sendvia/api/openapi.py).
+openapi: $(PY_STAMP)
+	$(PY) tools/openapi.py
 
 format: setup
 	$(VENV)/bin/ruff format shared functions emulators tests bench tools

@@ -86,6 +86,13 @@ def build_app(source: Path) -> Any:
 
             counts = METER.snapshot(reset=request.args.get("reset") == "1")
             return Response(json.dumps(counts), content_type="application/json")
+        if request.path == "/_openapi.json":
+            # The public contract, with this host as its server (docs/openapi.json is the copy
+            # published with the code).
+            from sendvia.api.openapi import document
+
+            server = request.host_url.rstrip("/")
+            return Response(json.dumps(document(server)), content_type="application/json")
         if request.path == "/_health":
             return Response(
                 json.dumps({"ok": True, "functions": names}), content_type="application/json"
