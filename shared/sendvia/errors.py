@@ -62,6 +62,10 @@ class MethodNotAllowed(AppError):
     status = 405
     code = "method_not_allowed"
 
+    def __init__(self, message: str, *, allowed: list[str], hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.allowed = allowed  # the methods the path supports: the Allow header (RFC 9110)
+
 
 class Conflict(AppError):
     status = 409

@@ -143,9 +143,11 @@ class Router:
                 return spec.handler, found.groupdict()
             allowed.append(spec.method)
         if allowed:
+            methods = sorted(set(allowed))
             raise MethodNotAllowed(
                 f"{method} is not supported on {path}.",
-                hint=f"Use {' or '.join(sorted(set(allowed)))}.",
+                hint=f"Use {' or '.join(methods)}.",
+                allowed=methods,
             )
         raise NotFound(
             f"There is nothing at {self.function}{path}.",
@@ -171,7 +173,8 @@ class Router:
         except AppError as exc:
             level = logging.WARNING if exc.status < 500 else logging.ERROR
             log.log(level, "%s %s → %d %s", request.method, request.path, exc.status, exc.code)
-            reply = Reply(exc.status, exc.body())
+            extra = {"Allow": ", ".join(exc.allowed)} if isinstance(exc, MethodNotAllowed) else {}
+            reply = Reply(exc.status, exc.body(), extra)
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             reply = Reply(

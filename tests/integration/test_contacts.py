@@ -23,7 +23,8 @@ def test_two_contacts_racing_for_one_address_leave_it_with_exactly_one(clinic: C
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(pool.map(claim, range(6)))
-    assert sorted(statuses) == [200, 409, 409, 409, 409, 409]
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) - {200} <= {409, 429}, statuses  # taken, or "try again": never 500
     holders = [
         n
         for n in range(6)
@@ -51,3 +52,10 @@ def test_a_contact_is_kept_across_requests_and_taught_by_a_triggered_email(
     assert stored == [("jo.work@example.org", "delivery"), ("jo@example.org", "host")]
     assert call("DELETE", "activity", "/contacts/client-7", bearer=clinic.admin).status_code == 204
     assert list(index.stream()) == []
+
+
+def test_a_contact_without_addresses_is_kept(clinic: Clinic) -> None:
+    """Found by the fuzzer: no addresses made an empty batch read, which Firestore refuses (500)."""
+    status, made = put(clinic, "no-address-yet", name="Sam")
+    assert status == 200, made
+    assert made["addresses"] == []

@@ -7,7 +7,8 @@ import json
 
 from openapi_spec_validator import validate
 from sendvia import api
-from sendvia.api.openapi import CONTRACT, PUBLIC, document
+from sendvia.api.contract import CONTRACT, PUBLIC
+from sendvia.api.openapi import document
 
 from tools.openapi import PUBLISHED, rendered
 

@@ -61,3 +61,15 @@ def test_app_errors_render_their_status_code_and_hint():
 def test_path_parameters_reach_the_handler():
     assert request("/items/42").json == {"item": "42"}
     assert request("/items/42/").json == {"item": "42"}
+
+
+def test_a_method_the_path_does_not_take_is_405_with_the_allow_header() -> None:
+    """Found by the fuzzer: RFC 9110 requires `Allow` on a 405."""
+    fakes = fake_runtime()
+    app = flask.Flask("test")
+    headers = {"Authorization": f"Bearer {fakes.token('t1', 'u1')}"}
+    with app.test_request_context("/items/42", method="TRACE", headers=headers):
+        response = router.handle(flask.request, fakes.runtime)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert response.json["error"]["code"] == "method_not_allowed"

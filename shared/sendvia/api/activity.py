@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sendvia.api import presentation as show
 from sendvia.errors import BadRequest
 from sendvia.services import activity as service
@@ -10,6 +12,7 @@ from sendvia.services import contacts, receiving, recipients
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # a delivery's id
 
 
 @router.route("GET", "/notifications")
@@ -37,10 +40,16 @@ def deliveries(call: Call) -> Reply:
             code="invalid_value",
             hint="Leave it out for 50.",
         )
+    token = args.get("page_token") or None
+    if token is not None and not _TOKEN.match(token):
+        raise BadRequest(
+            "page_token is not one this API gave.",
+            field="page_token",
+            code="invalid_value",
+            hint="Use next_page_token from the previous page, or leave it out.",
+        )
     filters = {name: args[name] for name in service.DELIVERY_FILTERS if args.get(name)}
-    page, token = service.deliveries(
-        call.runtime, call.user, filters, int(raw_size), args.get("page_token") or None
-    )
+    page, token = service.deliveries(call.runtime, call.user, filters, int(raw_size), token)
     return Reply(200, {"deliveries": [show.delivery(d) for d in page], "next_page_token": token})
 
 

@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING, Any
 from sendvia.adapters import paths
 from sendvia.cache import TenantCache
 from sendvia.domain.contacts import AddressTaken, Contact, Owner, Source, added_mark, claims
+from sendvia.errors import TooBusy
 from sendvia.metering import METER
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-_LEARNED_KEPT_S = 3600.0
+_LEARNED_KEPT_S = 3600.0  # an instance remembers for an hour which addresses it taught
 _CHUNK = 30  # contacts per transaction: Firestore's `in` takes 30 values
-_MAX_WRITES = 450  # an instance remembers for an hour which addresses it taught
+_MAX_WRITES = 450
+_TRANSACTION_TRIES = 20  # racing puts of one address retry; past this, 429 "try again"
 
 
 def _owner(data: dict[str, Any]) -> Owner:
@@ -53,7 +55,7 @@ class FirestoreContacts:
         [result] = self.put_many(tenant_id, [(contact_id, name, addresses)], now)
         if isinstance(result, AddressTaken):
             raise result
-        return result
+        return self.get(tenant_id, contact_id) or result  # with what deliveries taught it
 
     def put_many(
         self, tenant_id: str, wanted: list[tuple[str, str, list[str]]], now: dt.datetime
@@ -82,30 +84,41 @@ class FirestoreContacts:
 
         @firestore.transactional
         def put_once(transaction: firestore.Transaction) -> list[Contact | AddressTaken]:
-            query = index.where(filter=firestore.FieldFilter("contact_id", "in", ids))
-            held_docs = list(transaction.get(query))
-            every = sorted({a for _, _, addresses in wanted for a in addresses})
-            refs = [index.document(paths.address_hash(a)) for a in every]
-            owners = {
-                str(s.get("address")): _owner(s.to_dict() or {})
-                for s in transaction.get_all(refs)
+            # Documents only, no query: racing puts then wait on the documents they share, not
+            # on a range of the index. A contact's document lists the addresses the host gave
+            # it, the ones a new put may release.
+            contact_refs = [self._db.document(paths.contact(tenant_id, c)) for c in ids]
+            held_by = {
+                s.id: list((s.to_dict() or {}).get("addresses") or [])
+                for s in transaction.get_all(contact_refs)
                 if s.exists
             }
-            METER.reads(1 + len(held_docs) + len(refs))
+            every = sorted(
+                {a for _, _, addresses in wanted for a in addresses}
+                | {a for held in held_by.values() for a in held}
+            )
+            refs = [index.document(paths.address_hash(a)) for a in every]
+            # (No addresses, no read: Firestore answers an empty batch read with an error.)
+            owners = {
+                str(s.get("address")): _owner(s.to_dict() or {})
+                for s in (transaction.get_all(refs) if refs else [])
+                if s.exists
+            }
+            METER.reads(len(contact_refs) + len(refs))
             results: list[Contact | AddressTaken] = []
             writes = 0
             for contact_id, name, addresses in wanted:
                 held = {
-                    str(s.get("address")): Source(s.get("source"))
-                    for s in held_docs
-                    if s.get("contact_id") == contact_id
+                    a: Source.HOST
+                    for a in held_by.get(contact_id, [])
+                    if (owner := owners.get(a)) and owner.contact_id == contact_id
                 }
                 try:
                     change = claims(contact_id, addresses, owners, held)
                 except AddressTaken as taken:
                     results.append(taken)
                     continue
-                document = {"name": name, "updated_at": now}
+                document = {"name": name, "addresses": list(addresses), "updated_at": now}
                 transaction.set(self._db.document(paths.contact(tenant_id, contact_id)), document)
                 for address in change.take:
                     owners[address] = Owner(contact_id, Source.HOST)
@@ -122,18 +135,18 @@ class FirestoreContacts:
                 for address in change.release:
                     transaction.delete(index.document(paths.address_hash(address)))
                 writes += 1 + len(change.take) + len(change.release)
-                kept = [
-                    {"address": a, "source": s.value}
-                    for a, s in held.items()
-                    if a not in change.release and a not in addresses
-                ]
-                results.append(
-                    _contact(contact_id, document, [*kept, *({"address": a} for a in addresses)])
-                )
+                results.append(_contact(contact_id, document, [{"address": a} for a in addresses]))
             METER.writes(writes)
             return results
 
-        done: list[Contact | AddressTaken] = put_once(self._db.transaction())
+        try:
+            done: list[Contact | AddressTaken] = put_once(
+                self._db.transaction(max_attempts=_TRANSACTION_TRIES)
+            )
+        except ValueError as exc:  # the client's "Failed to commit transaction in N attempts"
+            raise TooBusy(
+                "Too many changes to these contacts at once.", hint="Try again in a moment."
+            ) from exc
         return done
 
     def delete(self, tenant_id: str, contact_id: str) -> bool:
