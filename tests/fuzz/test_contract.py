@@ -52,7 +52,7 @@ TRIED: dict[str, int] = {}  # cases per operation
 
 
 @schema.parametrize()
-@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_contract_holds(case: schemathesis.Case, tokens: dict[str, str]) -> None:
     who = "member" if len(TRIED) % 3 == 0 and sum(TRIED.values()) % 2 else "admin"
     label = case.operation.label
@@ -68,3 +68,44 @@ def test_every_operation_was_tried_and_a_thousand_cases_in_all() -> None:
         pytest.skip("run with the whole contract (a subset ran)")
     print(f"\nschemathesis: {sum(TRIED.values())} cases over {len(TRIED)} operations")
     assert sum(TRIED.values()) >= 1000, TRIED
+
+
+class Linked(schema.as_state_machine()):  # type: ignore[misc]
+    """Following the contract's links: a contact put, then read, its correspondence read,
+    deleted; an email sent or queued, then read and cancelled — with the same checks."""
+
+    def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+        return {"headers": {"Authorization": f"Bearer {STATEFUL_TOKEN[0]}"}}
+
+    def validate_response(
+        self, response: object, case: schemathesis.Case, **kwargs: object
+    ) -> None:
+        TRIED_LINKED.append(case.operation.label)
+        case.validate_response(response, excluded_checks=EXCLUDED)
+
+
+STATEFUL_TOKEN: list[str] = []
+TRIED_LINKED: list[str] = []
+
+
+def test_the_contract_holds_along_its_links(tokens: dict[str, str]) -> None:
+    STATEFUL_TOKEN[:] = [tokens["admin"]]
+    Linked.run(
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    followed = set(TRIED_LINKED)
+    print(f"\nschemathesis, along links: {len(TRIED_LINKED)} calls over {len(followed)} operations")
+    targets = {
+        "GET /activity/contacts/{contact_id}",
+        "GET /activity/contacts/{contact_id}/correspondence",
+        "DELETE /activity/contacts/{contact_id}",
+        "GET /activity/deliveries/{delivery_id}",
+        "POST /send/{delivery_id}:cancel",
+    }
+    assert len(targets & followed) >= 3, followed  # links were followed, not only roots

@@ -33,6 +33,9 @@ class Operation:
     headers: dict[str, dict[str, Any]] = field(default_factory=dict)
     auth: str = "user"  # user (Firebase ID token) | signature | none (a browser's redirect)
     required_query: tuple[str, ...] = ()
+    # OpenAPI links from this answer to later calls (a stateful fuzzer follows them):
+    # name → (operationId, {parameter: runtime expression}).
+    links: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
 
 PAGE = {
@@ -166,6 +169,13 @@ CONTRACT: dict[tuple[str, str, str], Operation] = {
         "SendRequest",
         errors=(400, 401, 403, 409, 413, 422, 429, 502, 503),
         headers=KEY,
+        links={
+            "ReadDelivery": (
+                "activity_one_delivery",
+                {"delivery_id": "$response.body#/delivery/id"},
+            ),
+            "CancelDelivery": ("send_cancel", {"delivery_id": "$response.body#/delivery/id"}),
+        },
     ),
     ("send", "POST", "/{delivery_id}:cancel"): Operation(
         "Cancel a queued or scheduled email", (200, "DeliveryReply"), errors=(*MINE, 409)
@@ -214,7 +224,18 @@ CONTRACT: dict[tuple[str, str, str], Operation] = {
         "A contact", (200, "Contact"), errors=MINE
     ),
     ("activity", "PUT", "/contacts/{contact_id}"): Operation(
-        "Create or replace a contact", (200, "Contact"), "ContactIn", errors=(*MINE, 409, 429)
+        "Create or replace a contact",
+        (200, "Contact"),
+        "ContactIn",
+        errors=(*MINE, 409, 429),
+        links={
+            "ReadContact": ("activity_contact", {"contact_id": "$response.body#/id"}),
+            "ReadCorrespondence": (
+                "activity_correspondence",
+                {"contact_id": "$response.body#/id"},
+            ),
+            "DeleteContact": ("activity_delete_contact", {"contact_id": "$response.body#/id"}),
+        },
     ),
     ("activity", "DELETE", "/contacts/{contact_id}"): Operation(
         "Delete a contact and its correspondence (admin)", (204, None), errors=MINE

@@ -116,6 +116,13 @@ def _operation(function: str, handler: str, template: str, op: Operation) -> dic
             "description": "Queued (or scheduled) for `deliver`",
             "content": {"application/json": {"schema": ref("DeliveryReply")}},
         }
+    links = {
+        name: {"operationId": target, "parameters": parameters_of}
+        for name, (target, parameters_of) in op.links.items()
+    }
+    if links:
+        for answered in [str(status), *(["202"] if function == "send" else [])]:
+            responses[answered]["links"] = links
     error = {"content": {"application/json": {"schema": ref("Error")}}}
     for code in sorted({*op.errors, 404, 405}):
         responses[str(code)] = {"description": _ERRORS.get(code, "Refused"), **error}
