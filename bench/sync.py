@@ -7,6 +7,8 @@ documentation prices each call) and an SMTP/IMAP mailbox (the stack's Dovecot):
 - Firestore writes (and reads) per stored message, against 1 write: the message's document;
 - Gmail quota units per stored message, against the API's minimum: one `messages.get` (5 units)
   per message and one `messages.list` (5 units) per 500 ids — the whole backfill as one search;
+- Graph requests per stored message for a Microsoft mailbox (the fake Microsoft counts them),
+  against one `$value` a message and a search page per 250;
 - peak memory of the functions host during the sync, against its resident size before it;
 - then 200 new messages (20 with contacts) arrive: the incremental sync's units and writes per
   stored message. Its minimum is not 5 a stored message: every new Inbox message must be looked
@@ -166,7 +168,7 @@ def report(row: dict, minimum_units: float | None) -> None:  # type: ignore[type
     if row["units"] is not None and minimum_units:
         per = row["units"] / stored
         line += (
-            f"  units/stored {per:6.2f} (API minimum {minimum_units:.2f}, "
+            f"  {row.get('unit', 'units')}/stored {per:6.2f} (API minimum {minimum_units:.2f}, "
             f"×{per / minimum_units:.2f})"
         )
     grown = row["peak_kib"] - row["base_kib"]
@@ -210,6 +212,39 @@ def gmail(total: int, involved: int) -> None:
     report(again, (GMAIL_HISTORY + GMAIL_GET * 200 + GMAIL_GET * stored) / stored)
 
 
+def microsoft(total: int, involved: int) -> None:
+    from tests.integration import microsoft_flow
+    from tests.integration.google_flow import Browser
+
+    clinic = make_clinic(uuid.uuid4().hex[:12])
+    call("PATCH", "settings", bearer=clinic.admin, body={"integrations": {"microsoft": True}})
+    account = f"bench-{clinic.suffix}@contoso.example"
+    started = microsoft_flow.start(clinic.admin, receive=True)
+    outcome = microsoft_flow.connect(Browser(), started, account)
+    assert outcome.query["sendvia_result"] == "connected"
+    reading = Receiving(
+        clinic, account, "", firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+    )
+    fake = os.environ["FAKE_MICROSOFT_URL"]
+
+    def requests_made() -> int:
+        answer = requests.get(f"{fake}/_fake/accounts/{account}/reads", timeout=10)
+        return int(answer.json()["reads"])
+
+    people = [f"client{n}@example.org" for n in range(involved)]
+    raws = mailbox_messages(account, people, total)
+    for start in range(0, len(raws), 1000):
+        encoded = [base64.urlsafe_b64encode(r).decode() for r in raws[start : start + 1000]]
+        requests.post(
+            f"{fake}/_fake/accounts/{account}/inbox", json={"raws": encoded}, timeout=120
+        ).raise_for_status()
+    add_contacts(clinic, people)
+    row = measure(f"graph backfill {total}", reading, requests_made, 0)
+    row["unit"] = "requests"
+    # The least Graph allows: one $value a message, one search page (≤ 250) a 250 of them.
+    report(row, 1 + 1 / 250)
+
+
 def imap(total: int, involved: int) -> None:
     clinic = make_clinic(uuid.uuid4().hex[:12])
     reading = receiving_mailbox(clinic, os.environ["GOOGLE_CLOUD_PROJECT"])
@@ -227,6 +262,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"sync of a mailbox of {args.messages} messages, {args.contacts} with contacts")
     gmail(args.messages, args.contacts)
+    microsoft(args.messages, args.contacts)
     imap(args.messages, args.contacts)
 
 

@@ -1,6 +1,6 @@
 """Write docs/openapi.json, the published copy of the public contract (sendvia.api.openapi).
 
-    make openapi            (tests/unit/test_openapi.py fails while the copy is stale)
+make openapi            (tests/unit/test_openapi.py fails while the copy is stale)
 """
 
 from __future__ import annotations

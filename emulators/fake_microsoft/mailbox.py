@@ -12,7 +12,8 @@
 - `POST /_fake/accounts/{email}/inbox {"raw": base64url}` makes mail arrive; after
   `:undeliverable {"addresses": [...]}`, what is sent to them bounces into the Inbox as Exchange
   Online's NDR (emulators/bounces/exchange_ndr.eml). `:limits {"reads_per_window"}` answers 429
-  past that many reads in the window (Graph: 10,000 requests per 10 minutes per mailbox).
+  past that many reads in the window (Graph: 10,000 requests per 10 minutes per mailbox);
+  `GET /_fake/accounts/{email}/reads` counts them.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def register(
                 response.headers["Retry-After"] = "30"
                 raise _Stop((response, status))
             times.append(now)
+            account.reads_total += 1
 
     @app.get("/v1.0/me/mailFolders/<folder>/messages/delta")
     def delta(folder: str) -> Any:
@@ -271,15 +273,24 @@ def _since(text: str) -> float | None:
         return None
 
 
+def reads(state: Any, account: Any) -> Any:
+    with state.lock:
+        return {"reads": account.reads_total, "messages": len(account.mail_items)}
+
+
 def arrive(state: Any, account: Any) -> Any:
+    """One message (`raw`), or many at once (`raws`, for a benchmark's mailbox)."""
     body = flask.request.get_json(silent=True) or {}
-    try:
-        raw = base64.urlsafe_b64decode(str(body.get("raw", "")) + "==")
-    except (binascii.Error, ValueError):
-        raw = b""
-    if not raw.strip():
-        return {"error": "give raw: a base64url RFC 5322 message"}, 400
-    return {"id": file_message(state, account, raw, "inbox")["id"]}
+    ids = []
+    for encoded in body.get("raws") or [body.get("raw", "")]:
+        try:
+            raw = base64.urlsafe_b64decode(str(encoded) + "==")
+        except (binascii.Error, ValueError):
+            raw = b""
+        if not raw.strip():
+            return {"error": "give raw: a base64url RFC 5322 message"}, 400
+        ids.append(file_message(state, account, raw, "inbox")["id"])
+    return {"id": ids[0]} if len(ids) == 1 else {"ids": ids}
 
 
 def account_action(state: Any, account: Any, verb: str) -> Any:

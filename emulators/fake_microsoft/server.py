@@ -613,6 +613,10 @@ def _register_test_api(app: flask.Flask, state: FakeMicrosoftState) -> None:
     def arrive(email: str) -> Any:
         return reading.arrive(state, state.account(email))
 
+    @app.get("/_fake/accounts/<email>/reads")
+    def reads(email: str) -> Any:
+        return reading.reads(state, state.account(email))
+
     @app.post("/_fake/accounts/<path:action>")
     def account_action(action: str) -> Any:  # noqa: PLR0911 - one answer per action
         email, _, verb = action.rpartition(":")

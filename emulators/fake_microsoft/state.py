@@ -81,6 +81,7 @@ class Account:
     undeliverable: set[str] = field(default_factory=set)
     read_times: deque[float] = field(default_factory=deque)
     reads_per_window: int = 10_000
+    reads_total: int = 0
 
     @property
     def personal(self) -> bool:
