@@ -59,21 +59,27 @@ class GraphReader:
         folders = {k: dict(v) for k, v in (cursor or {}).get("folders", {}).items()}
         listing = Listing(items=[], cursor={"folders": folders}, more=False)
         for folder in FOLDERS:
-            state = folders.get(folder)
-            if cursor is None or state is None:
-                url, params = self._delta_from(folder, time.time())
-                state = {}
-            else:
+            if len(listing.items) >= limit:
+                listing.more = True  # this folder waits, its cursor as it was
+                continue
+            state = dict(folders.get(folder) or {})
+            params: dict[str, str]
+            if state.get("next") or state.get("delta"):
                 url, params = state.get("next") or state["delta"], {}
+            else:  # a folder not started: at the present (earlier mail is the backfill's)
+                started = time.time()
+                url, params = self._delta_from(folder, started)
+                state = {"good_at": started}
             while len(listing.items) < limit:
                 try:
                     page = self._graph.read(
                         self._key, self._credentials, url, params or None, page_size=limit
                     )
                 except ProviderFailure as failure:
-                    if failure.code not in _GONE or not state.get("good_at"):
+                    if failure.code not in _GONE:
                         raise
-                    url, params = self._delta_from(folder, state["good_at"] - RESTART_MARGIN_S)
+                    since = float(state.get("good_at") or time.time()) - RESTART_MARGIN_S
+                    url, params = self._delta_from(folder, since)
                     state.pop("next", None)
                     listing.restarted.append(folder)
                     continue
