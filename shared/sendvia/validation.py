@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -51,3 +53,27 @@ def validation_error(exc: ValidationError) -> BadRequest:
         field=field,
         hint="Correct this field and send the request again.",
     )
+
+
+def page(
+    args: Mapping[str, str], *, default: int, most: int, token: re.Pattern[str]
+) -> tuple[int, str | None]:
+    """A list's `page_size` (ASCII digits, 1 to `most`) and `page_token` (what a page gave:
+    `token`'s shape); a 400 naming the parameter otherwise."""
+    size = args.get("page_size", str(default))
+    if not (size.isascii() and size.isdigit()) or not 1 <= int(size) <= most:
+        raise BadRequest(
+            f"page_size must be a number from 1 to {most}.",
+            field="page_size",
+            code="invalid_value",
+            hint=f"Leave it out for {default}.",
+        )
+    given = args.get("page_token") or None
+    if given is not None and not token.match(given):
+        raise BadRequest(
+            "page_token is not one this API gave.",
+            field="page_token",
+            code="invalid_value",
+            hint="Use next_page_token from the previous page, or leave it out.",
+        )
+    return int(size), given

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 
+from sendvia import validation
 from sendvia.api import presentation as show
-from sendvia.errors import BadRequest
 from sendvia.services import activity as service
 from sendvia.services import contacts, receiving, recipients
 from sendvia.web import Call, Reply, Router
 
 router = Router("activity")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # a delivery's id
+_DELIVERY_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # a delivery's id
+_MESSAGE_TOKEN = re.compile(r"^[0-9a-f]{40}$")  # a message's key (domain.incoming)
 
 
 @router.route("GET", "/notifications")
@@ -32,24 +33,9 @@ def mark_read(call: Call, notification_id: str) -> Reply:
 def deliveries(call: Call) -> Reply:
     """The delivery log, newest first; members see what they sent, admins everything."""
     args = call.request.args
-    raw_size = args.get("page_size", "50")
-    if not (raw_size.isascii() and raw_size.isdigit()) or not 1 <= int(raw_size) <= 200:
-        raise BadRequest(
-            "page_size must be a number from 1 to 200.",
-            field="page_size",
-            code="invalid_value",
-            hint="Leave it out for 50.",
-        )
-    token = args.get("page_token") or None
-    if token is not None and not _TOKEN.match(token):
-        raise BadRequest(
-            "page_token is not one this API gave.",
-            field="page_token",
-            code="invalid_value",
-            hint="Use next_page_token from the previous page, or leave it out.",
-        )
+    size, token = validation.page(args, default=50, most=200, token=_DELIVERY_TOKEN)
     filters = {name: args[name] for name in service.DELIVERY_FILTERS if args.get(name)}
-    page, token = service.deliveries(call.runtime, call.user, filters, int(raw_size), token)
+    page, token = service.deliveries(call.runtime, call.user, filters, size, token)
     return Reply(200, {"deliveries": [show.delivery(d) for d in page], "next_page_token": token})
 
 
@@ -104,12 +90,6 @@ def put_contacts(call: Call) -> Reply:
 @router.route("GET", "/contacts/{contact_id}/correspondence")
 def correspondence(call: Call, contact_id: str) -> Reply:
     """Mail exchanged with the contact in the practice's receiving mailboxes, newest first."""
-    args = call.request.args
-    page, token = receiving.correspondence(
-        call.runtime,
-        call.user,
-        contact_id,
-        args.get("page_size", "25"),
-        args.get("page_token") or None,
-    )
+    size, after = validation.page(call.request.args, default=25, most=100, token=_MESSAGE_TOKEN)
+    page, token = receiving.correspondence(call.runtime, call.user, contact_id, size, after)
     return Reply(200, {"messages": [show.message(m) for m in page], "next_page_token": token})

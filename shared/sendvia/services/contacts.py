@@ -20,8 +20,9 @@ from sendvia.domain.contacts import (
     valid_contact_id,
 )
 from sendvia.domain.principal import Principal
-from sendvia.errors import BadRequest, Conflict, Forbidden, NotFound
+from sendvia.errors import BadRequest, Conflict, NotFound
 from sendvia.runtime import Runtime
+from sendvia.services.settings import require_admin
 from sendvia.validation import parse_model
 
 
@@ -33,15 +34,6 @@ def check_id(contact_id: str) -> None:
             field="contact_id",
             code="invalid_value",
             hint="Use the host product's own id of the contact.",
-        )
-
-
-def _require_admin(principal: Principal, what: str) -> None:
-    if not principal.is_admin:
-        raise Forbidden(
-            f"Only an administrator may {what}.",
-            code="admin_only",
-            hint="Ask an administrator of your practice.",
         )
 
 
@@ -81,7 +73,7 @@ def put(rt: Runtime, principal: Principal, contact_id: str, body: Any) -> Contac
 def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
     """Each contact is put on its own; one that conflicts (with a stored contact, or with an
     earlier one of the batch) is refused with its error, and the rest are kept."""
-    _require_admin(principal, "import contacts")
+    require_admin(principal, "import contacts")
     batch = parse_model(ContactBatch, body)
     results: list[dict[str, Any] | None] = [None] * len(batch.contacts)
     claimed: dict[str, str] = {}
@@ -126,7 +118,7 @@ def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
 
 
 def delete(rt: Runtime, principal: Principal, contact_id: str) -> None:
-    _require_admin(principal, "delete contacts")
+    require_admin(principal, "delete contacts")
     check_id(contact_id)
     # Its correspondence first: a retry after a failure in between finds the contact still there.
     rt.correspondence.forget_contact(principal.tenant_id, contact_id)
