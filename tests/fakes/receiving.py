@@ -9,6 +9,7 @@ from email import message_from_bytes
 from email.policy import compat32
 from typing import Any
 
+from sendvia.adapters.reading import Reader
 from sendvia.domain.contacts import AddressTaken, Contact, Owner, Source, added_mark, claims
 from sendvia.domain.incoming import parse
 from sendvia.ports.receiving import Listed, Listing
@@ -127,7 +128,7 @@ class FakeMail:
         self.epochs[(address, folder)] = self.epochs.get((address, folder), 0) + 1
 
 
-class FakeReader:
+class FakeReader(Reader):
     FOLDERS = ("inbox", "sent")
 
     def __init__(self, mail: FakeMail, address: str) -> None:
@@ -138,9 +139,6 @@ class FakeReader:
         if self._mail.fail_with is not None:
             raise self._mail.fail_with
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
     def _listed(self, folder: str, index: int) -> Listed:
         raw = self._mail.folders[(self._address, folder)][index]
@@ -216,9 +214,6 @@ class FakeReader:
             listing.more = listing.more or not state["done"]
             folders[folder] = state
         return listing
-
-    def rotated_secret(self) -> bytes | None:
-        return None  # its credentials do not change by being used
 
     def fetch(self, items: list[Listed]) -> list[tuple[Listed, bytes]]:
         found = []

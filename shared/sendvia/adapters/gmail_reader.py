@@ -28,6 +28,7 @@ from email import message_from_bytes, policy
 from typing import Any
 
 from sendvia.adapters.gmail import Gmail
+from sendvia.adapters.reading import Reader
 from sendvia.domain.failures import ProviderFailure
 from sendvia.ports.receiving import Listed, Listing
 
@@ -55,19 +56,13 @@ class OverBudget(Exception):  # noqa: N818 - a pause, not a failure
         self.wait_s = wait_s
 
 
-class GmailReader:
+class GmailReader(Reader):
     def __init__(self, gmail: Gmail, key: str, credentials: Any) -> None:
         self._gmail = gmail
         self._key = key
         self._credentials = credentials
         self._spent: collections.deque[tuple[float, int]] = collections.deque()
         self.units = 0
-
-    def __enter__(self) -> GmailReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
     def _call(
         self, kind: str, request: Callable[[Any], Any], reserve: int = 0, *, enforce: bool = True
@@ -219,9 +214,6 @@ class GmailReader:
         listing.more = bool(state["page"])
         listing.units = self.units - started
         return listing
-
-    def rotated_secret(self) -> bytes | None:
-        return None  # its credentials do not change by being used
 
     def fetch(self, items: list[Listed]) -> list[tuple[Listed, bytes]]:
         """Reserved when they were listed: never stopped by this reader's budget (a 429 from

@@ -28,6 +28,7 @@ from typing import Any
 
 from sendvia.adapters.graph import Graph
 from sendvia.adapters.microsoft_oauth import MicrosoftCredentials
+from sendvia.adapters.reading import Reader
 from sendvia.domain.failures import ProviderFailure
 from sendvia.ports.receiving import Listed, Listing
 
@@ -38,17 +39,11 @@ SEARCH_CAP = 1000  # Graph's $search answers at most this many messages
 _GONE = {"syncStateNotFound", "SyncStateNotFound", "resyncRequired", "http_410"}
 
 
-class GraphReader:
+class GraphReader(Reader):
     def __init__(self, graph: Graph, key: str, credentials: MicrosoftCredentials) -> None:
         self._graph = graph
         self._key = key
         self._credentials = credentials
-
-    def __enter__(self) -> GraphReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
     def _delta_from(self, folder: str, since: float) -> tuple[str, dict[str, str]]:
         stamp = dt.datetime.fromtimestamp(since, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

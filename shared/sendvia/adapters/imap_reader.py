@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 from typing import Any
 
 from sendvia.adapters.mail_steps import Steps
+from sendvia.adapters.reading import Reader
 from sendvia.adapters.smtp_imap import MailServers
 from sendvia.domain.failures import ProviderFailure
 from sendvia.domain.mailbox import Server
@@ -38,7 +39,7 @@ def any_of(keys: list[list[str]]) -> list[Any]:
     return ["OR", any_of(keys[:middle]), any_of(keys[middle:])]
 
 
-class ImapReader:
+class ImapReader(Reader):
     def __init__(
         self, mail: MailServers, server: Server, password: str, sent_folder: str, lane: str
     ) -> None:
@@ -178,9 +179,6 @@ class ImapReader:
             listing.more = listing.more or not state["done"]
             folders[folder] = state
         return listing
-
-    def rotated_secret(self) -> bytes | None:
-        return None  # its credentials do not change by being used
 
     def fetch(self, items: list[Listed]) -> list[tuple[Listed, bytes]]:
         by_folder: dict[str, list[tuple[Listed, int, int]]] = {}
