@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
 from google.cloud import firestore  # noqa: E402
 
+from bench.cost_per_email import meter  # noqa: E402
 from emulators import stack  # noqa: E402
 from tests.integration.api import call  # noqa: E402
 from tests.integration.clinic import connect, make_clinic  # noqa: E402
@@ -52,14 +53,6 @@ from tests.integration.receiving import (  # noqa: E402
 )
 
 GMAIL_GET, GMAIL_LIST, GMAIL_HISTORY, LIST_PAGE = 5, 5, 2, 500
-
-
-def meter(reset: bool = False) -> dict[str, int]:
-    url = f"{os.environ['SENDVIA_FUNCTIONS_URL']}/_dev/meter"
-    counts: dict[str, int] = requests.get(
-        url, params={"reset": "1"} if reset else {}, timeout=10
-    ).json()
-    return counts
 
 
 def host_pid() -> int:

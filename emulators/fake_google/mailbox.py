@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import threading
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 import flask
 
+from emulators import arrivals
 from emulators.fake_google.state import Account, FakeGoogleState, QuotaExceeded
 
 UNITS = {"profile": 1, "history": 2, "list": 5, "get": 5, "send": 100}
@@ -301,18 +301,9 @@ def register_test_api(app: flask.Flask, state: FakeGoogleState) -> None:
     def arrive(email: str) -> Any:
         """One message (`raw`), or many at once (`raws`, for a benchmark's mailbox)."""
         body = flask.request.get_json(silent=True) or {}
-        given = body.get("raws") or [body.get("raw", "")]
         labels = [str(label) for label in body.get("labels", ["INBOX", "UNREAD"])]
-        ids = []
-        for encoded in given:
-            try:
-                raw = base64.urlsafe_b64decode(str(encoded) + "==")
-            except (binascii.Error, ValueError):
-                raw = b""
-            if not raw.strip():
-                return {"error": "give raw: a base64url RFC 5322 message"}, 400
-            ids.append(file_message(state, state.account(email), raw, labels))
-        return {"id": ids[0]} if len(ids) == 1 else {"ids": ids}
+        account = state.account(email)
+        return arrivals.arrive(lambda raw: file_message(state, account, raw, labels))
 
     @app.get("/_fake/accounts/<email>/units")
     def units(email: str) -> Any:

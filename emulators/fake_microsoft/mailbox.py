@@ -32,6 +32,8 @@ from typing import Any
 
 import flask
 
+from emulators import arrivals
+
 BOUNCE_AFTER_S = 0.5
 SEARCH_CAP = 1000  # $search answers at most this many
 READS_PER_WINDOW = 10_000
@@ -280,17 +282,7 @@ def reads(state: Any, account: Any) -> Any:
 
 def arrive(state: Any, account: Any) -> Any:
     """One message (`raw`), or many at once (`raws`, for a benchmark's mailbox)."""
-    body = flask.request.get_json(silent=True) or {}
-    ids = []
-    for encoded in body.get("raws") or [body.get("raw", "")]:
-        try:
-            raw = base64.urlsafe_b64decode(str(encoded) + "==")
-        except (binascii.Error, ValueError):
-            raw = b""
-        if not raw.strip():
-            return {"error": "give raw: a base64url RFC 5322 message"}, 400
-        ids.append(file_message(state, account, raw, "inbox")["id"])
-    return {"id": ids[0]} if len(ids) == 1 else {"ids": ids}
+    return arrivals.arrive(lambda raw: str(file_message(state, account, raw, "inbox")["id"]))
 
 
 def account_action(state: Any, account: Any, verb: str) -> Any:

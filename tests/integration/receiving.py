@@ -19,7 +19,7 @@ from sendvia.config import load
 
 from tests.integration.api import call
 from tests.integration.clinic import Clinic
-from tests.integration.helpers import code_from, eventually, run_test, save, settings_body, sink_for
+from tests.integration.helpers import confirmed_smtp_mailbox, eventually, settings_body
 
 
 @dataclass
@@ -81,24 +81,27 @@ def receiving_mailbox(clinic: Clinic, project: str) -> Receiving:
     """A Dovecot user of its own, connected as the clinic's mailbox, confirmed, receiving."""
     address = f"desk-{clinic.suffix}@clinic.test"
     password = devtools.add_mail_user(address)
-    call("PATCH", "settings", bearer=clinic.admin, body={"integrations": {"smtp_imap": True}})
     body = settings_body(address=address)
     body["smtp"] = {**body["smtp"], "username": address, "password": password}
-    assert save(clinic, body).status_code == 200
-    assert run_test(clinic)["ok"]
-    code = code_from(sink_for(clinic.admin_email, "SMTP Test Connection")[-1])
-    confirmed = call(
-        "POST",
-        "test_connection/confirm",
-        bearer=clinic.admin,
-        body={"mailbox": "tenant", "code": code},
-    )
-    assert confirmed.status_code == 200, confirmed.text
+    confirmed_smtp_mailbox(clinic, body)
     on = call(
         "POST", "settings", "/mailboxes/tenant:receive", bearer=clinic.admin, body={"receive": True}
     )
     assert on.status_code == 200, on.text
     return Receiving(clinic, address, password, firestore.Client(project=project))
+
+
+def bounced_after_syncs(reading: Receiving, delivery_id: str, timeout: float = 60) -> None:
+    """Sync until the delivery turns `bounced` (a provider bounces a moment after sending)."""
+
+    def bounced() -> bool:
+        reading.sync()
+        found = call(
+            "GET", "activity", f"/deliveries/{delivery_id}", bearer=reading.clinic.admin
+        ).json()
+        return bool(found["state"] == "bounced")
+
+    eventually(bounced, timeout=timeout)
 
 
 def contact(clinic: Clinic, contact_id: str, *addresses: str) -> None:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from tests.integration.helpers import (
     sink_for,
     state_is,
 )
-from tests.integration.receiving import Receiving, message
+from tests.integration.receiving import Receiving, contact, message
 
 
 @pytest.fixture
@@ -97,17 +98,10 @@ def test_credentials_never_reach_firestore_responses_or_logs(clinic: Clinic, rec
         body={"mailbox": "tenant", "receive": True, "return_to": "https://app.clinic.example/x"},
     )
     # Receiving: the mailbox is read (history, headers, whole messages) and its mail stored.
-    act("PUT", "activity", "/contacts/canary", {"name": "Jo", "addresses": ["jo@example.org"]})
-    reading = Receiving(clinic, account, "", firestore.Client(project=project))
-    reading.sync()
-    raw = message("Jo <jo@example.org>", account, "Canary reply")
-    fake(
-        f"/_fake/accounts/{account}/inbox",
-        "POST",
-        json={"raw": base64.urlsafe_b64encode(raw).decode()},
+    reply_synced(
+        Receiving(clinic, account, "", firestore.Client(project=project)),
+        lambda raw: fake(f"/_fake/accounts/{account}/inbox", "POST", json=encoded(raw)),
     )
-    assert reading.sync()["stored"] == 1
-    act("GET", "activity", "/contacts/canary/correspondence")
     act("GET", "settings", "/members")
 
     canaries = fake(f"/_fake/accounts/{account}/tokens").json()["tokens"]
@@ -190,12 +184,8 @@ def test_mail_passwords_never_reach_firestore_responses_or_logs(
     assert act("POST", "settings", "/mailboxes/tenant:resume")["state"] == "active"
     # Receiving over IMAP with the stored password: a reply arrives and is synced.
     act("POST", "settings", "/mailboxes/tenant:receive", {"receive": True})
-    act("PUT", "activity", "/contacts/canary", {"name": "Jo", "addresses": ["jo@example.org"]})
     reading = Receiving(clinic, address, password, firestore.Client(project=project))
-    reading.sync()
-    reading.arrive(message("Jo <jo@example.org>", address, "Canary reply"))
-    assert reading.sync()["stored"] == 1
-    act("GET", "activity", "/contacts/canary/correspondence")
+    reply_synced(reading, reading.arrive)
     account = clinic.google("over-smtp")  # another address replaces the SMTP mailbox
     assert connect(clinic, account).query["sendvia_result"] == "connected"
 
@@ -223,6 +213,21 @@ def test_mail_passwords_never_reach_firestore_responses_or_logs(
         assert canary not in received_by_google, "a mail password reached Google"
         for name, text in logs.items():
             assert canary not in text, f"a password is in {name}"
+
+
+def reply_synced(reading: Receiving, arrive: Callable[[bytes], object]) -> None:
+    """A contact, a first sync, a reply arriving (`arrive`), a second sync storing it, and the
+    contact's correspondence read: every path of receiving, for the scans."""
+    contact(reading.clinic, "canary", "jo@example.org")
+    reading.sync()
+    arrive(message("Jo <jo@example.org>", reading.address, "Canary reply"))
+    assert reading.sync()["stored"] == 1
+    answer = call("GET", "activity", "/contacts/canary/correspondence", bearer=reading.clinic.admin)
+    assert answer.status_code == 200, answer.text
+
+
+def encoded(raw: bytes) -> dict[str, str]:
+    return {"raw": base64.urlsafe_b64encode(raw).decode()}
 
 
 def stack_log_files() -> dict[str, str]:
@@ -257,19 +262,15 @@ def test_microsoft_tokens_never_reach_firestore_responses_or_logs(
     start = microsoft_flow.start(admin, receive=True)
     assert microsoft_flow.connect(Browser(), start, account).query["sendvia_result"] == "connected"
     act("POST", "test_connection", body={"mailbox": "tenant"})
+
     # Receiving through Graph, whose refresh tokens rotate as it reads too.
-    act("PUT", "activity", "/contacts/canary", {"name": "Jo", "addresses": ["jo@example.org"]})
-    reading = Receiving(clinic, account, "", firestore.Client(project=project))
-    reading.sync()
-    raw = message("Jo <jo@example.org>", account, "Canary reply")
-    microsoft_flow.fake(
-        f"/_fake/accounts/{account}/inbox",
-        "POST",
-        json={"raw": base64.urlsafe_b64encode(raw).decode()},
+    def arrive_then_rotate(raw: bytes) -> None:
+        microsoft_flow.fake(f"/_fake/accounts/{account}/inbox", "POST", json=encoded(raw))
+        microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # rotate on read
+
+    reply_synced(
+        Receiving(clinic, account, "", firestore.Client(project=project)), arrive_then_rotate
     )
-    microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # rotate on read
-    assert reading.sync()["stored"] == 1
-    act("GET", "activity", "/contacts/canary/correspondence")
     act("POST", "send", body=email("pat@example.com"))
     microsoft_flow.fake(f"/_fake/accounts/{account}:expire_tokens", "POST")  # rotate on refresh
     act("POST", "send", body=email("pat@example.com"))

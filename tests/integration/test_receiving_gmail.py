@@ -14,7 +14,13 @@ from tests.integration.api import call
 from tests.integration.clinic import Clinic, connect
 from tests.integration.google_flow import fake
 from tests.integration.helpers import eventually, send
-from tests.integration.receiving import Receiving, contact, message, stack_profile
+from tests.integration.receiving import (
+    Receiving,
+    bounced_after_syncs,
+    contact,
+    message,
+    stack_profile,
+)
 
 
 def arrive(account: str, raw: bytes, labels: list[str] | None = None) -> None:
@@ -96,12 +102,7 @@ def test_a_gmail_bounce_bounces_the_email_suppresses_and_tells_once(
     sent = send(clinic, {"to": [gone], "subject": "Invoice", "text": "Attached."})
     delivery_id = sent.json()["delivery"]["id"]
 
-    def bounced() -> bool:
-        gmail.sync()
-        found = call("GET", "activity", f"/deliveries/{delivery_id}", bearer=clinic.admin).json()
-        return found["state"] == "bounced"
-
-    eventually(bounced, timeout=60)
+    bounced_after_syncs(gmail, delivery_id)
     status = call("GET", "activity", f"/recipients/{gone}", bearer=clinic.admin).json()
     assert status["status"] == "hard_bounced"
     notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()

@@ -20,6 +20,7 @@ from tests.integration.clinic import Clinic, make_clinic
 from tests.integration.helpers import eventually, send
 from tests.integration.receiving import (
     Receiving,
+    bounced_after_syncs,
     contact,
     message,
     receiving_mailbox,
@@ -140,12 +141,7 @@ def test_a_bounce_from_the_internet_bounces_the_email_and_suppresses_the_address
     assert sent.status_code == 200, sent.text
     delivery_id = sent.json()["delivery"]["id"]
 
-    def bounced() -> bool:
-        mailbox.sync()
-        found = call("GET", "activity", f"/deliveries/{delivery_id}", bearer=clinic.admin).json()
-        return found["state"] == "bounced"
-
-    eventually(bounced, timeout=60)
+    bounced_after_syncs(mailbox, delivery_id)
     status = call("GET", "activity", f"/recipients/{gone}", bearer=clinic.admin).json()
     assert status["status"] == "hard_bounced"
     blocked = send(clinic, {"to": [gone], "subject": "Again", "text": "x"})

@@ -14,9 +14,15 @@ from emulators import stack
 from tests.integration.api import call
 from tests.integration.clinic import Clinic
 from tests.integration.google_flow import Browser
-from tests.integration.helpers import eventually, send
+from tests.integration.helpers import send
 from tests.integration.microsoft_flow import connect, fake, start
-from tests.integration.receiving import Receiving, contact, message, stack_profile
+from tests.integration.receiving import (
+    Receiving,
+    bounced_after_syncs,
+    contact,
+    message,
+    stack_profile,
+)
 
 
 def arrive(account: str, raw: bytes) -> None:
@@ -101,12 +107,7 @@ def test_an_exchange_ndr_bounces_the_email_and_suppresses_the_address(
     sent = send(clinic, {"to": [gone], "subject": "Rechnung", "text": "Anbei."})
     delivery_id = sent.json()["delivery"]["id"]
 
-    def bounced() -> bool:
-        outlook.sync()
-        found = call("GET", "activity", f"/deliveries/{delivery_id}", bearer=clinic.admin).json()
-        return found["state"] == "bounced"
-
-    eventually(bounced, timeout=60)
+    bounced_after_syncs(outlook, delivery_id)
     status = call("GET", "activity", f"/recipients/{gone}", bearer=clinic.admin).json()
     assert status["status"] == "hard_bounced"
     outlook.sync()  # seen again: told once
