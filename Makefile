@@ -7,6 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := emulators/node_modules/.installed
+WEB_NPM_STAMP := web/node_modules/.installed
+# The reference settings app, rebuilt when its sources or the contract it is typed from change.
+WEB_BUILD := web/dist/index.html
+WEB_SOURCES := $(shell find web/src -type f -not -name '*.d.ts' 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json docs/openapi.json
 SYSTEM_STAMP := .stack/.system-installed
 # checkov in a virtual environment of its own: its many pinned dependencies stay out of ours.
 INFRA_VENV := .venv-infra
@@ -14,7 +19,7 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test unit lint format openapi bench load soak package clean
+.PHONY: help setup up down status test unit lint format openapi bench load soak package clean web
 
 help:
 	@echo "make up      start the local stack and every function (http://127.0.0.1:8000/<function>)"
@@ -23,12 +28,13 @@ help:
 	@echo "make unit    the in-process tiers only (tests/unit, tests/functional): seconds, no stack"
 	@echo "make lint    ruff, mypy and the OpenAPI document's validator"
 	@echo "make openapi write docs/openapi.json from the code"
+	@echo "make web     build the reference settings app (web/dist; make up serves it)"
 	@echo "make bench   benchmarks (figures as ratios)"
 	@echo "make load    50 concurrent frontends for 60 s against the public functions"
 	@echo "make soak    5,000 triggered emails under injected faults and a killed host"
 	@echo "make package dist/functions-source.zip: what Terraform deploys (README: Deploy)"
 
-setup: $(PY_STAMP) $(NPM_STAMP) $(SYSTEM_STAMP) $(INFRA_STAMP)
+setup: $(PY_STAMP) $(NPM_STAMP) $(SYSTEM_STAMP) $(INFRA_STAMP) $(WEB_BUILD)
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +50,16 @@ $(INFRA_STAMP):
 $(NPM_STAMP): emulators/package.json emulators/package-lock.json
 	cd emulators && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+$(WEB_NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# `npm run build` types the API client from docs/openapi.json, checks the types, and bundles.
+$(WEB_BUILD): $(WEB_NPM_STAMP) $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: $(WEB_BUILD)
 
 # Debian packages: Java runs the Firestore emulator (its jar comes with the Google Cloud CLI);
 # Chromium and its driver run the browser tests (tests/e2e); Dovecot is the stack's IMAP,
@@ -106,4 +122,4 @@ package: $(PY_STAMP)
 	$(PY) tools/package.py
 
 clean: down
-	rm -rf $(VENV) $(INFRA_VENV) emulators/node_modules .stack dist
+	rm -rf $(VENV) $(INFRA_VENV) emulators/node_modules web/node_modules web/dist .stack dist

@@ -47,6 +47,7 @@ DEFAULT_PORTS = {
     "event_signer": 8300,
     "fake_microsoft": 8400,
     "dns": 8053,
+    "web": 5173,
 }
 # "scratch" is for the stack's own tests, which start and stop a stack beside the test one.
 PROFILE_OFFSETS = {"dev": 0, "test": 10000, "scratch": 20000}
@@ -188,8 +189,17 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "FAKE_GOOGLE_URL": f"http://{host}:{ports['fake_google']}",
         # sendvia's own settings, for a local run; values already in the environment win.
         "SENDVIA_PLATFORM_DOMAIN": os.environ.get("SENDVIA_PLATFORM_DOMAIN", "platform.test"),
-        "SENDVIA_CORS_ORIGINS": os.environ.get(
-            "SENDVIA_CORS_ORIGINS", "http://localhost:3000,http://localhost:5173"
+        # The reference settings app (web/), served by the stack; the functions answer its origin.
+        "SENDVIA_WEB_URL": f"http://{host}:{ports['web']}",
+        "SENDVIA_CORS_ORIGINS": ",".join(
+            dict.fromkeys(
+                [
+                    *os.environ.get(
+                        "SENDVIA_CORS_ORIGINS", "http://localhost:3000,http://localhost:5173"
+                    ).split(","),
+                    f"http://{host}:{ports['web']}",
+                ]
+            )
         ),
         # "Sign in with Google" against the fake: same code path, other endpoints.
         "SENDVIA_GOOGLE_BASE_URL": f"http://{host}:{ports['fake_google']}",
@@ -460,6 +470,25 @@ def emulator_services(state_dir: Path, ports: dict[str, int]) -> list[Service]:
             ("event_signer",),
         ),
         Service(
+            "web",
+            "reference settings app (web/dist) and its config.json",
+            [
+                python,
+                "-m",
+                "emulators.web_server",
+                "--port",
+                str(ports["web"]),
+                "--functions-url",
+                f"http://127.0.0.1:{ports['functions']}",
+                "--auth-emulator-url",
+                f"http://127.0.0.1:{ports['auth']}",
+                "--project",
+                PROJECT,
+            ],
+            _http_ok(f"http://127.0.0.1:{ports['web']}/healthz"),
+            ("web",),
+        ),
+        Service(
             "cloudtasks",
             "Cloud Tasks emulator (sendvia, gRPC + JWKS)",
             [
@@ -538,6 +567,15 @@ def seed(state_dir: Path, env: dict[str, str]) -> None:
         errors=exceptions,
         sm=secretmanager_v1,
     )
+
+
+def seed_demo(env: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The demo practice's users (role, email, password), once the functions answer."""
+    keys = ("FIREBASE_AUTH_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "SENDVIA_FUNCTIONS_URL")
+    os.environ.update({k: env[k] for k in keys})
+    from sendvia import devtools
+
+    return devtools.seed_demo(env["SENDVIA_WEB_URL"])
 
 
 def create_queue(env: dict[str, str]) -> None:

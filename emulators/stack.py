@@ -178,12 +178,14 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
         started[functions.name] = _start(functions, folder, child_env)
         _save(folder, profile, ports, env_vars, started)
         ready.update(_wait_ready(started, [functions]))
+        demo = services.seed_demo(env_vars)
     except BaseException:
         _stop_entries({k: _public(v) for k, v in started.items()})
         (folder / "state.json").unlink(missing_ok=True)
         raise
     _write_env(folder, env_vars)
-    state = _save(folder, profile, ports, env_vars, started)
+    state = {**_save(folder, profile, ports, env_vars, started), "demo": demo}
+    _write_state(folder, state)
     if not quiet:
         print(f"The {profile} stack is ready in {time.time() - begun:.1f} s.")
         _print_summary(state, ready)
@@ -285,6 +287,7 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
     ports = state["ports"]
     rows = [
         ("functions", f"{env['SENDVIA_FUNCTIONS_URL']}/<function>"),
+        ("web", f"{env['SENDVIA_WEB_URL']}/ (the reference settings app)"),
         ("firestore", env["FIRESTORE_EMULATOR_HOST"]),
         ("auth", env["FIREBASE_AUTH_EMULATOR_HOST"]),
         ("secretmanager", env["SECRET_MANAGER_EMULATOR_HOST"]),
@@ -316,6 +319,11 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
         took = f"ready in {ready[name]:5.1f} s" if name in ready else ""
         print(f"  {name:<14} {where:<64} {took}")
     folder = state_dir(state["profile"])
+    print(f"\n  The reference settings app: {env['SENDVIA_WEB_URL']}/  — sign in as")
+    for role, email, password in state.get("demo", []):
+        who = "practice admin" if role == "admin" else "practitioner"
+        print(f"    {who:<15} {email} / {password}")
+    print()
     print(f"  logs: {folder / 'logs'}/   environment: source {folder / 'env'}")
 
 

@@ -1,6 +1,6 @@
 """The `sendvia` command line (developer tools for the local stack).
 
-sendvia dev token --tenant T --uid U --role admin|member [--email E] [--name N]
+sendvia dev token --tenant T --uid U --role admin|member [--email E] [--name N] [--password P]
 sendvia dev connect-gmail --tenant T --uid U [--mailbox tenant|me] [--receive]
 sendvia dev connect-microsoft --tenant T --uid U [--mailbox tenant|me] [--receive]
 sendvia dev mail deliver --to ADDRESS < message.eml   (mail arrives in a Dovecot mailbox)
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=["admin", "member"])
     token.add_argument("--email")
     token.add_argument("--name")
+    token.add_argument(
+        "--password", help="also let the user sign in with it (the reference app's sign-in page)"
+    )
 
     gmail = dev_commands.add_parser(
         "connect-gmail",
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     role=args.role,
                     email=args.email,
                     name=args.name,
+                    password=args.password,
                 )
             )
         elif args.command == "mail-user":

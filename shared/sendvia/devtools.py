@@ -56,15 +56,26 @@ def firebase_app() -> Any:
         return firebase_admin.initialize_app(options={"projectId": project}, name="sendvia-dev")
 
 
-def ensure_user(uid: str, *, email: str, name: str | None, claims: Mapping[str, Any]) -> None:
-    """Create or update a user of the Auth emulator and set exactly these custom claims."""
+def ensure_user(
+    uid: str,
+    *,
+    email: str,
+    name: str | None,
+    claims: Mapping[str, Any],
+    password: str | None = None,
+) -> None:
+    """Create or update a user of the Auth emulator and set exactly these custom claims (and,
+    given one, the password the person signs in with)."""
     from firebase_admin import auth
 
     app = firebase_app()
+    fields: dict[str, Any] = {"email": email, "display_name": name or None}
+    if password is not None:
+        fields["password"] = password
     try:
-        auth.update_user(uid, email=email, display_name=name or None, app=app)
+        auth.update_user(uid, app=app, **fields)
     except auth.UserNotFoundError:
-        auth.create_user(uid=uid, email=email, display_name=name or None, app=app)
+        auth.create_user(uid=uid, app=app, **fields)
     auth.set_custom_user_claims(uid, dict(claims), app=app)
 
 
@@ -90,9 +101,16 @@ def sign_in(uid: str) -> str:
 
 
 def id_token(
-    *, tenant: str, uid: str, role: str, email: str | None = None, name: str | None = None
+    *,
+    tenant: str,
+    uid: str,
+    role: str,
+    email: str | None = None,
+    name: str | None = None,
+    password: str | None = None,
 ) -> str:
-    """Create or update `uid` with tenant/role claims in the Auth emulator; return an ID token."""
+    """Create or update `uid` with tenant/role claims in the Auth emulator (with a password to
+    sign in with on a page, if given); return an ID token."""
     _emulator()
     if role not in {r.value for r in Role}:
         raise DevToolError(f"--role must be admin or member, not {role!r}.")
@@ -101,8 +119,47 @@ def id_token(
         email=email or f"{uid}@{tenant}.example.com",
         name=name,
         claims={"tenant_id": tenant, "role": role},
+        password=password,
     )
     return sign_in(uid)
+
+
+# The demo practice `make up` creates, so that a person can sign in to the reference app at once.
+DEMO_TENANT = "demo-clinic"
+DEMO_PASSWORD = "sendvia-demo"  # noqa: S105 - a local emulator's demo user, printed by make up
+DEMO_USERS = (
+    ("demo-admin", "admin", "admin@demo-clinic.test", "Dana Admin"),
+    ("demo-practitioner", "member", "practitioner@demo-clinic.test", "Pat Practitioner"),
+)
+
+
+def seed_demo(web_url: str) -> list[tuple[str, str, str]]:
+    """The demo practice's users, each signing in with DEMO_PASSWORD, and the reference app's
+    origin among its allowed return origins; (role, email, password) of each."""
+    functions = os.environ.get("SENDVIA_FUNCTIONS_URL")
+    if not functions:
+        raise DevToolError("SENDVIA_FUNCTIONS_URL is unset: run `make up` first.")
+    tokens = {
+        role: id_token(
+            tenant=DEMO_TENANT, uid=uid, role=role, email=email, name=name, password=DEMO_PASSWORD
+        )
+        for uid, role, email, name in DEMO_USERS
+    }
+    headers = {"Authorization": f"Bearer {tokens['admin']}"}
+    current = requests.get(f"{functions}/settings", headers=headers, timeout=30)
+    if current.status_code != 200:
+        raise DevToolError(f"settings answered {current.status_code}: {current.text[:300]}")
+    origins = current.json()["tenant"]["return_origins"]
+    if web_url not in origins:
+        patched = requests.patch(
+            f"{functions}/settings",
+            headers=headers,
+            json={"return_origins": [*origins, web_url]},
+            timeout=30,
+        )
+        if patched.status_code != 200:
+            raise DevToolError(f"settings answered {patched.status_code}: {patched.text[:300]}")
+    return [(role, email, DEMO_PASSWORD) for _, role, email, _ in DEMO_USERS]
 
 
 def sign_in_link(

@@ -33,6 +33,18 @@ STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    # What went wrong last (a mailbox's `last_error`, a delivery's `error` and `last_error`):
+    # a code and the words for a person; a delivery's also names its class.
+    "Problem": obj(
+        {},
+        {
+            "code": STRING,
+            "message": TEXT_OR_NULL,
+            "hint": TEXT_OR_NULL,
+            "class": STRING,
+            "at": STAMP,
+        },
+    ),
     "Error": obj(
         {
             "error": obj(
@@ -96,7 +108,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "sent_folder": TEXT_OR_NULL,
             "receive": {"type": "boolean"},
             "scopes": STRINGS,
-            "last_error": nullable(ANY_OBJECT),
+            "last_error": nullable(ref("Problem")),
             "connected_at": STAMP,
             "confirmed_at": STAMP,
             "last_tested_at": STAMP,
@@ -175,7 +187,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "delivery_id": TEXT_OR_NULL,
             "steps": {
                 "type": "array",
-                "items": obj({"name": STRING, "ok": {"type": "boolean"}}),
+                "items": obj(
+                    {"name": STRING, "ok": {"type": "boolean"}},
+                    {
+                        "reply": TEXT_OR_NULL,
+                        "cause": TEXT_OR_NULL,
+                        "hint": TEXT_OR_NULL,
+                        "elapsed_ms": {"type": "integer"},
+                    },
+                ),
             },
             "confirmation": nullable({"const": "sent"}),
         }
@@ -210,12 +230,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "sent_at": STAMP,
             "message_id": TEXT_OR_NULL,
             "provider_message_id": TEXT_OR_NULL,
-            "error": nullable(ANY_OBJECT),
+            "error": nullable(ref("Problem")),
             "delivery_note": TEXT_OR_NULL,
             "warnings": {"type": "array", "items": ANY_OBJECT},
         },
         {
-            "last_error": nullable(ANY_OBJECT),
+            "last_error": nullable(ref("Problem")),
             "attempts_log": {"type": "array", "items": ANY_OBJECT},
         },
     ),
