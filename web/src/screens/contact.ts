@@ -129,12 +129,13 @@ function sendForm(app: App, contactId: string, addresses: string[], after: () =>
   const send = button("Send", "primary");
   const outlet = h("div", { "aria-live": "polite" });
   busy(send, outlet, async () => {
-    const sent = await must(app.api.POST("/send", { body: { to: [to.value], subject: subject.value, text: text.value, contact_id: contactId, mode: "now" } }));
-    outlet.replaceChildren(notice(`Sent to ${to.value} (${sent.delivery.state}).`));
-    await after();
+    try {
+      const sent = await must(app.api.POST("/send", { body: { to: [to.value], subject: subject.value, text: text.value, contact_id: contactId, mode: "now" } }));
+      outlet.replaceChildren(notice(`Sent to ${to.value} (${sent.delivery.state}).`));
+    } finally {
+      await after(); // a failed send belongs in the log and may have changed the address's status
+    }
   });
-  // A failed send still belongs in the log: redraw it, keeping the error on screen.
-  send.addEventListener("click", () => setTimeout(() => void after(), 1500));
   return h("form", { "aria-label": "Send an email" }, field("To", to), field("Subject", subject), field("Message", text), send, outlet);
 }
 

@@ -49,7 +49,8 @@ export async function mailboxScreen(app: App): Promise<HTMLElement> {
   const returned = signInResult();
   const draw = async (message?: HTMLElement | null): Promise<void> => {
     const settings = await must(app.api.GET("/settings"));
-    container.replaceChildren(...render(app, settings, draw), ...(message ? [message] : []));
+    container.replaceChildren(...render(app, settings, draw, message ?? null));
+    await app.refreshNav(); // an action here may have raised or resolved a notification
   };
   await draw(returned);
   return container;
@@ -67,7 +68,8 @@ function signInResult(): HTMLElement | null {
   return problem("The mailbox could not be connected.", `Try again; if it keeps failing, tell your practice admin (${query.get("sendvia_error") ?? "error"}).`);
 }
 
-function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => Promise<void>): HTMLElement[] {
+/** The screen; `message` (what the last action did) goes right below the mailbox it is about. */
+function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => Promise<void>, message: HTMLElement | null): HTMLElement[] {
   const tenant = settings.tenant;
   const which: MailboxId = tenant.mailbox_policy === "per_user" ? "me" : "tenant";
   const mailbox = settings.mailboxes[which] ?? null;
@@ -81,6 +83,7 @@ function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => 
     ),
   ];
   if (mailbox) parts.push(mailboxCard(app, which, mailbox, mayChange, draw));
+  if (message) parts.push(message);
   if (!mayChange) {
     parts.push(h("p", {}, "Your practice admin manages the practice's mailbox."));
     return parts;
@@ -90,15 +93,17 @@ function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => 
     parts.push(section("Connect a mailbox", h("p", {}, "Your practice has not turned on any way to connect a mailbox yet. Ask your practice admin (Email settings).")));
     return parts;
   }
-  const connect = section(mailbox ? "Connect another way" : "Connect your mailbox");
+  const connect = section(mailbox ? (mailbox.provider === "smtp" ? "Change your mailbox" : "Connect another way") : "Connect your mailbox");
   const signIns = h("div", { class: "row" });
-  if (integrations.gmail) signIns.append(signInButton(app, which, "google", "Sign in with Google", mailbox?.receive ?? false));
-  if (integrations.microsoft) signIns.append(signInButton(app, which, "microsoft", "Sign in with Microsoft", mailbox?.receive ?? false));
+  const other = (provider: string): boolean => mailbox?.provider !== provider; // Re-authorize is above
+  if (integrations.gmail && other("gmail")) signIns.append(signInButton(app, which, "google", "Sign in with Google", mailbox?.receive ?? false));
+  if (integrations.microsoft && other("microsoft")) signIns.append(signInButton(app, which, "microsoft", "Sign in with Microsoft", mailbox?.receive ?? false));
   if (signIns.childElementCount) connect.append(signIns);
   if (integrations.smtp_imap && (!mailbox || mailbox.provider === "smtp")) {
     connect.append(smtpForm(app, which, mailbox, draw));
   }
-  parts.push(connect);
+  if (connect.childElementCount > 1) parts.push(connect); // more than its heading
+
   return parts;
 }
 
@@ -139,7 +144,7 @@ function mailboxCard(app: App, which: MailboxId, mailbox: Mailbox, mayChange: bo
   const testButton = button("Test connection", "primary");
   busy(testButton, outlet, async () => {
     const result = await must(app.api.POST("/test_connection", { body: { mailbox: which } }));
-    await draw(testReport(app, which, result, draw));
+    await draw(testReport(result));
   });
   actions.append(testButton);
   if (mailbox.state === "active" || mailbox.state === "broken") {
@@ -180,7 +185,7 @@ function mailboxCard(app: App, which: MailboxId, mailbox: Mailbox, mayChange: bo
   return card;
 }
 
-function testReport(app: App, which: MailboxId, result: TestResult, draw: (m?: HTMLElement | null) => Promise<void>): HTMLElement {
+function testReport(result: TestResult): HTMLElement {
   const report = h(
     "section",
     { class: "card", "aria-labelledby": "test-title", "data-testid": "test-report" },
@@ -209,8 +214,7 @@ function testReport(app: App, which: MailboxId, result: TestResult, draw: (m?: H
     ),
   );
   if (result.confirmation === "sent") {
-    report.append(h("p", {}, "We sent a test email with a code to your address. Enter it below to start sending from this mailbox."));
-    report.append(codeForm(app, which, draw));
+    report.append(h("p", {}, "We sent a test email with a code to your address. Enter it above to start sending from this mailbox."));
   }
   return report;
 }
@@ -325,7 +329,7 @@ function smtpForm(app: App, which: MailboxId, mailbox: Mailbox | null, draw: (m?
   const form = h(
     "form",
     { "aria-label": "SMTP/IMAP settings", class: "smtp-form" },
-    h("h3", {}, mailbox ? "Change the SMTP/IMAP settings" : "Connect with an app password (SMTP/IMAP)"),
+    h("h3", {}, mailbox ? "SMTP/IMAP settings" : "Connect with an app password (SMTP/IMAP)"),
     field("Email address", address),
     field("Name shown to recipients", displayName),
     field("Provider", preset),
