@@ -62,13 +62,12 @@ $(WEB_BUILD): $(WEB_NPM_STAMP) $(WEB_SOURCES)
 web: $(WEB_BUILD)
 
 # Debian packages: Java runs the Firestore emulator (its jar comes with the Google Cloud CLI);
-# Chromium and its driver run the browser tests (tests/e2e); Dovecot is the stack's IMAP,
+# Chromium runs the browser tests (tests/e2e, Playwright); Dovecot is the stack's IMAP,
 # submission and LMTP (inbound delivery) server.
 $(SYSTEM_STAMP):
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	command -v dovecot >/dev/null || missing="$$missing dovecot-imapd dovecot-submissiond"; \
 	test -x /usr/lib/dovecot/lmtp || missing="$$missing dovecot-lmtpd"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi

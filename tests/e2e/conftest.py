@@ -1,10 +1,9 @@
 """Browser tests: headless Chromium (Debian's, from the Makefile) against the whole stack, driven
-by Selenium (the sign-in link alone) and by Playwright (the reference settings app)."""
+by Playwright (pointed at /usr/bin/chromium: no browser can be downloaded here)."""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from tests.integration.conftest import stack_env  # noqa: F401 - the same stack check
 
 CHROMIUM_FLAGS = (
-    "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -42,7 +40,7 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=_chromium(), args=[f for f in CHROMIUM_FLAGS if f != "--headless=new"]
+            executable_path=_chromium(), args=list(CHROMIUM_FLAGS)
         )
         yield launched
         launched.close()
@@ -62,25 +60,3 @@ def new_page(chromium: Any) -> Iterator[Callable[[], Any]]:
     yield make
     for context in contexts:
         context.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.fail(
-            "Chromium is missing: `make test` installs it (apt-get install chromium "
-            "chromium-driver).",
-            pytrace=False,
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tempfile.mkdtemp()}"):
-        options.add_argument(flag)
-    session = webdriver.Chrome(service=Service(driver), options=options)
-    session.set_page_load_timeout(30)
-    yield session
-    session.quit()

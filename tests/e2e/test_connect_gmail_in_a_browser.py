@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from typing import Any
 
 from tests.integration.api import call, token
 from tests.integration.google_flow import fake
@@ -37,24 +35,25 @@ def link_from_the_cli(tenant: str, uid: str) -> str:
     return link
 
 
-def landed(browser: object, result: str) -> str:
+def landed(page: Any, result: str) -> str:
     """Wait for the redirects after a click to end on the return page; its URL."""
-    WebDriverWait(browser, 20).until(lambda b: "sendvia_result=" in b.current_url)
-    url: str = browser.current_url  # type: ignore[attr-defined]
+    page.wait_for_url(lambda url: "sendvia_result=" in url)
+    url: str = page.url
     assert f"sendvia_result={result}" in url
     return url
 
 
-def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
+def test_a_person_connects_gmail_and_lands_back_connected(new_page, unique_id):
     tenant, admin = f"person-{unique_id}", f"admin-{unique_id}"
-    browser.get(link_from_the_cli(tenant, admin))
-    assert "Sign in with Google" in browser.title
+    page = new_page()
+    page.goto(link_from_the_cli(tenant, admin))
+    assert "Sign in with Google" in page.title()
     account = f"front.desk-{unique_id}@riverside.example"
-    browser.find_element(By.NAME, "email").send_keys(account)
-    browser.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+    page.locator("input[name=email]").fill(account)
+    page.locator("button[value=allow]").click()
 
-    landed(browser, "connected")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "sendvia_result=connected"
+    landed(page, "connected")
+    assert page.locator("h1").inner_text() == "sendvia_result=connected"
     bearer = token(tenant, admin, "admin")
     assert call("GET", "settings", bearer=bearer).json()["mailboxes"]["tenant"]["address"] == (
         account
@@ -66,7 +65,8 @@ def test_a_person_connects_gmail_and_lands_back_connected(browser, unique_id):
     assert len(fake(f"/_fake/accounts/{account}/sent").json()["messages"]) == 1
 
 
-def test_cancel_in_the_browser_lands_back_denied(browser, unique_id):
-    browser.get(link_from_the_cli(f"cancel-{unique_id}", f"admin-{unique_id}"))
-    browser.find_element(By.CSS_SELECTOR, "button[value=cancel]").click()
-    landed(browser, "denied")
+def test_cancel_in_the_browser_lands_back_denied(new_page, unique_id):
+    page = new_page()
+    page.goto(link_from_the_cli(f"cancel-{unique_id}", f"admin-{unique_id}"))
+    page.locator("button[value=cancel]").click()
+    landed(page, "denied")

@@ -16,6 +16,7 @@ from tests.e2e.app import assert_accessible, go, person, screenshot, sign_in, we
 from tests.integration.api import call
 from tests.integration.google_flow import fake
 from tests.integration.helpers import code_from, eventually, port, sink_for
+from tests.integration.microsoft_flow import fake as microsoft
 
 pytestmark = pytest.mark.slow
 
@@ -228,6 +229,43 @@ def test_a_revoked_gmail_token_notifies_once_and_re_authorizing_brings_the_mailb
         "resolved"
     )
     screenshot(page, "re-authorized")
+
+
+def test_a_practitioner_signs_in_with_microsoft_reverts_resumes_and_forgets(new_page, unique_id):
+    tenant = f"web-{unique_id}"
+    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
+    practitioner = person(tenant, f"pat-{unique_id}", "member", "Pat Practitioner")
+    page = new_page()
+    sign_in(page, admin)
+    turn_on(page, "Microsoft 365 / Outlook (Sign in with Microsoft)", per_user=True)
+
+    mine = new_page()
+    sign_in(mine, practitioner)
+    account = f"pat-{unique_id}@contoso.example"
+    mine.get_by_role("button", name="Sign in with Microsoft").click()
+    mine.wait_for_url(re.compile(re.escape(os.environ["FAKE_MICROSOFT_URL"])))
+    mine.get_by_label("Email, phone, or Skype").fill(account)
+    mine.get_by_role("button", name="Accept").click()
+    mine.wait_for_url(re.compile(re.escape(web_url())))
+    expect(state_of(mine)).to_have_text("Active")
+    mine.get_by_role("button", name="Test connection").click()
+    expect(mine.get_by_test_id("test-report")).to_contain_text("The test passed")
+    assert len(microsoft(f"/_fake/accounts/{account}/sent").json()["messages"]) == 1
+
+    mine.get_by_role("button", name="Use the platform's sender").click()
+    expect(state_of(mine)).to_have_text("Using the platform's sender")
+    expect(mine.get_by_test_id("route")).to_contain_text("platform's address")
+    mine.get_by_role("button", name="Resume sending from this mailbox").click()
+    expect(state_of(mine)).to_have_text("Active")
+    expect(mine.get_by_test_id("route")).to_contain_text(account)
+    assert_accessible(mine)
+
+    mine.get_by_role("button", name="Forget this mailbox").click()
+    mine.get_by_role("button", name="Yes, forget it").click()
+    expect(mine.get_by_role("status")).to_contain_text("The mailbox is forgotten")
+    expect(state_of(mine)).to_have_count(0)
+    expect(mine.get_by_role("button", name="Sign in with Microsoft")).to_be_visible()
+    screenshot(mine, "microsoft-forgotten")
 
 
 def test_every_screen_is_accessible_to_each_role(new_page, unique_id):
