@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("address")
     event.add_argument("--provider", choices=["sendgrid", "ses"], default="sendgrid")
     event.add_argument(
-        "--message-id", help="the Message-ID of the email (see the delivery log), to place it"
+        "--message-id",
+        help="the Message-ID of the email, to place it (default: the newest email the "
+        "platform's relay took for the address)",
     )
     return parser
 

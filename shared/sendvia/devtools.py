@@ -258,19 +258,34 @@ def make_undeliverable(addresses: list[str]) -> str:
 EVENT_KINDS = ("bounce", "soft-bounce", "complaint", "delivered", "suppressed")
 
 
+def last_relayed_message_id(address: str) -> str | None:
+    """The Message-ID of the newest email the platform's relay took for `address`, if any."""
+    import email
+
+    relay = os.environ.get("DEFAULT_RELAY_URL")
+    if not relay:
+        return None
+    listed = requests.get(f"{relay}/messages", params={"to": address}, timeout=10)
+    messages = listed.json().get("messages", []) if listed.status_code == 200 else []
+    if not messages:
+        return None
+    found = email.message_from_string(messages[-1]["raw"]).get("Message-ID")
+    return str(found) if found else None
+
+
 def post_event(kind: str, address: str, *, provider: str, message_id: str | None) -> str:
     """Post a real, signed email-service event about `address` (and the email with
-    `message_id`, when given) to the local `provider_events`, as SendGrid or SES would."""
+    `message_id`; by default the newest the platform's relay took for the address) to the local
+    `provider_events`, as SendGrid or SES would."""
     import json
     import time
     import uuid
-
-    import requests
 
     signer = os.environ.get("EVENT_SIGNER_URL")
     functions = os.environ.get("SENDVIA_FUNCTIONS_URL")
     if not signer or not functions:
         raise DevToolError("EVENT_SIGNER_URL is unset: run `make up` first.")
+    message_id = message_id or last_relayed_message_id(address)
     reason = "550 5.1.1 The email account that you tried to reach does not exist"
     if provider == "sendgrid":
         event: dict[str, object] = {
