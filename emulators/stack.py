@@ -323,7 +323,12 @@ def _print_summary(state: dict[str, Any], ready: dict[str, float]) -> None:
     for role, email, password in state.get("demo", []):
         who = "practice admin" if role == "admin" else "practitioner"
         print(f"    {who:<15} {email} / {password}")
-    print()
+    print(
+        f"  An SMTP/IMAP mailbox to connect: {env['MAIL_DEMO_USER']}, app password "
+        f"{env['MAIL_DEMO_PASSWORD']}\n    (server 127.0.0.1, SMTP {ports['submission']} STARTTLS, "
+        f"IMAP {ports['imaps']} TLS); test emails and their codes: "
+        f"{env['MAIL_SINK_URL']}/messages\n"
+    )
     print(f"  logs: {folder / 'logs'}/   environment: source {folder / 'env'}")
 
 
