@@ -192,3 +192,18 @@ def test_someone_else_with_the_callback_url_cannot_spoil_the_sign_in(client, fak
     mine = client.call("GET", "oauth_callback", callback, headers={"Cookie": cookie})
     assert mine.status_code == 302
     assert "sendvia_result=connected" in mine.headers["Location"]
+
+
+def test_a_passing_test_clears_the_failure_of_the_test_before(client, fakes: Fakes, admin):
+    """A server that was unreachable a minute ago and answers now: the screen must not keep
+    showing the old failure beside the code form."""
+    smtp_mailbox(fakes, state="pending_confirmation")
+    fakes.smtp.fail_with = ProviderFailure(FailureKind.TRANSIENT, "unreachable", "no route")
+    client.call("POST", "test_connection", token=admin, body={"mailbox": "tenant"})
+    mailbox = client.call("GET", "settings", "/mailboxes/tenant", token=admin).json
+    assert mailbox["last_error"]["code"] == "unreachable"
+    fakes.smtp.fail_with = None
+    tested = client.call("POST", "test_connection", token=admin, body={"mailbox": "tenant"})
+    assert tested.json["ok"]
+    mailbox = client.call("GET", "settings", "/mailboxes/tenant", token=admin).json
+    assert mailbox["last_error"] is None

@@ -297,6 +297,11 @@ def test_a_wrong_password_at_dovecot(smtp_clinic):
     mailbox = call("GET", "settings", "/mailboxes/tenant", bearer=smtp_clinic.admin).json()
     assert mailbox["last_error"]["code"] == "wrong_password"
 
+    save(smtp_clinic, settings_body())  # the right app password: the test passes
+    assert run_test(smtp_clinic)["ok"]
+    mailbox = call("GET", "settings", "/mailboxes/tenant", bearer=smtp_clinic.admin).json()
+    assert mailbox["last_error"] is None, "a passing test leaves no stale error on screen"
+
 
 @pytest.mark.parametrize(
     ("behaviour", "step", "cause"),

@@ -61,6 +61,7 @@ def test_up_then_down_stops_exactly_what_up_started():
             "mail_sink",
             "relay",
             "functions",
+            "web",
         }
         assert all(Path(f"/proc/{pid}").exists() for pid in pids)
         env = (stack.state_dir("scratch") / "env").read_text()
@@ -70,8 +71,11 @@ def test_up_then_down_stops_exactly_what_up_started():
             "FIREBASE_AUTH_EMULATOR_HOST",
             "SECRET_MANAGER_EMULATOR_HOST",
             "CLOUD_TASKS_EMULATOR_HOST",
+            "SENDVIA_WEB_URL",
         ):
             assert f"export {name}=" in env
+        # A person can sign in to the reference app at once: the demo users are printed.
+        assert "admin@demo-clinic.test / sendvia-demo" in result.stdout
         down = subprocess.run(
             [sys.executable, "-m", "emulators.stack", "down", "--profile", "scratch"],
             cwd=ROOT,

@@ -17,7 +17,7 @@ import { mailboxScreen } from "./screens/mailbox";
 import { membersScreen } from "./screens/members";
 import { notificationsScreen } from "./screens/notifications";
 import { settingsScreen } from "./screens/settings";
-import { errorBox, field, h } from "./ui";
+import { errorBox, field, focusOn, h } from "./ui";
 
 const root = document.getElementById("app") as HTMLElement;
 
@@ -55,6 +55,7 @@ async function boot(): Promise<void> {
   }
   onAuthStateChanged(auth, async (user) => {
     if (!user) {
+      window.onhashchange = null;
       root.replaceChildren(signInScreen((email, password) => signInWithEmailAndPassword(auth, email, password).then(() => undefined)));
       return;
     }
@@ -74,17 +75,23 @@ async function boot(): Promise<void> {
       nav,
       main,
     );
+    let shown = 0; // the latest navigation: a slower, earlier screen must not replace it
     const show = async (): Promise<void> => {
+      const mine = ++shown;
       const [path, ...params] = (location.hash.replace(/^#\/?/, "") || "mailbox").split("/");
       const route = ROUTES.find((r) => r.path === path && (!r.adminOnly || person.role === "admin")) ?? ROUTES[0];
       document.title = `${route.title} — Email`;
-      await drawNav(app, nav, route.path);
-      main.replaceChildren(h("h1", {}, route.title), h("p", { class: "loading" }, "Loading…"));
+      const heading = h("h1", {}, route.title);
+      main.replaceChildren(heading, h("p", { class: "loading" }, "Loading…"));
+      let screen: HTMLElement;
       try {
-        main.replaceChildren(h("h1", {}, route.title), await route.render(app, params));
+        [screen] = await Promise.all([route.render(app, params), drawNav(app, nav, route.path)]);
       } catch (error) {
-        main.replaceChildren(h("h1", {}, route.title), errorBox(error));
+        screen = errorBox(error);
       }
+      if (mine !== shown) return;
+      main.replaceChildren(heading, screen);
+      focusOn(main.querySelector<HTMLElement>("[data-focus]") ?? heading); // a result shown at once, else the heading
     };
     window.onhashchange = () => void show();
     await show();
@@ -123,7 +130,9 @@ async function drawNav(app: App, nav: HTMLElement, active?: string): Promise<voi
             "a",
             { href: `#/${r.path}`, "aria-current": r.path === current ? "page" : null },
             r.title,
-            r.path === "notifications" && unread > 0 ? h("span", { class: "count", "data-testid": "unread" }, ` ${unread}`) : null,
+            r.path === "notifications" && unread > 0
+              ? h("span", { class: "count" }, h("span", { "data-testid": "unread" }, String(unread)), h("span", { class: "visually-hidden" }, " unread"))
+              : null,
           ),
         ),
       ),

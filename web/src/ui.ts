@@ -80,7 +80,7 @@ export function radios(legend: string, name: string, choices: [string, string][]
   );
 }
 
-const STATE_WORDS: Record<string, string> = {
+export const STATE_WORDS: Record<string, string> = {
   active: "Active",
   pending_confirmation: "Waiting for the code",
   broken: "Needs attention",
@@ -121,6 +121,28 @@ export function problem(message: string, hint?: string | null, extra?: string): 
   );
 }
 
+/** Mark the input an error names (`smtp.host`, …) and say why beside it; false if it is not on
+ * screen, so the caller can say it elsewhere. */
+export function markInvalid(form: HTMLElement, name: string, message: string): boolean {
+  const input = form.querySelector<HTMLElement>(`[name="${CSS.escape(name)}"]`);
+  if (!input || input.closest("[hidden]")) return false;
+  input.setAttribute("aria-invalid", "true");
+  const id = `${input.id}-error`;
+  input.setAttribute("aria-describedby", [input.getAttribute("aria-describedby"), id].filter(Boolean).join(" "));
+  input.after(h("p", { class: "field-error", id }, message));
+  return true;
+}
+
+export function clearInvalid(form: HTMLElement): void {
+  form.querySelectorAll("[aria-invalid]").forEach((e) => {
+    e.removeAttribute("aria-invalid");
+    const kept = (e.getAttribute("aria-describedby") ?? "").split(" ").filter((id) => id && !id.endsWith("-error"));
+    if (kept.length) e.setAttribute("aria-describedby", kept.join(" "));
+    else e.removeAttribute("aria-describedby");
+  });
+  form.querySelectorAll(".field-error").forEach((e) => e.remove());
+}
+
 export function errorBox(error: unknown): HTMLElement {
   if (error instanceof ApiError) {
     return problem(error.message, error.hint, error.field ? `Field: ${error.field}` : undefined);
@@ -139,23 +161,39 @@ export function when(stamp: string | null | undefined): string {
 }
 
 /** Run `action` with the button disabled; its error goes into `outlet` (replacing what was there). */
-export function busy(button: HTMLButtonElement, outlet: HTMLElement, action: () => Promise<void>): void {
+/** Run `action` on the button's click (and on Enter in its form, for a primary button), with the
+ * button busy and `working` said meanwhile; an error goes into `outlet`, replacing what was there,
+ * and takes the focus so that it is read out. */
+export function busy(button: HTMLButtonElement, outlet: HTMLElement, action: () => Promise<void>, working = "Working…"): void {
   button.addEventListener("click", async (event) => {
     event.preventDefault();
+    if (button.disabled) return;
     button.disabled = true;
-    outlet.replaceChildren();
+    button.setAttribute("aria-busy", "true");
+    outlet.replaceChildren(h("p", { class: "working", role: "status" }, working));
     try {
       await action();
+      outlet.querySelector(".working")?.remove();
     } catch (error) {
-      outlet.replaceChildren(errorBox(error));
+      const box = errorBox(error);
+      outlet.replaceChildren(box);
+      focusOn(box);
     } finally {
       button.disabled = false;
+      button.removeAttribute("aria-busy");
     }
   });
 }
 
+/** Move the focus to what just appeared (a result, an error, a new screen's heading). */
+export function focusOn(element: HTMLElement): void {
+  element.tabIndex = -1;
+  element.focus({ preventScroll: false });
+}
+
+/** A button; a primary one submits its form, so Enter in a field presses it. */
 export function button(label: string, kind: "primary" | "secondary" | "danger" = "secondary"): HTMLButtonElement {
-  return h("button", { type: "button", class: kind }, label);
+  return h("button", { type: kind === "primary" ? "submit" : "button", class: kind }, label);
 }
 
 export function section(title: string, ...children: (Child | Child[])[]): HTMLElement {

@@ -110,7 +110,7 @@ def _follow(
 ) -> None:
     """What the test proved: credentials refused break a mailbox in use (its admins are told
     once); a broken one that works again is mended, unless a code must prove it first; any other
-    failure is the mailbox's last error."""
+    failure is the mailbox's last error, until a test passes."""
     failure = result.failure
     in_use = mailbox.state in (MailboxState.ACTIVE, MailboxState.BROKEN)
     if failure is not None and failure.kind is FailureKind.AUTH and in_use:
@@ -124,6 +124,8 @@ def _follow(
         }
     elif mailbox.state is MailboxState.BROKEN and not by_code:
         mailboxes.mark_working(rt, mailbox)
+    elif mailbox.state is not MailboxState.BROKEN:
+        changes["last_error"] = None  # this test passed: an earlier test's failure is history
 
 
 def _test_text(product: str, mailbox: MailboxRecord, code: str | None) -> str:

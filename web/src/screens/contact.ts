@@ -4,18 +4,20 @@ import { ApiError, must, type Delivery } from "../api";
 import type { App } from "../app";
 import { badge, busy, button, errorBox, field, h, notice, problem, section, when } from "../ui";
 
-const RECENT = "sendvia.recent-contacts";
+/** The contacts this person opened lately, kept in this browser for them alone (per practice and
+ * user; only ids, which the host product shows anyway). */
+const recentKey = (app: App): string => `sendvia.recent-contacts.${app.person.tenant}.${app.person.uid}`;
 
-function recent(): string[] {
+function recent(app: App): string[] {
   try {
-    return JSON.parse(localStorage.getItem(RECENT) ?? "[]") as string[];
+    return JSON.parse(localStorage.getItem(recentKey(app)) ?? "[]") as string[];
   } catch {
     return [];
   }
 }
 
-function remember(id: string): void {
-  localStorage.setItem(RECENT, JSON.stringify([id, ...recent().filter((r) => r !== id)].slice(0, 10)));
+function remember(app: App, id: string): void {
+  localStorage.setItem(recentKey(app), JSON.stringify([id, ...recent(app).filter((r) => r !== id)].slice(0, 10)));
 }
 
 const open = (id: string): void => {
@@ -32,7 +34,7 @@ export async function contactsScreen(app: App): Promise<HTMLElement> {
     field("Contact id (the patient's id in your product)", id),
     go,
   );
-  const list = recent();
+  const list = recent(app);
   return h(
     "div",
     {},
@@ -55,7 +57,7 @@ function contactForm(app: App, existing: { id: string; name: string; addresses: 
         body: { name: name.value.trim(), addresses: addresses.value.split(",").map((a) => a.trim()).filter(Boolean) },
       }),
     );
-    remember(id.value.trim());
+    remember(app, id.value.trim());
     if (existing) location.reload();
     else open(id.value.trim());
   });
@@ -72,7 +74,7 @@ export async function contactScreen(app: App, id: string): Promise<HTMLElement> 
     }
     throw error;
   }
-  remember(id);
+  remember(app, id);
   const addresses = [...contact.addresses, ...contact.learned_addresses.filter((a) => !contact.addresses.includes(a))];
   const log = h("div", {});
   const drawLog = async (): Promise<void> => {
@@ -83,13 +85,20 @@ export async function contactScreen(app: App, id: string): Promise<HTMLElement> 
   const drawStatuses = async (): Promise<void> => {
     statuses.replaceChildren(...(await Promise.all(addresses.map((a) => recipientRow(app, a, drawStatuses)))));
   };
+  const redraw = async (): Promise<void> => {
+    try {
+      await Promise.all([drawLog(), drawStatuses()]);
+    } catch {
+      // the page keeps what it showed; the next visit reads again
+    }
+  };
   await Promise.all([drawLog(), drawStatuses()]);
   return h(
     "div",
     {},
     h("p", { class: "contact-name" }, h("strong", {}, contact.name || id), h("span", { class: "sub" }, ` · contact ${id}`)),
     section("Email addresses", addresses.length ? statuses : h("p", {}, "No address yet."), h("details", {}, h("summary", {}, "Edit contact"), contactForm(app, contact))),
-    addresses.length ? section("Send an email", sendForm(app, id, addresses, async () => { await Promise.all([drawLog(), drawStatuses()]); })) : null,
+    addresses.length ? section("Send an email", sendForm(app, id, addresses, redraw)) : null,
     section("Delivery log", log),
     section("Correspondence", await correspondence(app, id)),
   );
@@ -118,20 +127,53 @@ async function recipientRow(app: App, address: string, redraw: () => Promise<voi
       row.append(h("div", { class: "row" }, field(`Why it is safe to email ${address} again`, reason), reactivate), outlet);
     }
   }
-  if (status.opted_out.length) row.append(h("p", { class: "sub" }, `Opted out of: ${status.opted_out.join(", ").replaceAll("_", " ")}`));
+  if (status.opted_out.length) {
+    row.append(h("p", { class: "sub" }, `Opted out of: ${status.opted_out.join(", ").replaceAll("_", " ")}`));
+    if (app.person.role === "admin" && status.status === "active") {
+      const outlet = h("div", {});
+      const buttons = status.opted_out.map((category) => {
+        const optIn = button(`Opt back in to ${category.replaceAll("_", " ")}`);
+        busy(optIn, outlet, async () => {
+          await must(app.api.POST("/activity/recipients/{address}:opt_in", { params: { path: { address } }, body: { category } }));
+          await redraw();
+        });
+        return optIn;
+      });
+      row.append(h("div", { class: "row" }, buttons), outlet);
+    }
+  }
   return row;
 }
 
 function sendForm(app: App, contactId: string, addresses: string[], after: () => Promise<void>): HTMLElement {
+  // One key per email written: pressing Send again after "sendvia did not answer" cannot send twice.
+  let key = crypto.randomUUID();
   const to = h("select", { name: "to" }, addresses.map((a) => h("option", { value: a }, a)));
   const subject = h("input", { name: "subject", autocomplete: "off" });
   const text = h("textarea", { name: "text", rows: "5" });
   const send = button("Send", "primary");
   const outlet = h("div", { "aria-live": "polite" });
+  const writing = (): void => {
+    key = crypto.randomUUID(); // another email
+  };
+  [to, subject, text].forEach((e) => e.addEventListener("change", writing));
   busy(send, outlet, async () => {
     try {
-      const sent = await must(app.api.POST("/send", { body: { to: [to.value], subject: subject.value, text: text.value, contact_id: contactId, mode: "now" } }));
-      outlet.replaceChildren(notice(`Sent to ${to.value} (${sent.delivery.state}).`));
+      const sent = await must(
+        app.api.POST("/send", {
+          params: { header: { "Idempotency-Key": key } },
+          body: { to: [to.value], subject: subject.value, text: text.value, contact_id: contactId, mode: "now" },
+        }),
+      );
+      const state = sent.delivery.state;
+      const done = state === "queued" || state === "scheduled" ? `Queued for ${to.value}: it goes shortly.` : `Sent to ${to.value}.`;
+      outlet.replaceChildren(notice(state === "sent_unconfirmed" ? `${done} The provider did not confirm it; it will not be sent twice.` : done));
+      key = crypto.randomUUID();
+    } catch (error) {
+      // Only an unanswered request keeps its key (pressing Send again must not send twice);
+      // an answered one is settled, and the next press is a new email.
+      if (!(error instanceof ApiError && error.status === 0)) key = crypto.randomUUID();
+      throw error;
     } finally {
       await after(); // a failed send belongs in the log and may have changed the address's status
     }

@@ -2,7 +2,7 @@
  * actions, and the ways to connect one: Sign in with Google or Microsoft, or SMTP/IMAP. */
 import { ApiError, must, type Mailbox, type Schemas, type Settings, type TestResult } from "../api";
 import type { App } from "../app";
-import { badge, busy, button, checkbox, field, h, notice, problem, section, when } from "../ui";
+import { badge, busy, button, checkbox, clearInvalid, field, focusOn, h, markInvalid, notice, problem, section, when } from "../ui";
 
 type MailboxId = "tenant" | "me";
 
@@ -39,6 +39,28 @@ const RESULTS: Record<string, string> = {
   admin_consent_required: "Your organisation lets only an administrator approve this app. Ask your IT admin to grant consent, then sign in again.",
 };
 
+/** Why email goes the way it does (the route's `reason`). */
+const ROUTE_REASONS: Record<string, string> = {
+  mailbox_active: "",
+  no_mailbox: "No mailbox is connected.",
+  integration_off: "The way this mailbox was connected has been turned off in Email settings.",
+  mailbox_pending_confirmation: "The mailbox is waiting for the code from its test email.",
+  mailbox_reverted: "The mailbox is set aside; resume it to send from it again.",
+  mailbox_broken: "The mailbox needs attention: emails fail until it is fixed.",
+  mailbox_broken_fallback: "The mailbox needs attention; meanwhile emails go from the platform's address.",
+  mailbox_throttled_fallback: "The mailbox reached its provider's sending limit; meanwhile emails go from the platform's address.",
+};
+
+/** What `sendvia_error` codes mean, after a sign-in that did not connect. Only these are shown:
+ * the rest of the URL is anybody's to write. */
+const SIGN_IN_ERRORS: Record<string, string> = {
+  scope_not_granted: "Sending email was not allowed on the consent screen. Sign in again and leave “Send email on your behalf” ticked.",
+  no_refresh_token: "The provider did not give lasting access. Remove this app from your account's connected apps, then sign in again.",
+  integration_off: "Your practice has turned this way of connecting off. Ask your practice admin.",
+  invalid_grant: "The sign-in expired before it finished. Sign in again.",
+  profile_unavailable: "The provider did not say which address this is. Sign in again in a moment.",
+};
+
 const PRESETS: Record<string, { smtp: [string, number, string]; imap: [string, number, string] }> = {
   gmail: { smtp: ["smtp.gmail.com", 587, "starttls"], imap: ["imap.gmail.com", 993, "tls"] },
   office365: { smtp: ["smtp.office365.com", 587, "starttls"], imap: ["outlook.office365.com", 993, "tls"] },
@@ -62,10 +84,11 @@ function signInResult(): HTMLElement | null {
   const result = query.get("sendvia_result");
   if (!result) return null;
   history.replaceState(null, "", location.pathname + location.hash);
-  if (result in RESULTS && result !== "error") {
+  if (result in RESULTS) {
     return result === "connected" ? notice(RESULTS[result]) : problem(RESULTS[result]);
   }
-  return problem("The mailbox could not be connected.", `Try again; if it keeps failing, tell your practice admin (${query.get("sendvia_error") ?? "error"}).`);
+  const known = SIGN_IN_ERRORS[query.get("sendvia_error") ?? ""];
+  return problem("The mailbox could not be connected.", known ?? "Try again; if it keeps failing, tell your practice admin.");
 }
 
 /** The screen; `message` (what the last action did) goes right below the mailbox it is about. */
@@ -79,11 +102,16 @@ function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => 
     section(
       "How your emails are sent",
       h("p", { "data-testid": "route" }, route.via === "mailbox" ? "From your mailbox: " : "From the platform's address: ", h("strong", {}, route.from)),
+      ROUTE_REASONS[route.reason] ? h("p", { "data-testid": "route-reason" }, ROUTE_REASONS[route.reason]) : null,
       which === "tenant" ? h("p", { class: "sub" }, "This practice uses one mailbox for everyone.") : null,
     ),
   ];
   if (mailbox) parts.push(mailboxCard(app, which, mailbox, mayChange, draw));
-  if (message) parts.push(message);
+  if (message) {
+    message.dataset.focus = "result"; // read out: the screen's heading does not take the focus
+    parts.push(message);
+    queueMicrotask(() => focusOn(message));
+  }
   if (!mayChange) {
     parts.push(h("p", {}, "Your practice admin manages the practice's mailbox."));
     return parts;
@@ -96,9 +124,11 @@ function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => 
   const connect = section(mailbox ? (mailbox.provider === "smtp" ? "Change your mailbox" : "Connect another way") : "Connect your mailbox");
   const signIns = h("div", { class: "row" });
   const other = (provider: string): boolean => mailbox?.provider !== provider; // Re-authorize is above
-  if (integrations.gmail && other("gmail")) signIns.append(signInButton(app, which, "google", "Sign in with Google", mailbox?.receive ?? false));
-  if (integrations.microsoft && other("microsoft")) signIns.append(signInButton(app, which, "microsoft", "Sign in with Microsoft", mailbox?.receive ?? false));
-  if (signIns.childElementCount) connect.append(signIns);
+  const reading = checkbox("Also show replies and other mail with patients (reads your mailbox)", "sign_in_receive", false);
+  const receive = (): boolean => (reading.querySelector("input") as HTMLInputElement).checked;
+  if (integrations.gmail && other("gmail")) signIns.append(signInButton(app, which, "google", "Sign in with Google", receive));
+  if (integrations.microsoft && other("microsoft")) signIns.append(signInButton(app, which, "microsoft", "Sign in with Microsoft", receive));
+  if (signIns.childElementCount) connect.append(signIns, reading);
   if (integrations.smtp_imap && (!mailbox || mailbox.provider === "smtp")) {
     connect.append(smtpForm(app, which, mailbox, draw));
   }
@@ -107,16 +137,19 @@ function render(app: App, settings: Settings, draw: (m?: HTMLElement | null) => 
   return parts;
 }
 
-function signInButton(app: App, which: MailboxId, provider: "google" | "microsoft", label: string, receive: boolean): HTMLElement {
+function signInButton(app: App, which: MailboxId, provider: "google" | "microsoft", label: string, receive: () => boolean): HTMLElement {
   const go = button(label, "primary");
+  go.type = "button";
   go.dataset.provider = provider;
   const outlet = h("div", {});
   busy(go, outlet, async () => {
     const started = await must(
-      app.api.POST("/oauth_start", { body: { provider, mailbox: which, receive, return_to: `${location.origin}/` } }),
+      app.api.POST("/oauth_start", { body: { provider, mailbox: which, receive: receive(), return_to: `${location.origin}${location.pathname}` } }),
     );
-    location.assign(started.authorization_url);
-  });
+    const next = new URL(started.authorization_url);
+    if (next.protocol !== "https:" && next.protocol !== "http:") throw new Error("sendvia answered an address this app will not open.");
+    location.assign(next.href);
+  }, "Opening the sign-in page…");
   return h("div", {}, go, outlet);
 }
 
@@ -124,7 +157,7 @@ function mailboxCard(app: App, which: MailboxId, mailbox: Mailbox, mayChange: bo
   const path = { params: { path: { mailbox_id: which } } };
   const outlet = h("div", { "aria-live": "polite" });
   const card = section(
-    "Your mailbox",
+    which === "tenant" ? "The practice's mailbox" : "Your mailbox",
     h(
       "dl",
       { class: "facts" },
@@ -135,7 +168,7 @@ function mailboxCard(app: App, which: MailboxId, mailbox: Mailbox, mayChange: bo
       mailbox.provider === "smtp" && mailbox.imap ? [h("dt", {}, "Sent folder"), h("dd", { "data-testid": "sent-folder" }, mailbox.sent_folder ?? "Not chosen")] : null,
       mailbox.receive ? [h("dt", {}, "Last sync"), h("dd", {}, when(mailbox.last_synced_at))] : null,
     ),
-    mailbox.last_error && mailbox.state !== "active" ? problem(mailbox.last_error.message ?? "The mailbox failed.", mailbox.last_error.hint) : null,
+    mailbox.last_error && mailbox.state !== "active" ? lastError(mailbox.last_error.message ?? "The mailbox failed.", mailbox.last_error.hint) : null,
     (mailbox.warnings ?? []).map((w) => h("p", { class: "warning" }, String((w as { message?: string }).message ?? ""))),
   );
   if (!mayChange) return card;
@@ -145,7 +178,7 @@ function mailboxCard(app: App, which: MailboxId, mailbox: Mailbox, mayChange: bo
   busy(testButton, outlet, async () => {
     const result = await must(app.api.POST("/test_connection", { body: { mailbox: which } }));
     await draw(testReport(result));
-  });
+  }, "Testing the connection: this can take a few seconds…");
   actions.append(testButton);
   if (mailbox.state === "active" || mailbox.state === "broken") {
     const revert = button("Use the platform's sender");
@@ -164,22 +197,39 @@ function mailboxCard(app: App, which: MailboxId, mailbox: Mailbox, mayChange: bo
     actions.append(resume);
   }
   if (mailbox.provider !== "smtp") {
-    actions.append(signInButton(app, which, mailbox.provider === "gmail" ? "google" : "microsoft", "Re-authorize", mailbox.receive));
+    actions.append(signInButton(app, which, mailbox.provider === "gmail" ? "google" : "microsoft", "Re-authorize", () => mailbox.receive));
   }
+  const receiving = button(mailbox.receive ? "Stop reading replies" : "Show replies with patients");
+  busy(receiving, outlet, async () => {
+    await must(app.api.POST("/settings/mailboxes/{mailbox_id}:receive", { ...path, body: { receive: !mailbox.receive } }));
+    await draw(notice(mailbox.receive ? "Replies are no longer read from this mailbox." : "Replies and other mail with patients will appear on their contact pages."));
+  });
+  actions.append(receiving);
   const forget = button("Forget this mailbox", "danger");
   forget.addEventListener("click", () => {
     if (forget.dataset.armed) return;
     forget.dataset.armed = "yes";
     const sure = button("Yes, forget it", "danger");
+    const cancel = button("Keep it");
     busy(sure, outlet, async () => {
       await must(app.api.DELETE("/settings/mailboxes/{mailbox_id}", path));
       await draw(notice("The mailbox is forgotten: its access is revoked and its password deleted."));
     });
-    forget.after(sure);
+    cancel.addEventListener("click", () => {
+      sure.remove();
+      cancel.remove();
+      delete forget.dataset.armed;
+      forget.focus();
+    });
+    forget.after(sure, cancel);
+    sure.focus();
   });
   actions.append(forget);
   card.append(actions);
-  if (mailbox.state === "pending_confirmation") card.append(codeForm(app, which, draw));
+  if (mailbox.state === "pending_confirmation") {
+    const codeSent = mailbox.last_tested_at && !mailbox.last_error; // the last test passed
+    card.append(codeSent ? codeForm(app, which, draw) : h("p", {}, "Test the connection: the test email brings the code that confirms the mailbox."));
+  }
   if (mailbox.provider === "smtp" && mailbox.imap) card.append(sentFolderPicker(app, which, mailbox, draw));
   card.append(outlet);
   return card;
@@ -219,6 +269,13 @@ function testReport(result: TestResult): HTMLElement {
   return report;
 }
 
+/** A stored problem: shown as text, not as an alert, so that it is not announced on every visit. */
+function lastError(message: string, hint?: string | null): HTMLElement {
+  const box = problem(message, hint);
+  box.removeAttribute("role");
+  return box;
+}
+
 function codeForm(app: App, which: MailboxId, draw: (m?: HTMLElement | null) => Promise<void>): HTMLElement {
   const code = h("input", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6", pattern: "[0-9]{6}" });
   const confirm = button("Confirm", "primary");
@@ -227,7 +284,7 @@ function codeForm(app: App, which: MailboxId, draw: (m?: HTMLElement | null) => 
     await must(app.api.POST("/test_connection/confirm", { body: { mailbox: which, code: code.value.trim() } }));
     await draw(notice("Confirmed: your emails now go from this mailbox."));
   });
-  return h("div", { class: "code-form" }, field("Code from the test email", code), confirm, outlet);
+  return h("form", { class: "code-form", "aria-label": "Confirm the mailbox" }, field("Code from the test email", code), confirm, outlet);
 }
 
 function sentFolderPicker(app: App, which: MailboxId, mailbox: Mailbox, draw: (m?: HTMLElement | null) => Promise<void>): HTMLElement {
@@ -251,6 +308,7 @@ function sentFolderPicker(app: App, which: MailboxId, mailbox: Mailbox, draw: (m
       await draw(notice(`Copies of sent emails will be saved in “${select.value}”.`));
     });
     picker.replaceChildren(field("Sent folder", select, "Where copies of what you send are kept."), save, saved);
+    select.focus();
   });
   return picker;
 }
@@ -292,13 +350,22 @@ function smtpForm(app: App, which: MailboxId, mailbox: Mailbox | null, draw: (m?
     smtpSecurity: securitySelect("smtp.security", smtp?.security ?? "starttls"),
     smtpUser: input("smtp.username", smtp?.username, "text", { autocomplete: "off" }),
     password: input("smtp.password", smtp?.password, "password", { autocomplete: "new-password" }),
-    imapHost: input("imap.host", imap?.host),
+    imapPassword: input("imap.password", null, "password", { autocomplete: "new-password" }),
+    imapHost: input("imap.host", mailbox ? imap?.host : null),
     imapPort: input("imap.port", imap?.port ?? 993, "number"),
     imapSecurity: securitySelect("imap.security", imap?.security ?? "tls"),
   };
   servers.append(
     h("fieldset", {}, h("legend", {}, "Outgoing (SMTP)"), field("Server", fields.smtpHost), field("Port", fields.smtpPort), field("Security", fields.smtpSecurity), field("User name", fields.smtpUser, "Usually your email address; leave empty to use it.")),
-    h("fieldset", {}, h("legend", {}, "Incoming (IMAP), for the Sent folder"), field("Server", fields.imapHost), field("Port", fields.imapPort), field("Security", fields.imapSecurity)),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Incoming (IMAP), for the Sent folder"),
+      field("Server", fields.imapHost, "Leave empty to send only (no copy in your Sent folder, no replies)."),
+      field("Port", fields.imapPort),
+      field("Security", fields.imapSecurity),
+      field("IMAP password", fields.imapPassword, "Only if it differs from the app password below."),
+    ),
   );
   const applyPreset = (): void => {
     const chosen = PRESETS[preset.value];
@@ -309,6 +376,8 @@ function smtpForm(app: App, which: MailboxId, mailbox: Mailbox | null, draw: (m?
     }
   };
   preset.addEventListener("change", applyPreset);
+  // The 14 dots stand for the saved password: typing replaces them rather than adding to them.
+  for (const secret of [fields.password, fields.imapPassword]) secret.addEventListener("focus", () => secret.select());
   address.addEventListener("change", async () => {
     const value = address.value.trim();
     if (!value.includes("@")) return;
@@ -346,6 +415,10 @@ function smtpForm(app: App, which: MailboxId, mailbox: Mailbox | null, draw: (m?
       port: portInput.value ? Number(portInput.value) : null,
       security: security.value as "starttls" | "tls",
     });
+    const username = fields.smtpUser.value.trim() || null;
+    const imapWanted = preset.value !== "custom" || fields.imapHost.value.trim() !== "";
+    // Left empty, IMAP's password is the app password typed now, else the one saved for IMAP.
+    const imapPassword = fields.imapPassword.value || null;
     try {
       await must(
         app.api.PUT("/settings/mailboxes/{mailbox_id}", {
@@ -354,15 +427,18 @@ function smtpForm(app: App, which: MailboxId, mailbox: Mailbox | null, draw: (m?
             preset: preset.value as "custom" | "gmail" | "office365",
             address: address.value.trim(),
             display_name: displayName.value.trim(),
-            smtp: { ...server(fields.smtpHost, fields.smtpPort, fields.smtpSecurity), username: fields.smtpUser.value.trim() || null, password: fields.password.value || null },
-            imap: server(fields.imapHost, fields.imapPort, fields.imapSecurity),
+            smtp: { ...server(fields.smtpHost, fields.smtpPort, fields.smtpSecurity), username, password: fields.password.value || null },
+            imap: imapWanted ? { ...server(fields.imapHost, fields.imapPort, fields.imapSecurity), username, password: imapPassword } : null,
             sent_folder: mailbox?.sent_folder ?? null,
             receive: (form.querySelector("input[name=receive]") as HTMLInputElement).checked,
           },
         }),
       );
     } catch (error) {
-      if (error instanceof ApiError && error.field) markInvalid(form, error.field, error.message);
+      if (error instanceof ApiError && error.field) {
+        if (/^(smtp|imap)\.(host|port|security|username)$/.test(error.field)) servers.hidden = false; // show what the error names
+        if (!markInvalid(form, error.field, error.message)) markInvalid(form, "smtp.password", error.message);
+      }
       throw error;
     }
     await draw(notice("Saved. Now test the connection: we will send you an email with a code."));
@@ -379,17 +455,4 @@ function securitySelect(name: string, value: string): HTMLSelectElement {
   );
 }
 
-function markInvalid(form: HTMLElement, name: string, message: string): void {
-  const input = form.querySelector<HTMLElement>(`[name="${CSS.escape(name)}"]`);
-  if (!input) return;
-  input.setAttribute("aria-invalid", "true");
-  const id = `${input.id}-error`;
-  input.setAttribute("aria-errormessage", id);
-  input.after(h("p", { class: "field-error", id }, message));
-}
-
-function clearInvalid(form: HTMLElement): void {
-  form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
-  form.querySelectorAll(".field-error").forEach((e) => e.remove());
-}
 

@@ -6,11 +6,20 @@ import { badge, h, when } from "../ui";
 const PROVIDERS: Record<string, string> = { gmail: "Gmail", microsoft: "Microsoft", smtp: "SMTP/IMAP" };
 
 export async function membersScreen(app: App): Promise<HTMLElement> {
-  const { members } = await must(app.api.GET("/settings/members"));
+  const [{ members }, settings] = await Promise.all([must(app.api.GET("/settings/members")), must(app.api.GET("/settings"))]);
+  const practice = settings.tenant.mailbox_policy === "tenant";
+  const shared = settings.mailboxes.tenant;
+  const policy = h(
+    "p",
+    { "data-testid": "policy" },
+    practice
+      ? `Everyone sends from the practice's mailbox${shared ? `: ${shared.address}` : " (none connected yet: the platform's address)"}.`
+      : "Each practitioner connects their own mailbox.",
+  );
   if (members.length === 0) {
-    return h("p", {}, "Nobody has used the email features yet. Members appear once they have signed in.");
+    return h("div", {}, policy, h("p", {}, "Nobody has used the email features yet. Members appear once they have signed in."));
   }
-  return h(
+  const table = h(
     "table",
     {},
     h("caption", {}, "Everyone who has signed in, with their mailbox"),
@@ -24,7 +33,7 @@ export async function membersScreen(app: App): Promise<HTMLElement> {
           { "data-uid": m.uid },
           h("td", {}, m.name || m.email, m.name ? h("div", { class: "sub" }, m.email) : null),
           h("td", {}, m.role === "admin" ? "Admin" : "Practitioner"),
-          h("td", {}, m.mailbox?.address ?? "Platform sender"),
+          h("td", {}, m.mailbox?.address ?? (practice ? "The practice's mailbox" : "Platform sender")),
           h("td", {}, m.mailbox ? PROVIDERS[m.mailbox.provider] ?? m.mailbox.provider : "—"),
           h("td", {}, m.mailbox ? badge(m.mailbox.state) : "—"),
           h("td", {}, m.mailbox?.receive ? when(m.last_synced_at) : "Not receiving"),
@@ -33,4 +42,5 @@ export async function membersScreen(app: App): Promise<HTMLElement> {
       ),
     ),
   );
+  return h("div", {}, policy, table);
 }

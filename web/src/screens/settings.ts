@@ -2,7 +2,7 @@
  * and where a sign-in may return to. */
 import { must, type Tenant } from "../api";
 import type { App } from "../app";
-import { busy, button, checkbox, h, notice, radios, section } from "../ui";
+import { busy, button, checkbox, field, h, notice, radios, section } from "../ui";
 
 export async function settingsScreen(app: App): Promise<HTMLElement> {
   const settings = await must(app.api.GET("/settings"));
@@ -22,7 +22,7 @@ function settingsForm(app: App, tenant: Tenant): HTMLElement {
     if (origins.length === 0) originList.append(h("li", {}, "None yet: Sign in with Google or Microsoft cannot return to this app."));
   };
   drawOrigins();
-  const newOrigin = h("input", { type: "url", name: "return_origin", placeholder: "https://app.example.com", "aria-label": "Another return origin" });
+  const newOrigin = h("input", { type: "url", name: "return_origin", placeholder: "https://app.example.com" });
   const addOrigin = h("button", { type: "button", onclick: () => { const value = newOrigin.value.trim(); if (value && !origins.includes(value)) origins.push(value); newOrigin.value = ""; drawOrigins(); } }, "Add");
   const addHere = origins.includes(here)
     ? null
@@ -47,7 +47,7 @@ function settingsForm(app: App, tenant: Tenant): HTMLElement {
       "Where Sign in may return to",
       h("p", {}, "After Sign in with Google or Microsoft, the browser comes back to one of these origins."),
       originList,
-      h("div", { class: "row" }, newOrigin, addOrigin, addHere),
+      h("div", { class: "row" }, field("Another origin", newOrigin), addOrigin, addHere),
     ),
   );
   const outlet = h("div", { "aria-live": "polite" });
