@@ -1,98 +1,168 @@
-"""The Identity port: Firebase / Identity Platform ID tokens verified with firebase-admin.
+"""The Identity port: Firebase / Identity Platform ID tokens, verified with google-auth against
+Google's signing certificates and checked against the user's current account.
 
-Besides firebase-admin's own checks (signature against Google's keys, audience, issuer, expiry),
-every token is checked against the user's current record (`check_revoked=True`): a disabled or
-deleted user, a revoked session, or a token whose tenant or role claims no longer match the
-user's custom claims is refused. Role changes and removals therefore take effect at once, not
-when the token expires an hour later. The same checks close the gaps of emulator mode, in which
-firebase-admin skips the signature and expiry checks (FIREBASE_AUTH_EMULATOR_HOST set).
+What is checked (docs/decisions/0001 and 0002):
+- the token: signature (RS256, against the certificates of securetoken@system, kept per instance),
+  audience (the project), issuer, expiry and issue time, a subject that is one plain id, an
+  `auth_time` in the past;
+- the account, read with Identity Toolkit's `accounts:lookup` (one call per request): it exists,
+  is not disabled, its sessions were not revoked after the token's `auth_time`, and its custom
+  claims still say the token's `tenant_id` and `role`. Role changes and removals therefore take
+  effect at once, not when the token expires an hour later.
+
+The Firebase Auth emulator (FIREBASE_AUTH_EMULATOR_HOST) issues unsigned tokens and holds no keys:
+there, as in Google's own Admin SDKs, the signature is the one thing not checked. Everything else
+is, on the same path, and a token whose claims were altered still fails the account check.
+
+firebase-admin did the same before, at the price of about 120 more modules at every cold start
+(bench/cold_start.py; issue 17); google-auth and requests are loaded anyway.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import threading
 import time
 from typing import Any
 
+from sendvia.adapters.oidc import CachedCerts
 from sendvia.domain.message import clean_display_name
 from sendvia.domain.principal import Principal, Role, valid_id
-from sendvia.errors import Forbidden, Unauthenticated
+from sendvia.errors import Forbidden, Unauthenticated, Unavailable
 
 CLOCK_SKEW_S = 10
+FIREBASE_CERTS_URL = (
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+)
+IDENTITY_TOOLKIT = "https://identitytoolkit.googleapis.com"
+_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _RESIGN_HINT = "Sign in again to get a fresh ID token."
 
 
+def _invalid(message: str = "The ID token is not valid.") -> Unauthenticated:
+    return Unauthenticated(message, code="invalid_token", hint=_RESIGN_HINT)
+
+
 class FirebaseIdentity:
-    def __init__(
-        self, project: str, emulator_host: str | None = None, app_name: str = "sendvia"
-    ) -> None:
-        if emulator_host:  # the Admin SDK is told of the Auth emulator by this variable only
-            os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator_host
+    def __init__(self, project: str, emulator_host: str | None = None) -> None:
         self._project = project
-        self._app_name = app_name
-        self._app: Any = None
+        self._emulator_host = emulator_host
+        self._certs = CachedCerts()
         self._lock = threading.Lock()
-
-    def _firebase(self) -> Any:
-        with self._lock:
-            if self._app is None:
-                import firebase_admin
-
-                try:
-                    self._app = firebase_admin.get_app(self._app_name)
-                except ValueError:
-                    self._app = firebase_admin.initialize_app(
-                        options={"projectId": self._project}, name=self._app_name
-                    )
-            return self._app
+        self._session: Any = None
 
     def verify(self, token: str) -> Principal:
-        from firebase_admin import auth
-
-        app = self._firebase()
-        try:
-            claims = auth.verify_id_token(
-                token, app=app, check_revoked=True, clock_skew_seconds=CLOCK_SKEW_S
-            )
-            record = auth.get_user(claims["uid"], app=app)
-        except auth.ExpiredIdTokenError as exc:
-            raise Unauthenticated(
-                "Your sign-in has expired.", code="token_expired", hint=_RESIGN_HINT
-            ) from exc
-        except auth.RevokedIdTokenError as exc:
-            raise Unauthenticated(
-                "Your sign-in was revoked.", code="token_revoked", hint=_RESIGN_HINT
-            ) from exc
-        except auth.UserDisabledError as exc:
+        claims = self._token_claims(token)
+        account = self._account(str(claims["sub"]))
+        if account is None:
+            raise _invalid("The token's user does not exist.")
+        if account.get("disabled"):
             raise Unauthenticated(
                 "This account is disabled.",
                 code="user_disabled",
                 hint="Ask an administrator to enable it.",
-            ) from exc
-        except auth.UserNotFoundError as exc:
+            )
+        if int(claims["auth_time"]) < int(account.get("validSince") or 0):
             raise Unauthenticated(
-                "The token's user does not exist.", code="invalid_token", hint=_RESIGN_HINT
+                "Your sign-in was revoked.", code="token_revoked", hint=_RESIGN_HINT
+            )
+        current = json.loads(account.get("customAttributes") or "{}")
+        for claim in ("tenant_id", "role"):
+            if claims.get(claim) != current.get(claim):
+                raise _invalid(
+                    "The ID token's claims do not match the account (they changed, or the token "
+                    "was tampered with)."
+                )
+        return principal_from_claims({**claims, "uid": claims["sub"]})
+
+    def _token_claims(self, token: str) -> dict[str, Any]:
+        from google.auth import exceptions, jwt
+        from google.oauth2 import id_token
+
+        try:
+            if self._emulator_host:  # unsigned tokens: the emulator has no keys to sign with
+                claims = dict(jwt.decode(token, verify=False))  # type: ignore[no-untyped-call]
+            else:
+                claims = dict(
+                    id_token.verify_firebase_token(  # type: ignore[no-untyped-call]
+                        token,
+                        self._certs,
+                        audience=self._project,
+                        clock_skew_in_seconds=CLOCK_SKEW_S,
+                    )
+                )
+        except exceptions.TransportError as exc:
+            raise Unavailable(
+                "Sign-in could not be checked: Google's signing keys could not be fetched.",
+                hint="Try again in a moment.",
             ) from exc
-        except (auth.InvalidIdTokenError, ValueError) as exc:
-            raise Unauthenticated(
-                "The ID token is not valid.", code="invalid_token", hint=_RESIGN_HINT
-            ) from exc
-        # In emulator mode firebase-admin does not check expiry; in production this repeats it.
-        if float(claims.get("exp", 0)) + CLOCK_SKEW_S < time.time():
+        except (exceptions.GoogleAuthError, ValueError) as exc:
+            if "expired" in str(exc).lower():
+                raise Unauthenticated(
+                    "Your sign-in has expired.", code="token_expired", hint=_RESIGN_HINT
+                ) from exc
+            raise _invalid() from exc
+        now = time.time()
+        subject, auth_time, expiry = claims.get("sub"), claims.get("auth_time"), claims.get("exp")
+        if (
+            claims.get("aud") != self._project
+            or claims.get("iss") != f"https://securetoken.google.com/{self._project}"
+            or not isinstance(subject, str)
+            or not 0 < len(subject) <= 128
+            or not isinstance(auth_time, int | float)
+            or auth_time > now + CLOCK_SKEW_S
+            or not isinstance(expiry, int | float)
+            or float(claims.get("iat", now + CLOCK_SKEW_S + 1)) > now + CLOCK_SKEW_S
+        ):
+            raise _invalid()
+        if expiry + CLOCK_SKEW_S < now:
             raise Unauthenticated(
                 "Your sign-in has expired.", code="token_expired", hint=_RESIGN_HINT
             )
-        current = record.custom_claims or {}
-        for claim in ("tenant_id", "role"):
-            if claims.get(claim) != current.get(claim):
-                raise Unauthenticated(
-                    "The ID token's claims do not match the account (they changed, or the token "
-                    "was tampered with).",
-                    code="invalid_token",
-                    hint=_RESIGN_HINT,
-                )
-        return principal_from_claims(claims)
+        return claims
+
+    def _account(self, uid: str) -> dict[str, Any] | None:
+        """The user's record (`accounts:lookup`), or None when there is no such user."""
+        import requests
+
+        if self._emulator_host:
+            base = f"http://{self._emulator_host}/identitytoolkit.googleapis.com"
+        else:
+            base = IDENTITY_TOOLKIT
+        url = f"{base}/v1/projects/{self._project}/accounts:lookup"
+        try:
+            answer = self._http().post(url, json={"localId": [uid]}, timeout=10)
+        except requests.RequestException as exc:
+            raise Unavailable(
+                "Sign-in could not be checked: the identity service did not answer.",
+                hint="Try again in a moment.",
+            ) from exc
+        if answer.status_code != 200:
+            raise Unavailable(
+                f"Sign-in could not be checked: the identity service answered "
+                f"{answer.status_code}.",
+                hint="Try again in a moment.",
+            )
+        users = answer.json().get("users") or []
+        return dict(users[0]) if users else None
+
+    def _http(self) -> Any:
+        """A session authorised as the function's service account (the emulator takes any
+        bearer; it calls it `owner`), kept per instance for its connections and token."""
+        with self._lock:
+            if self._session is None:
+                if self._emulator_host:
+                    import requests
+
+                    self._session = requests.Session()
+                    self._session.headers["Authorization"] = "Bearer owner"
+                else:
+                    import google.auth
+                    from google.auth.transport.requests import AuthorizedSession
+
+                    credentials, _ = google.auth.default(scopes=_SCOPES)
+                    self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+            return self._session
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

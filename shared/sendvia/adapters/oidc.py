@@ -16,7 +16,7 @@ CERTS_TTL_S = 300.0  # Google publishes a new signing key well before it signs w
 REFETCH_AFTER_S = 30.0  # a token that fails against certs older than this gets fresh certs
 
 
-class _CachedCerts(transport.Request):
+class CachedCerts(transport.Request):
     """The `request` google-auth fetches the signing certificates with, keeping them per
     instance: verification itself is local, the fetch an HTTP round trip per call otherwise."""
 
@@ -58,7 +58,7 @@ class GoogleOidc:
     """ports.CallerTokens."""
 
     def __init__(self) -> None:
-        self._certs = _CachedCerts()
+        self._certs = CachedCerts()
 
     def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
         from google.oauth2 import id_token
