@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from sendvia import config
 from sendvia.cache import RouteCache
@@ -38,6 +40,13 @@ from sendvia.ports import (
     WebhookSignatures,
 )
 from sendvia.ports.receiving import Contacts, Correspondence, SyncStates
+
+if TYPE_CHECKING:
+    from sendvia.adapters.smtp_imap import MailServers
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
 
 
 def utc_now() -> dt.datetime:
@@ -70,34 +79,113 @@ class Runtime:
     mx: MailExchangers | None = None  # DNS for `discover`; None: no lookups (answers smtp)
 
 
+class _Later:
+    """An adapter built, and its module imported, on its first use: a function instance that
+    never reads mail or checks a webhook does not load what those need at its cold start."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+        self._made: object | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> object:
+        with self._lock:
+            if self._made is None:
+                self._made = self._make()
+        return getattr(self._made, name)
+
+
+class _LaterMapping(Mapping[K, V]):
+    """A mapping whose values are built on first lookup (the providers, the sign-ins)."""
+
+    def __init__(self, makers: Mapping[K, Callable[[], V]]) -> None:
+        self._makers = dict(makers)
+        self._made: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: K) -> V:
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = self._makers[key]()
+            return self._made[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+
+def later(port: type[T], make: Callable[[], T]) -> T:
+    """`make()`'s adapter, standing in for `port`, built when first used."""
+    return cast(T, _Later(make))
+
+
+def _providers(
+    settings: Settings, mail: MailServers, secrets: Secrets
+) -> tuple[dict[Provider, Callable[[], MailboxProvider]], dict[str, Callable[[], OAuthProvider]]]:
+    """How to build each mailbox provider and sign-in this deployment runs, when first used."""
+
+    def smtp() -> MailboxProvider:
+        from sendvia.adapters.providers.smtp import SmtpProvider
+
+        return SmtpProvider(mail, secrets)
+
+    providers: dict[Provider, Callable[[], MailboxProvider]] = {Provider.SMTP: smtp}
+    oauth: dict[str, Callable[[], OAuthProvider]] = {}
+    if settings.google:
+        google_settings = settings.google
+        # Google may grant fewer scopes than asked (granular consent); oauthlib would raise a
+        # bare Warning unless told to relax, and we check the granted scopes ourselves.
+        os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+
+        @functools.cache
+        def google() -> OAuthProvider:
+            from sendvia.adapters.google_oauth import GoogleOAuth
+
+            return GoogleOAuth(google_settings, secrets)
+
+        def gmail() -> MailboxProvider:
+            from sendvia.adapters.gmail import Gmail
+            from sendvia.adapters.providers.gmail import GmailProvider
+
+            oauth = google()
+            return GmailProvider(oauth, Gmail(oauth, google_settings.gmail_endpoint), secrets)  # type: ignore[arg-type]
+
+        providers[Provider.GMAIL] = gmail
+        oauth["google"] = google
+    if settings.microsoft:
+        microsoft_settings = settings.microsoft
+
+        @functools.cache
+        def microsoft() -> OAuthProvider:
+            from sendvia.adapters.microsoft_oauth import MicrosoftOAuth
+
+            return MicrosoftOAuth(microsoft_settings, secrets)
+
+        def graph() -> MailboxProvider:
+            from sendvia.adapters.graph import Graph
+            from sendvia.adapters.providers.microsoft import MicrosoftProvider
+
+            oauth = microsoft()
+            return MicrosoftProvider(oauth, Graph(oauth), secrets, utc_now)  # type: ignore[arg-type]
+
+        providers[Provider.MICROSOFT] = graph
+        oauth["microsoft"] = microsoft
+    return providers, oauth
+
+
 def build(settings: Settings) -> Runtime:
-    from sendvia.adapters.cloud_tasks import CloudTasksQueue
-    from sendvia.adapters.dns import DnsMailExchangers
     from sendvia.adapters.firebase_identity import FirebaseIdentity
-    from sendvia.adapters.firestore.contacts import FirestoreContacts
-    from sendvia.adapters.firestore.correspondence import FirestoreCorrespondence
     from sendvia.adapters.firestore.deliveries import FirestoreDeliveries
     from sendvia.adapters.firestore.mailboxes import FirestoreMailboxes
     from sendvia.adapters.firestore.notifications import FirestoreNotifications
-    from sendvia.adapters.firestore.oauth_states import FirestoreOAuthStates
     from sendvia.adapters.firestore.recipients import FirestoreRecipients
     from sendvia.adapters.firestore.store import FirestoreStore
-    from sendvia.adapters.firestore.sync_states import FirestoreSyncStates
-    from sendvia.adapters.gmail import Gmail
-    from sendvia.adapters.google_clients import (
-        cloud_tasks_client,
-        firestore_client,
-        secret_manager_client,
-    )
-    from sendvia.adapters.google_oauth import GoogleOAuth
+    from sendvia.adapters.google_clients import firestore_client, secret_manager_client
     from sendvia.adapters.member_tracker import MemberTracker
-    from sendvia.adapters.oidc import GoogleOidc
-    from sendvia.adapters.providers.gmail import GmailProvider
-    from sendvia.adapters.providers.relay import SmtpRelay
-    from sendvia.adapters.providers.smtp import SmtpProvider
     from sendvia.adapters.secret_manager import SecretManagerSecrets
     from sendvia.adapters.smtp_imap import MailServers
-    from sendvia.adapters.webhook_signatures import WebhookVerifier
 
     db = firestore_client(settings.project, settings.firestore_emulator_host)
     routes = RouteCache(settings.route_cache_s)
@@ -110,65 +198,93 @@ def build(settings: Settings) -> Runtime:
         allow_loopback=settings.mail_allow_loopback,
         reply_limit_s=settings.mail_reply_limit_s,
     )
-    providers: dict[Provider, MailboxProvider] = {Provider.SMTP: SmtpProvider(mail, secrets)}
-    oauth: dict[str, OAuthProvider] = {}
-    if settings.google:
-        # Google may grant fewer scopes than asked (granular consent); oauthlib would raise a
-        # bare Warning unless told to relax, and we check the granted scopes ourselves.
-        os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
-        google = GoogleOAuth(settings.google, secrets)
-        providers[Provider.GMAIL] = GmailProvider(
-            google, Gmail(google, settings.google.gmail_endpoint), secrets
-        )
-        oauth["google"] = google
-    if settings.microsoft:
-        from sendvia.adapters.graph import Graph
-        from sendvia.adapters.microsoft_oauth import MicrosoftOAuth
-        from sendvia.adapters.providers.microsoft import MicrosoftProvider
 
-        microsoft = MicrosoftOAuth(settings.microsoft, secrets)
-        providers[Provider.MICROSOFT] = MicrosoftProvider(
-            microsoft, Graph(microsoft), secrets, utc_now
-        )
-        oauth["microsoft"] = microsoft
-    relay = (
-        SmtpRelay(settings.relay, settings.default_sender_address, mail, secrets)
-        if settings.relay
-        else None
-    )
-    queue = (
-        CloudTasksQueue(
-            settings.tasks,
-            settings.project,
-            lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
-            sync_url=settings.sync.url if settings.sync else None,
-            sync_queue=settings.sync.queue if settings.sync else None,
-        )
-        if settings.tasks
-        else None
-    )
+    providers, oauth = _providers(settings, mail, secrets)
+    relay = None
+    if settings.relay:
+        relay_settings = settings.relay
+
+        def smtp_relay() -> Relay:
+            from sendvia.adapters.providers.relay import SmtpRelay
+
+            return SmtpRelay(relay_settings, settings.default_sender_address, mail, secrets)
+
+        relay = later(Relay, smtp_relay)  # type: ignore[type-abstract]
+    queue = None
+    if settings.tasks:
+        tasks = settings.tasks
+
+        def cloud_tasks() -> Queue:
+            from sendvia.adapters.cloud_tasks import CloudTasksQueue
+            from sendvia.adapters.google_clients import cloud_tasks_client
+
+            return CloudTasksQueue(
+                tasks,
+                settings.project,
+                lambda: cloud_tasks_client(settings.cloud_tasks_emulator_host),
+                sync_url=settings.sync.url if settings.sync else None,
+                sync_queue=settings.sync.queue if settings.sync else None,
+            )
+
+        queue = later(Queue, cloud_tasks)  # type: ignore[type-abstract]
+
+    def oidc() -> CallerTokens:
+        from sendvia.adapters.oidc import GoogleOidc
+
+        return GoogleOidc()
+
+    def webhooks() -> WebhookSignatures:
+        from sendvia.adapters.webhook_signatures import WebhookVerifier
+
+        return WebhookVerifier(settings.events.sns_cert_url_prefixes)
+
+    def dns() -> MailExchangers:
+        from sendvia.adapters.dns import DnsMailExchangers
+
+        return DnsMailExchangers(settings.dns_resolver)
+
+    def contacts() -> Contacts:
+        from sendvia.adapters.firestore.contacts import FirestoreContacts
+
+        return FirestoreContacts(db)
+
+    def correspondence() -> Correspondence:
+        from sendvia.adapters.firestore.correspondence import FirestoreCorrespondence
+
+        return FirestoreCorrespondence(db)
+
+    def sync_states() -> SyncStates:
+        from sendvia.adapters.firestore.sync_states import FirestoreSyncStates
+
+        return FirestoreSyncStates(db)
+
+    def oauth_states() -> OAuthStates:
+        from sendvia.adapters.firestore.oauth_states import FirestoreOAuthStates
+
+        return FirestoreOAuthStates(db)
+
     return Runtime(
         settings=settings,
         identity=FirebaseIdentity(settings.project, settings.auth_emulator_host),
-        callers=GoogleOidc(),
+        callers=later(CallerTokens, oidc),  # type: ignore[type-abstract]
         store=store,
         members=MemberTracker(store, utc_now),
         mailboxes=FirestoreMailboxes(db, on_change=routes.forget_tenant),
         deliveries=FirestoreDeliveries(db),
         notifications=FirestoreNotifications(db),
-        oauth_states=FirestoreOAuthStates(db),
+        oauth_states=later(OAuthStates, oauth_states),  # type: ignore[type-abstract]
         secrets=secrets,
-        providers=providers,
-        oauth=oauth,
+        providers=_LaterMapping(providers),
+        oauth=_LaterMapping(oauth),
         relay=relay,
         queue=queue,
         recipients=FirestoreRecipients(db, cache_s=settings.route_cache_s),
-        webhooks=WebhookVerifier(settings.events.sns_cert_url_prefixes),
+        webhooks=later(WebhookSignatures, webhooks),  # type: ignore[type-abstract]
         routes=routes,
-        mx=DnsMailExchangers(settings.dns_resolver),
-        contacts=FirestoreContacts(db),
-        correspondence=FirestoreCorrespondence(db),
-        sync_states=FirestoreSyncStates(db),
+        mx=later(MailExchangers, dns),  # type: ignore[type-abstract]
+        contacts=later(Contacts, contacts),  # type: ignore[type-abstract]
+        correspondence=later(Correspondence, correspondence),  # type: ignore[type-abstract]
+        sync_states=later(SyncStates, sync_states),  # type: ignore[type-abstract]
     )
 
 
