@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sendvia.errors import BadRequest
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # loaded by the first body validated, not at a cold start that needs none
+    from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def parse_model(model: type[M], body: Any) -> M:
@@ -21,6 +22,8 @@ def parse_model(model: type[M], body: Any) -> M:
             code="invalid_body",
             hint='Send an object such as {"product_name": "My Clinic"}.',
         )
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(body)
     except ValidationError as exc:

@@ -20,7 +20,7 @@ from sendvia.api.contract import CONTRACT, PUBLIC, Operation
 from sendvia.api.oauth_start import StartRequest
 from sendvia.api.schemas import ref
 from sendvia.api.test_connection import ConfirmRequest, TestRequest
-from sendvia.domain.contacts import ContactBatch, ContactIn
+from sendvia.domain.contact_requests import ContactBatch, ContactIn
 from sendvia.domain.mailbox_settings import MailboxSettingsIn
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.tenant_patch import TenantPatch

@@ -11,8 +11,7 @@ from typing import Any
 
 from sendvia.domain import provider_events as pe
 from sendvia.domain.delivery import Delivery
-from sendvia.domain.mailbox import MailboxRecord
-from sendvia.domain.mailbox_settings import PASSWORD_DOTS
+from sendvia.domain.mailbox import PASSWORD_DOTS, MailboxRecord
 
 
 def _stamp(value: Any) -> Any:

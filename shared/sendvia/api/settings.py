@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sendvia.api import presentation as show
-from sendvia.services import discovery, mailboxes, receiving, smtp_mailboxes
+from sendvia.services import discovery, mailboxes
 from sendvia.services import settings as service
 from sendvia.services.progress import progress_of
 from sendvia.web import Call, Reply, Router
@@ -76,17 +76,23 @@ def forget_mailbox(call: Call, mailbox_id: str) -> Reply:
 
 @router.route("PUT", "/mailboxes/{mailbox_id}")
 def save_mailbox(call: Call, mailbox_id: str) -> Reply:
-    saved = smtp_mailboxes.save(call.runtime, call.user, mailbox_id, call.json())
+    from sendvia.services.smtp_mailboxes import save
+
+    saved = save(call.runtime, call.user, mailbox_id, call.json())
     return Reply(200, show.mailbox(saved))
 
 
 @router.route("POST", "/mailboxes/{mailbox_id}:receive")
 def receive_mailbox(call: Call, mailbox_id: str) -> Reply:
     """Turn receiving (sync of correspondence and bounces) on or off: `{"receive": bool}`."""
-    changed = receiving.set_receive(call.runtime, call.user, mailbox_id, call.json())
+    from sendvia.services.receiving import set_receive
+
+    changed = set_receive(call.runtime, call.user, mailbox_id, call.json())
     return Reply(200, show.mailbox(changed))
 
 
 @router.route("GET", "/mailboxes/{mailbox_id}/folders")
 def mailbox_folders(call: Call, mailbox_id: str) -> Reply:
-    return Reply(200, smtp_mailboxes.folders(call.runtime, call.user, mailbox_id))
+    from sendvia.services.smtp_mailboxes import folders
+
+    return Reply(200, folders(call.runtime, call.user, mailbox_id))

@@ -16,9 +16,6 @@ import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from enum import StrEnum
-from typing import Annotated
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from sendvia.domain.message import check_header_value
 
@@ -41,44 +38,6 @@ def normal_address(value: str) -> str:
     if not _ADDRESS.match(address) or len(address) > 320:
         raise ValueError(f"{value!r} is not an email address")
     return address
-
-
-def _name(value: str) -> str:
-    check_header_value("name", value)
-    return value.strip()
-
-
-def _addresses(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(normal_address(v) for v in values))
-
-
-Addresses = Annotated[
-    list[Annotated[StrictStr, Field(max_length=320)]],
-    Field(max_length=MAX_ADDRESSES),
-    AfterValidator(_addresses),
-]
-Name = Annotated[StrictStr, Field(max_length=200), AfterValidator(_name)]
-
-
-class ContactIn(BaseModel):
-    """PUT /contacts/{contact_id}: the contact's name and every address the host knows."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name = ""
-    addresses: Addresses = Field(default_factory=list)
-
-
-class BatchContact(ContactIn):
-    id: Annotated[StrictStr, Field(pattern=CONTACT_ID)]
-
-
-class ContactBatch(BaseModel):
-    """POST /contacts:batch."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    contacts: Annotated[list[BatchContact], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 def added_mark(at: dt.datetime, address: str = "") -> str:

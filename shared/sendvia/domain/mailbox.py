@@ -24,6 +24,8 @@ class Provider(StrEnum):
 
 
 TENANT_MAILBOX = "tenant"
+# A saved password as it reads back: exactly these 14 dots; written back, they keep it.
+PASSWORD_DOTS = "\u2022" * 14
 
 
 def mailbox_secret_id(tenant_id: str, mailbox_id: str) -> str:

@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from sendvia.domain.mailbox import PASSWORD_DOTS
 from sendvia.domain.message import check_header_value
 
-PASSWORD_DOTS = "\u2022" * 14
 _HOST = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}"
     r"[a-z0-9])?)*$"

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendvia.domain.contacts import (
-    AddressTaken,
-    Contact,
-    ContactBatch,
-    ContactIn,
-    valid_contact_id,
-)
+from sendvia.domain.contact_requests import ContactBatch, ContactIn
+from sendvia.domain.contacts import AddressTaken, Contact, valid_contact_id
 from sendvia.domain.principal import Principal
 from sendvia.errors import BadRequest, Conflict, NotFound
 from sendvia.runtime import Runtime

@@ -10,7 +10,6 @@ from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord, MailboxSummary
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, relevant_mailbox, resolve_route
 from sendvia.domain.tenant import Tenant
-from sendvia.domain.tenant_patch import TenantPatch
 from sendvia.errors import Forbidden
 from sendvia.runtime import Runtime
 from sendvia.services.progress import progress_of
@@ -85,6 +84,8 @@ def update_tenant(rt: Runtime, principal: Principal, body: Callable[[], Any]) ->
     `body` is read only once the caller is known to be an admin: a member gets 403 whatever
     they sent."""
     require_admin(principal, "change the practice's email settings")
+    from sendvia.domain.tenant_patch import TenantPatch  # pydantic: only a change needs it
+
     patch = parse_model(TenantPatch, body())
     tenant = patch.apply(load_tenant(rt, principal.tenant_id))
     rt.store.save_tenant(tenant)
