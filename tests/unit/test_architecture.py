@@ -143,6 +143,8 @@ def test_only_the_composition_root_knows_the_adapters():
 # loads pydantic and models only a change of settings or a mailbox's details validates.
 LOADED_ON_USE = {
     "sendvia.domain.tenant_patch",
+    "sendvia.domain.contact_requests",
+    "sendvia.domain.mailbox_settings",
     "sendvia.services.smtp_mailboxes",
     "sendvia.services.receiving",
 }

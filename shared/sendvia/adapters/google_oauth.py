@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import urlencode
 
+from sendvia.adapters.pkce import pkce_pair
 from sendvia.config_sign_ins import GoogleSettings
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import Provider
@@ -67,11 +69,21 @@ class GoogleOAuth:
 
     def authorization_url(self, scopes: list[str], state: str) -> tuple[str, str]:
         """Google's authorization URL (offline access, consent shown, PKCE S256) and the PKCE
-        verifier to keep until the callback."""
-        flow = self._flow(scopes, state=state)
-        url, _ = flow.authorization_url(access_type="offline", prompt="consent")
-        verifier: str = flow.code_verifier
-        return url, verifier
+        verifier to keep until the callback. Only the client id is needed: neither the client
+        secret nor oauthlib is loaded to start a sign-in (bench/cold_start.py)."""
+        verifier, challenge = pkce_pair()
+        query = {
+            "response_type": "code",
+            "client_id": self._settings.client_id,
+            "redirect_uri": self._settings.callback_url,
+            "scope": " ".join(scopes),
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "access_type": "offline",
+            "prompt": "consent",
+        }
+        return f"{self._settings.auth_uri}?{urlencode(query)}", verifier
 
     def exchange(self, code: str, scopes: list[str], state: str, verifier: str) -> Grant:
         from oauthlib.oauth2 import OAuth2Error

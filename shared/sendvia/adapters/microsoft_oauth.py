@@ -10,16 +10,15 @@ Facts: ../shared/FACTS.md § Microsoft identity platform.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from sendvia.adapters.pkce import pkce_pair
 from sendvia.config_sign_ins import MicrosoftSettings
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import Provider
@@ -112,8 +111,7 @@ class MicrosoftOAuth:
 
     def authorization_url(self, scopes: list[str], state: str) -> tuple[str, str]:
         """Microsoft's authorization URL (PKCE S256, account picker) and the verifier."""
-        verifier = secrets.token_urlsafe(64)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        verifier, challenge = pkce_pair()
         query = {
             "client_id": self._settings.client_id,
             "response_type": "code",
@@ -121,7 +119,7 @@ class MicrosoftOAuth:
             "response_mode": "query",
             "scope": " ".join(scopes),  # space separated: commas fail for work accounts
             "state": state,
-            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge": challenge,
             "code_challenge_method": "S256",
             "prompt": "select_account",
         }

@@ -21,10 +21,9 @@ from sendvia.api.oauth_start import StartRequest
 from sendvia.api.schemas import ref
 from sendvia.api.test_connection import ConfirmRequest, TestRequest
 from sendvia.domain.contact_requests import ContactBatch, ContactIn
-from sendvia.domain.mailbox_settings import MailboxSettingsIn
+from sendvia.domain.mailbox_settings import MailboxSettingsIn, ReceiveChange
 from sendvia.domain.outgoing import SendRequest
 from sendvia.domain.tenant_patch import TenantPatch
-from sendvia.services.receiving import ReceiveChange
 
 # The request models the handlers validate with, named in CONTRACT.
 MODELS: tuple[type[BaseModel], ...] = (

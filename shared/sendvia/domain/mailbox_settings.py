@@ -185,3 +185,11 @@ def _password(value: str | None) -> str | None:
     if value is None or value == PASSWORD_DOTS:
         return None
     return value
+
+
+class ReceiveChange(BaseModel):
+    """POST /settings/mailboxes/{id}:receive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receive: StrictBool

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendvia.domain.contact_requests import ContactBatch, ContactIn
 from sendvia.domain.contacts import AddressTaken, Contact, valid_contact_id
 from sendvia.domain.principal import Principal
 from sendvia.errors import BadRequest, Conflict, NotFound
@@ -56,6 +55,8 @@ def get(rt: Runtime, principal: Principal, contact_id: str) -> Contact:
 
 def put(rt: Runtime, principal: Principal, contact_id: str, body: Any) -> Contact:
     check_id(contact_id)
+    from sendvia.domain.contact_requests import ContactIn  # pydantic: only a change needs it
+
     wanted = parse_model(ContactIn, body)
     try:
         return rt.contacts.put(
@@ -69,6 +70,8 @@ def put_batch(rt: Runtime, principal: Principal, body: Any) -> dict[str, Any]:
     """Each contact is put on its own; one that conflicts (with a stored contact, or with an
     earlier one of the batch) is refused with its error, and the rest are kept."""
     require_admin(principal, "import contacts")
+    from sendvia.domain.contact_requests import ContactBatch
+
     batch = parse_model(ContactBatch, body)
     results: list[dict[str, Any] | None] = [None] * len(batch.contacts)
     claimed: dict[str, str] = {}

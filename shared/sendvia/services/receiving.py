@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictBool
-
 from sendvia.domain.mailbox import MailboxRecord, MailboxState
 from sendvia.domain.principal import Principal
 from sendvia.domain.providers import ConnectedBy, traits
@@ -28,13 +26,9 @@ from sendvia.services.settings import load_tenant
 from sendvia.validation import parse_model
 
 
-class ReceiveChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    receive: StrictBool
-
-
 def set_receive(rt: Runtime, principal: Principal, requested: str, body: Any) -> MailboxRecord:
+    from sendvia.domain.mailbox_settings import ReceiveChange  # pydantic: only a change needs it
+
     change = parse_model(ReceiveChange, body)
     mailbox_id = mailboxes.resolve_id(principal, requested, manage=True)
     mailbox = mailboxes.load(rt, principal, mailbox_id)
