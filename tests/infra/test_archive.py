@@ -114,6 +114,16 @@ def test_the_archive_holds_the_entry_points_the_package_and_pinned_requirements(
     assert pins and all("==" in line for line in pins)
     assert any(line.lower().startswith("functions-framework==") for line in pins)
     assert not any(name.startswith(("tests/", "emulators/")) for name in names)
+    # The runtime's bytecode beside every module, when a Python 3.12 was here to compile it.
+    if package.target_python() is not None:
+        modules = {n for n in names if n.endswith(".py")}
+        compiled = {n for n in names if n.endswith(".cpython-312.pyc")}
+        assert len(compiled) == len(modules), modules ^ {_source_of(n) for n in compiled}
+
+
+def _source_of(pyc: str) -> str:
+    folder, _, name = pyc.rpartition("__pycache__/")
+    return folder + name.replace(".cpython-312.pyc", ".py")
 
 
 def test_the_archive_runs_a_settings_read_and_a_queued_email_to_the_relay(archive):
