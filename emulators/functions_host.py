@@ -82,9 +82,12 @@ def build_app(source: Path) -> Any:
             return Response(_return_page(request.args), content_type="text/html; charset=utf-8")
         if request.path == "/_dev/meter":
             # What this instance has spent (sendvia.metering); `?reset=1` starts a new count.
-            from sendvia.metering import METER
+            from sendvia.metering import METER, WRITE_PATHS
 
-            counts = METER.snapshot(reset=request.args.get("reset") == "1")
+            reset = request.args.get("reset") == "1"
+            counts: dict[str, object] = dict(METER.snapshot(reset=reset))
+            if WRITE_PATHS.on:  # the busiest documents (SENDVIA_METER_WRITE_PATHS=1)
+                counts["hot_documents"] = WRITE_PATHS.snapshot(reset=reset)
             return Response(json.dumps(counts), content_type="application/json")
         if request.path == "/_openapi.json":
             # The public contract, with this host as its server (docs/openapi.json is the copy

@@ -253,6 +253,8 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         # short, so a local server holding its reply shows the unknown outcome in seconds.
         "SENDVIA_MAIL_REPLY_LIMIT_S": "4",
         "SENDVIA_VERIFY_AFTER_S": "3",
+        # Firestore writes per document per second, for bench/hot_documents.py (`/_dev/meter`).
+        "SENDVIA_METER_WRITE_PATHS": "1",
     }
 
 

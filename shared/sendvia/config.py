@@ -123,6 +123,9 @@ class Settings:
     scheduler_service_account: str | None = None
     reminders_url: str | None = None
     scheduler_auth_off: bool = False
+    # Count Firestore writes per document path, per second (metering.WRITE_PATHS), for the
+    # hot-document benchmark (bench/hot_documents.py). Off in production: nothing is kept.
+    meter_write_paths: bool = False
     sync: SyncSettings | None = None  # None: receiving mailboxes are not synced
 
     @property
@@ -217,6 +220,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler_service_account=scheduler,
         reminders_url=reminders_url,
         scheduler_auth_off=scheduler_off,
+        meter_write_paths=env.get("SENDVIA_METER_WRITE_PATHS", "") == "1",
         sync=(
             SyncSettings(sync[0], sync[1], sync[2], settle_s=sync[3], **_sync_queue(env))
             if sync

@@ -188,6 +188,10 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.smtp_imap import MailServers
 
     db = firestore_client(settings.project, settings.firestore_emulator_host)
+    if settings.meter_write_paths:
+        from sendvia.metering import WRITE_PATHS
+
+        WRITE_PATHS.switch_on()
     routes = RouteCache(settings.route_cache_s)
     store = FirestoreStore(db, on_change=routes.forget_tenant)
     secrets = SecretManagerSecrets(

@@ -21,7 +21,8 @@ def test_a_tenants_stuck_steps_tie_up_its_own_lane_only(monkeypatch):
             assert stuck.results[-1]["cause"] == "timeout"  # given up on; its thread still waits
         stuck.results.clear()
         stuck.run("send", lambda: "never runs", limit_s=0.05)
-        assert stuck.results[-1]["cause"] == "server_busy"  # fails at once, holds no thread
+        # Waits its limit for a thread of the lane, then fails; it never holds one of the pool.
+        assert stuck.results[-1]["cause"] == "server_busy"
 
         other = Steps(lane=tenant_lane("clinic"))
         assert other.run("send", lambda: "sent") == "sent"
@@ -29,6 +30,22 @@ def test_a_tenants_stuck_steps_tie_up_its_own_lane_only(monkeypatch):
         assert relay.run("send", lambda: "sent") == "sent"
     finally:
         release.set()
+
+
+def test_a_burst_waits_for_the_lane_instead_of_failing():
+    """More of one account's steps at once than the lane has threads: each waits its turn."""
+    lane = tenant_lane("burst")
+    outcomes: list[object] = []
+
+    def one() -> None:
+        outcomes.append(Steps(lane=lane).run("send", lambda: threading.Event().wait(0.05), 5))
+
+    threads = [threading.Thread(target=one) for _ in range(LANE_THREADS * 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == [False] * (LANE_THREADS * 3)  # every step ran (Event.wait's False)
 
 
 def test_a_lane_gets_its_threads_back_when_its_steps_end():

@@ -72,10 +72,21 @@ def unmatched_event(provider: str, event_id: str) -> str:
     return f"{UNMATCHED_EVENTS}/{event_hash(provider, event_id)}"
 
 
-def suppression_shard(tenant_id: str, address_hash: str) -> str:
-    """One of 16 documents listing the tenant's suppressed and opted-out addresses (by hash), so
-    `send` can check a batch's recipients in a few reads."""
-    return f"{tenant(tenant_id)}/suppressions/{address_hash[0]}"
+# Suppression shards per tenant: 256, named by the address hash's first two hex digits. Each
+# suppressing event writes its address's shard, so a bounce storm spreads over all of them: at
+# the 100 events a second the local stack takes, under half a write a second each (16 shards
+# took 6 to 12; bench/hot_documents.py). `send` reads only the shards of its recipients.
+SUPPRESSION_SHARD_DIGITS = 2
+
+
+def suppression_shard_of(address_hash: str) -> str:
+    return address_hash[:SUPPRESSION_SHARD_DIGITS]
+
+
+def suppression_shard(tenant_id: str, shard: str) -> str:
+    """The document listing the tenant's suppressed and opted-out addresses (by hash) of one
+    shard, so `send` can check a batch's recipients in a few reads."""
+    return f"{tenant(tenant_id)}/suppressions/{suppression_shard_of(shard)}"
 
 
 def contacts(tenant_id: str) -> str:

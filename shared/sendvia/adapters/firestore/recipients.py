@@ -42,7 +42,7 @@ class FirestoreRecipients:
     def suppressed(self, tenant_id: str, addresses: list[str]) -> dict[str, pe.Recipient]:
         """The addresses among these that are suppressed or opted out of something."""
         wanted = {a.lower(): paths.address_hash(a) for a in addresses}
-        shards = sorted({h[0] for h in wanted.values()})
+        shards = sorted({paths.suppression_shard_of(h) for h in wanted.values()})
         entries: dict[str, Any] = {}
         missing = []
         for shard in shards:
