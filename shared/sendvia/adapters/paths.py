@@ -72,21 +72,23 @@ def unmatched_event(provider: str, event_id: str) -> str:
     return f"{UNMATCHED_EVENTS}/{event_hash(provider, event_id)}"
 
 
-# Suppression shards per tenant: 256, named by the address hash's first two hex digits. Each
-# suppressing event writes its address's shard, so a bounce storm spreads over all of them: at
-# the 100 events a second the local stack takes, under half a write a second each (16 shards
-# took 6 to 12; bench/hot_documents.py). `send` reads only the shards of its recipients.
-SUPPRESSION_SHARD_DIGITS = 2
+# Suppression shards per tenant: 1,024, named by the first ten bits of the address's hash. Each
+# suppressing event writes its address's shard, so a bounce storm spreads over all of them: 2,000
+# events at the 220 a second the local stack takes leave each under one write a second (16
+# shards took 6 to 12 a second each, 256 up to 1.7; bench/hot_documents.py). `send` reads only
+# its recipients' shards, each at most once per SENDVIA_ROUTE_CACHE_SECONDS per instance.
+SUPPRESSION_SHARDS = 1024
 
 
 def suppression_shard_of(address_hash: str) -> str:
-    return address_hash[:SUPPRESSION_SHARD_DIGITS]
+    return f"{int(address_hash[:3], 16) * SUPPRESSION_SHARDS // 4096:03x}"
 
 
 def suppression_shard(tenant_id: str, shard: str) -> str:
     """The document listing the tenant's suppressed and opted-out addresses (by hash) of one
-    shard, so `send` can check a batch's recipients in a few reads."""
-    return f"{tenant(tenant_id)}/suppressions/{suppression_shard_of(shard)}"
+    shard (`suppression_shard_of` an address's hash), so `send` checks its recipients in a few
+    reads."""
+    return f"{tenant(tenant_id)}/suppressions/{shard}"
 
 
 def contacts(tenant_id: str) -> str:

@@ -232,7 +232,7 @@ def _index(
     digest = paths.address_hash(after.address)
     METER.writes()
     transaction.set(
-        db.document(paths.suppression_shard(tenant_id, digest)),
+        db.document(paths.suppression_shard(tenant_id, paths.suppression_shard_of(digest))),
         {"entries": {digest: new if new is not None else firestore.DELETE_FIELD}},
         merge=True,
     )
