@@ -50,3 +50,28 @@ def test_header_smuggling_is_refused(field, changes):
 def test_a_providers_display_name_is_cleaned_not_refused():
     assert clean_display_name("Ann\r\nBcc: x@evil.test") == "Ann  Bcc: x@evil.test"
     assert clean_display_name("=?utf-8?q?x?=") == "utf-8?q?x?="
+
+
+def test_a_composed_message_is_read_back_as_a_server_reads_it():
+    """compose's last check: the From and the recipients a server would read are the ones asked
+    for (here with a non-ASCII display name, which the headers carry encoded)."""
+    from email.message import EmailMessage
+
+    from sendvia.domain.outgoing import SendRequest, _verify, compose
+
+    request = SendRequest.model_validate(
+        {
+            "to": ["Zoë Ärzt <zoe@example.com>"],
+            "cc": ["b@example.com"],
+            "subject": "Hi",
+            "text": "x",
+        }
+    )
+    sender = Mailbox("Praxis Müller", "desk@clinic.example")
+    composed = compose(request, sender=sender, reply_to=None, message_id="<1@clinic.example>")
+    assert b"=?utf-8?" in composed.as_bytes()  # the names went out encoded
+    tampered = EmailMessage()
+    for name, value in composed.items():
+        tampered[name] = value.replace("zoe@example.com", "zoe@example.com, eve@evil.example")
+    with pytest.raises(HeaderError):
+        _verify(tampered, sender.address, request)

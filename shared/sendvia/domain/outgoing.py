@@ -16,7 +16,7 @@ import json
 import re
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser
 from email.utils import formataddr, formatdate, getaddresses, parseaddr
 from typing import Annotated, Literal
 
@@ -157,7 +157,9 @@ def compose(
 
 def _verify(message: EmailMessage, sender: str, request: SendRequest) -> None:
     # Read back as a receiving server would; the headers are what could have been smuggled.
-    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes(), headersonly=True)
+    # Their raw values (compat32) are all the addresses need: a fifth of the CPU of building
+    # header objects (policy.default), for every email sent (bench/pipeline.py).
+    parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(message.as_bytes())
     if addresses([str(parsed.get("From", ""))]) != [sender]:
         raise HeaderError("from", "the composed From header does not match")
     for header, wanted in (("To", request.to), ("Cc", request.cc)):
