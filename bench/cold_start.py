@@ -142,7 +142,7 @@ def signed_bounce() -> tuple[str, str, object, str, dict[str, str]]:
 def queued_delivery() -> str:
     """A triggered email waiting for `deliver`, as `send` (mode queue) leaves it."""
     from google.cloud import firestore
-    from sendvia.domain.outgoing import SendRequest
+    from sendvia.domain.send_request import SendRequest
 
     content = SendRequest.model_validate(
         {"to": ["pat@example.com"], "subject": "Reminder", "text": "Tomorrow at 10:00."}

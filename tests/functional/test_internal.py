@@ -66,6 +66,13 @@ def test_deliver_sends_a_due_email_for_a_task(client: Client, fakes: Fakes):
     assert len(fakes.relay.sent) == 1
     bad = client.call("POST", "deliver", body={"tenant_id": TENANT}, token="task-token")
     assert (bad.status_code, bad.json["error"]["field"]) == (400, "delivery_id")
+    for wrong, code in (
+        ({**body, "extra": 1}, "unknown_field"),
+        ({"tenant_id": TENANT, "delivery_id": "x" * 101}, "invalid_value"),
+        (["not", "an", "object"], "invalid_body"),
+    ):
+        refused = client.call("POST", "deliver", body=wrong, token="task-token")
+        assert (refused.status_code, refused.json["error"]["code"]) == (400, code)
 
 
 def test_each_internal_function_checks_its_own_caller_for_its_configured_url(client, fakes):

@@ -57,7 +57,8 @@ def test_a_composed_message_is_read_back_as_a_server_reads_it():
     for (here with a non-ASCII display name, which the headers carry encoded)."""
     from email.message import EmailMessage
 
-    from sendvia.domain.outgoing import SendRequest, _verify, compose
+    from sendvia.domain.outgoing import _verify, compose
+    from sendvia.domain.send_request import SendRequest
 
     request = SendRequest.model_validate(
         {

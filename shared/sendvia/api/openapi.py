@@ -22,7 +22,7 @@ from sendvia.api.schemas import ref
 from sendvia.api.test_connection import ConfirmRequest, TestRequest
 from sendvia.domain.contact_requests import ContactBatch, ContactIn
 from sendvia.domain.mailbox_settings import MailboxSettingsIn, ReceiveChange
-from sendvia.domain.outgoing import SendRequest
+from sendvia.domain.send_request import SendRequest
 from sendvia.domain.tenant_patch import TenantPatch
 
 # The request models the handlers validate with, named in CONTRACT.

@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
-import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from email.utils import formataddr, formatdate, getaddresses, parseaddr
-from typing import Annotated, Literal
-
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictStr,
-    model_validator,
-)
+from email.utils import formatdate, getaddresses
+from typing import Any, Protocol
 
 from sendvia.domain.message import HeaderError, Mailbox, check_header_value
 
@@ -36,44 +25,45 @@ MAX_RECIPIENTS = 100
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # A queued email waits in its Firestore document, whose limit is 1 MiB.
 MAX_QUEUED_BYTES = 900 * 1024
-_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
-def _recipient(value: str) -> str:
-    check_header_value("recipient", value)
-    name, address = parseaddr(value)
-    if not _ADDRESS.match(address):
-        raise ValueError(f"{value!r} is not an email address")
-    # SMTPUTF8 (RFC 6531) is not offered by every server a mailbox or the relay uses, and an
-    # address that cannot be sent must be refused here, not retried as a temporary failure: an
-    # internationalised domain can be given in its ASCII form (xn--…), a local part cannot.
-    if not address.isascii():
-        raise ValueError(
-            f"{address!r} has non-ASCII characters; give an internationalised domain in its "
-            "ASCII (xn--) form"
-        )
-    return formataddr((name, address)) if name else address
+class Part(Protocol):
+    """An attachment as compose needs it."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    def data(self) -> bytes: ...
 
 
-def _header_text(value: str) -> str:
-    check_header_value("header", value)
-    return value
+class Content(Protocol):
+    """An email's content as compose and the attempts need it: a SendRequest validated at the
+    boundary (domain.send_request), or what `deliver` reads back from the delivery it stored."""
+
+    @property
+    def to(self) -> list[str]: ...
+    @property
+    def cc(self) -> list[str]: ...
+    @property
+    def bcc(self) -> list[str]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def html(self) -> str | None: ...
+    @property
+    def attachments(self) -> Sequence[Part]: ...
+    @property
+    def category(self) -> str: ...
 
 
-Recipient = Annotated[StrictStr, Field(max_length=320), AfterValidator(_recipient)]
-
-
-class Attachment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    filename: Annotated[
-        StrictStr, Field(min_length=1, max_length=255), AfterValidator(_header_text)
-    ]
-    content_type: Annotated[
-        StrictStr, Field(pattern=r"^[a-z0-9.+-]+/[a-z0-9.+-]+$", max_length=127)
-    ] = "application/octet-stream"
-    content: StrictStr
+@dataclass(frozen=True)
+class StoredPart:
+    filename: str
+    content_type: str
+    content: str  # base64, as the request gave it
 
     def data(self) -> bytes:
         try:
@@ -82,42 +72,44 @@ class Attachment(BaseModel):
             raise ValueError("content is not base64") from exc
 
 
-class SendRequest(BaseModel):
-    """POST /send."""
+@dataclass(frozen=True)
+class StoredContent:
+    """The content of a queued delivery as `send` stored it (SendRequest.model_dump, validated
+    then): `deliver` sends it without loading pydantic, whose import and models cost its cold
+    start about 30 ms (bench/cold_start.py). compose still checks every header it writes."""
 
-    model_config = ConfigDict(extra="forbid")
+    to: list[str]
+    subject: str
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    text: str | None = None
+    html: str | None = None
+    attachments: list[StoredPart] = field(default_factory=list)
+    category: str = "general"
 
-    to: Annotated[list[Recipient], Field(min_length=1)]
-    cc: list[Recipient] = Field(default_factory=list)
-    bcc: list[Recipient] = Field(default_factory=list)
-    subject: Annotated[StrictStr, Field(min_length=1, max_length=998), AfterValidator(_header_text)]
-    text: StrictStr | None = None
-    html: StrictStr | None = None
-    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
-    category: Annotated[StrictStr, Field(pattern=_TOKEN.pattern)] = "general"
-    contact_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
-    # now: a manual send, answered with the outcome; queue: a triggered one, sent by `deliver`.
-    mode: Literal["now", "queue"] = "now"
-    # A time (with its zone) for a scheduled send: implies the queue.
-    send_at: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> SendRequest:
-        if self.text is None and self.html is None:
-            raise ValueError("give text, html or both")
-        if self.send_at is not None:
-            self.mode = "queue"
-        if len(self.to) + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
-            raise ValueError(f"at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)")
-        return self
-
-    def attachment_bytes(self) -> int:
-        return sum(len(a.data()) for a in self.attachments)
-
-    def fingerprint(self) -> str:
-        """Identifies the payload, for telling a retry from a different request (idempotency)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(canonical).hexdigest()
+    @classmethod
+    def from_json(cls, content: Mapping[str, Any]) -> StoredContent:
+        """ValueError (as pydantic's own) when the stored content is not a complete email."""
+        try:
+            return cls(
+                to=[str(a) for a in content["to"]],
+                subject=str(content["subject"]),
+                cc=[str(a) for a in content.get("cc") or []],
+                bcc=[str(a) for a in content.get("bcc") or []],
+                text=content.get("text"),
+                html=content.get("html"),
+                attachments=[
+                    StoredPart(
+                        str(a["filename"]),
+                        str(a.get("content_type") or "application/octet-stream"),
+                        str(a["content"]),
+                    )
+                    for a in content.get("attachments") or []
+                ],
+                category=str(content.get("category") or "general"),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"the stored content is incomplete: {exc}") from exc
 
 
 def addresses(recipients: list[str]) -> list[str]:
@@ -125,7 +117,7 @@ def addresses(recipients: list[str]) -> list[str]:
 
 
 def compose(
-    request: SendRequest, *, sender: Mailbox, reply_to: str | None, message_id: str
+    request: Content, *, sender: Mailbox, reply_to: str | None, message_id: str
 ) -> EmailMessage:
     """The message as sent: no Bcc header (the envelope carries Bcc recipients); its
     Message-ID is the delivery's, the same for every attempt."""
@@ -155,7 +147,7 @@ def compose(
     return message
 
 
-def _verify(message: EmailMessage, sender: str, request: SendRequest) -> None:
+def _verify(message: EmailMessage, sender: str, request: Content) -> None:
     # Read back as a receiving server would; the headers are what could have been smuggled.
     # Their raw values (compat32) are all the addresses need: a fifth of the CPU of building
     # header objects (policy.default), for every email sent (bench/pipeline.py).

@@ -19,9 +19,10 @@ from typing import Any
 from sendvia.domain.contacts import valid_contact_id
 from sendvia.domain.delivery import Cancel, Delivery, DeliveryKind, DeliveryState
 from sendvia.domain.message import HeaderError
-from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, SendRequest, addresses
+from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, addresses
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route
+from sendvia.domain.send_request import SendRequest
 from sendvia.domain.tenant import Tenant
 from sendvia.errors import (
     AppError,

@@ -22,7 +22,7 @@ from sendvia.domain.delivery import INTERRUPTED_ERROR, Delivery, DeliveryState, 
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord
 from sendvia.domain.message import Mailbox
-from sendvia.domain.outgoing import SendRequest, addresses, compose
+from sendvia.domain.outgoing import Content, addresses, compose
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, RouteReason, Via
 from sendvia.domain.tenant import OnBroken, Tenant
@@ -109,7 +109,7 @@ def deliver_once(
     rt: Runtime,
     context: RouteContext,
     principal: Principal,
-    request: SendRequest,
+    request: Content,
     route: Route,
     *,
     delivery_id: str,
@@ -221,7 +221,7 @@ def failure_of(error: Mapping[str, Any], delivery_id: str) -> AppError:
     return SendFailed(error, delivery_id)
 
 
-def _outgoing(message: EmailMessage, request: SendRequest) -> Outgoing:
+def _outgoing(message: EmailMessage, request: Content) -> Outgoing:
     return Outgoing(
         message,
         recipients=tuple(addresses(request.to + request.cc + request.bcc)),
@@ -304,7 +304,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     rt: Runtime,
     tenant: Tenant,
     principal: Principal,
-    request: SendRequest,
+    request: Content,
     route: Route,
     handing: Handover,
 ) -> Outcome:

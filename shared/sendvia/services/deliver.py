@@ -40,7 +40,7 @@ from sendvia.domain.delivery import (
 )
 from sendvia.domain.failures import FailureKind
 from sendvia.domain.message import clean_display_name
-from sendvia.domain.outgoing import SendRequest
+from sendvia.domain.outgoing import StoredContent
 from sendvia.domain.principal import Principal, Role
 from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
@@ -85,7 +85,7 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         settled = attempt.settle_unknown(rt, context, principal, delivery)
         if settled is not None:
             return _record_outcome(rt, tenant_id, delivery, settled, handing)
-    request = SendRequest.model_validate(delivery.content)
+    request = StoredContent.from_json(delivery.content or {})  # validated when it was sent
     refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
         changes = {**suppression.suppressed_changes(refused), "lease_until": None}
@@ -214,7 +214,7 @@ def _send(
     *,
     tenant_id: str,
     principal: Principal,
-    request: SendRequest,
+    request: StoredContent,
     handing: handover.Handover,
 ) -> attempt.Outcome:
     """Send through the sender's route, from this instance's cached settings when it has them.

@@ -8,7 +8,7 @@ from typing import Any
 from sendvia.cache import RouteContext
 from sendvia.domain.delivery import Claim, Delivery
 from sendvia.domain.failures import FailureKind
-from sendvia.domain.outgoing import SendRequest
+from sendvia.domain.outgoing import Content
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route
 from sendvia.runtime import Runtime
@@ -21,7 +21,7 @@ def send_now(
     *,
     context: RouteContext,
     principal: Principal,
-    request: SendRequest,
+    request: Content,
     route: Route,
     delivery: Delivery,
 ) -> tuple[int, Delivery]:
@@ -47,7 +47,7 @@ def resume(
     *,
     context: RouteContext,
     principal: Principal,
-    request: SendRequest,
+    request: Content,
     route: Route,
     found: Delivery,
 ) -> tuple[int, Delivery]:

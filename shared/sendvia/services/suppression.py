@@ -8,7 +8,7 @@ from typing import Any
 
 from sendvia.domain import provider_events as pe
 from sendvia.domain.delivery import Delivery, DeliveryState
-from sendvia.domain.outgoing import SendRequest, addresses
+from sendvia.domain.outgoing import Content, addresses
 from sendvia.errors import Refused
 from sendvia.runtime import Runtime
 from sendvia.services import notices
@@ -21,13 +21,13 @@ SUPPRESSED_HINT = (
 Refusal = tuple[str, str]  # (code, reason)
 
 
-def refusal_for(rt: Runtime, tenant_id: str, request: SendRequest) -> Refusal | None:
+def refusal_for(rt: Runtime, tenant_id: str, request: Content) -> Refusal | None:
     """Why the email must not go (a suppressed or opted-out recipient), or None."""
     listed = addresses(request.to + request.cc + request.bcc)
     return first_refusal(rt.recipients.suppressed(tenant_id, listed), request)
 
 
-def first_refusal(suppressed: dict[str, pe.Recipient], request: SendRequest) -> Refusal | None:
+def first_refusal(suppressed: dict[str, pe.Recipient], request: Content) -> Refusal | None:
     for address in addresses(request.to + request.cc + request.bcc):
         refused = pe.refusal(suppressed.get(address.lower()), request.category)
         if refused is not None:
