@@ -109,6 +109,9 @@ class _LaterMapping(Mapping[K, V]):
                 self._made[key] = self._makers[key]()
             return self._made[key]
 
+    def __contains__(self, key: object) -> bool:  # without building it
+        return key in self._makers
+
     def __iter__(self) -> Iterator[K]:
         return iter(self._makers)
 
