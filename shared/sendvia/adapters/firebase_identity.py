@@ -1,7 +1,7 @@
 """The Identity port: Firebase / Identity Platform ID tokens, verified with google-auth against
 Google's signing certificates and checked against the user's current account.
 
-What is checked (docs/decisions/0001 and 0002):
+What is checked (docs/decisions/0001 and 0003):
 - the token: signature (RS256, against the certificates of securetoken@system, kept per instance),
   audience (the project), issuer, expiry and issue time, a subject that is one plain id, an
   `auth_time` in the past;
