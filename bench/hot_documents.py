@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime as dt
-import json
+import functools
 import os
 import sys
 import time
@@ -46,12 +46,19 @@ def meter(reset: bool = False) -> dict[str, Any]:
     return dict(answer.json())
 
 
+@functools.cache
+def _db() -> Any:
+    from google.cloud import firestore
+
+    return firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+
+
 def sent_count(tenant: str) -> int:
     """The tenant's deliveries the relay took (an aggregation query: one read, not metered)."""
     from google.cloud import firestore
 
     query = (
-        firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+        _db()
         .collection(f"tenants/{tenant}/deliveries")
         .where(filter=firestore.FieldFilter("state", "==", "sent"))
         .count()
@@ -115,16 +122,7 @@ def bounce_storm(tenant: str, sent: list[tuple[str, str]], n: int) -> float:
     ]
 
     def post(batch: list[dict[str, Any]]) -> None:
-        body = json.dumps(batch).encode()
-        signer = os.environ["EVENT_SIGNER_URL"]
-        headers = requests.post(f"{signer}/sendgrid/sign", data=body, timeout=30).json()
-        answer = requests.post(
-            f"{FUNCTIONS}/provider_events/sendgrid",
-            data=body,
-            headers={**headers["headers"], "Content-Type": "application/json"},
-            timeout=300,
-        )
-        answer.raise_for_status()
+        devtools.post_sendgrid(batch).raise_for_status()
 
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

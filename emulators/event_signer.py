@@ -50,6 +50,23 @@ class Keys:
         return base64.b64encode(der).decode()
 
 
+def self_signed(key: rsa.RSAPrivateKey, common_name: str, days: int) -> x509.Certificate:
+    """A certificate of `key` signed by itself, valid from yesterday for `days` days (the
+    stack's SNS signer; tests' stand-ins for Google's and Amazon's signing certificates)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+
+
 def ensure(folder: Path) -> Keys:
     """The signer's keys, made on first use and kept in `folder` (readable by its owner only)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,18 +74,7 @@ def ensure(folder: Path) -> Keys:
     if not (ec_file.exists() and rsa_file.exists() and cert_file.exists()):
         ec_key = ec.generate_private_key(ec.SECP256R1())
         rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.local.sendvia")])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(rsa_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .sign(rsa_key, hashes.SHA256())
-        )
+        cert = self_signed(rsa_key, "sns.local.sendvia", days=3650)
         for path, data in (
             (ec_file, _pem(ec_key)),
             (rsa_file, _pem(rsa_key)),

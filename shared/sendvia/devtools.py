@@ -273,11 +273,29 @@ def last_relayed_message_id(address: str) -> str | None:
     return str(found) if found else None
 
 
+def post_sendgrid(events: list[dict[str, Any]]) -> requests.Response:
+    """A batch of SendGrid events, signed by the stack's event signer, posted to the local
+    `provider_events` as SendGrid's Event Webhook would."""
+    import json
+
+    signer = os.environ.get("EVENT_SIGNER_URL")
+    functions = os.environ.get("SENDVIA_FUNCTIONS_URL")
+    if not signer or not functions:
+        raise DevToolError("EVENT_SIGNER_URL is unset: run `make up` first.")
+    body = json.dumps(events).encode()
+    signed = requests.post(f"{signer}/sendgrid/sign", data=body, timeout=30).json()["headers"]
+    return requests.post(
+        f"{functions}/provider_events/sendgrid",
+        data=body,
+        headers={**signed, "Content-Type": "application/json"},
+        timeout=300,
+    )
+
+
 def post_event(kind: str, address: str, *, provider: str, message_id: str | None) -> str:
     """Post a real, signed email-service event about `address` (and the email with
     `message_id`; by default the newest the platform's relay took for the address) to the local
     `provider_events`, as SendGrid or SES would."""
-    import json
     import time
     import uuid
 
@@ -302,14 +320,7 @@ def post_event(kind: str, address: str, *, provider: str, message_id: str | None
                 "suppressed": {"event": "dropped", "reason": "Bounced Address"},
             }[kind],
         }
-        body = json.dumps([event]).encode()
-        headers = requests.post(f"{signer}/sendgrid/sign", data=body, timeout=10).json()
-        answer = requests.post(
-            f"{functions}/provider_events/sendgrid",
-            data=body,
-            headers={**headers["headers"], "Content-Type": "application/json"},
-            timeout=30,
-        )
+        answer = post_sendgrid([event])
         return f"{answer.status_code} {answer.text}"
     note_type, details = {
         "bounce": ("Bounce", {"bounceType": "Permanent", "bounceSubType": "General"}),

@@ -33,6 +33,16 @@ def person(tenant: str, uid: str, role: str, name: str) -> Person:
     return Person(tenant, uid, email, role)
 
 
+def admin_of(unique_id: str) -> Person:
+    """The practice admin of a test's own practice (tenant `web-<id>`)."""
+    return person(f"web-{unique_id}", f"admin-{unique_id}", "admin", "Ann Admin")
+
+
+def practitioner_of(unique_id: str) -> Person:
+    """A practitioner of the same practice as admin_of(unique_id)."""
+    return person(f"web-{unique_id}", f"pat-{unique_id}", "member", "Pat Practitioner")
+
+
 def web_url(path: str = "/") -> str:
     return f"{os.environ['SENDVIA_WEB_URL']}{path}"
 
@@ -43,6 +53,13 @@ def sign_in(page: Any, who: Person) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation").get_by_role("link", name="Mailbox").wait_for()
+
+
+def signed_in(new_page: Any, who: Person) -> Any:
+    """A page of a browser context of its own, signed in as `who`."""
+    page = new_page()
+    sign_in(page, who)
+    return page
 
 
 def go(page: Any, screen: str) -> None:

@@ -14,7 +14,15 @@ import pytest
 from playwright.sync_api import expect
 from sendvia import devtools
 
-from tests.e2e.app import assert_accessible, go, person, screenshot, sign_in, web_url
+from tests.e2e.app import (
+    admin_of,
+    assert_accessible,
+    go,
+    practitioner_of,
+    screenshot,
+    signed_in,
+    web_url,
+)
 from tests.integration.api import call
 from tests.integration.google_flow import fake
 from tests.integration.helpers import code_from, port, sink_for
@@ -48,16 +56,12 @@ def state_of(page: Any) -> Any:
 
 
 def test_an_admin_turns_gmail_on_and_a_practitioner_connects_their_gmail(new_page, unique_id):
-    tenant = f"web-{unique_id}"
-    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
-    practitioner = person(tenant, f"pat-{unique_id}", "member", "Pat Practitioner")
-    page = new_page()
-    sign_in(page, admin)
+    admin, practitioner = admin_of(unique_id), practitioner_of(unique_id)
+    page = signed_in(new_page, admin)
     turn_on(page, "Gmail (Sign in with Google)", per_user=True)
     assert_accessible(page)
 
-    mine = new_page()
-    sign_in(mine, practitioner)
+    mine = signed_in(new_page, practitioner)
     assert_accessible(mine)
     account = f"pat-{unique_id}@gmail.example"
     mine.get_by_role("button", name="Sign in with Google").click()
@@ -84,12 +88,10 @@ def test_an_admin_turns_gmail_on_and_a_practitioner_connects_their_gmail(new_pag
 def test_a_wrong_app_password_is_explained_then_corrected_confirmed_and_given_a_sent_folder(
     new_page, unique_id
 ):
-    tenant = f"web-{unique_id}"
-    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
+    admin = admin_of(unique_id)
     address = f"front-{unique_id}@clinic.test"
     app_password = devtools.add_mail_user(address)
-    page = new_page()
-    sign_in(page, admin)
+    page = signed_in(new_page, admin)
     turn_on(page, "Any provider by SMTP/IMAP (app password)")
     go(page, "Mailbox")
 
@@ -143,11 +145,9 @@ def test_a_wrong_app_password_is_explained_then_corrected_confirmed_and_given_a_
 def test_a_manual_send_to_a_suppressed_address_shows_why_and_the_admin_reactivates_it(
     new_page, unique_id
 ):
-    tenant = f"web-{unique_id}"
-    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
+    admin = admin_of(unique_id)
     patient = f"pat-{unique_id}@example.com"
-    page = new_page()
-    sign_in(page, admin)
+    page = signed_in(new_page, admin)
     go(page, "Contacts")
     assert_accessible(page)
     adding = page.get_by_role("form", name="Add a contact")
@@ -203,11 +203,9 @@ def send_from_the_page(page: Any, subject: str) -> None:
 def test_a_revoked_gmail_token_notifies_once_and_re_authorizing_brings_the_mailbox_back(
     new_page, unique_id
 ):
-    tenant = f"web-{unique_id}"
-    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
+    admin = admin_of(unique_id)
     account = f"front-{unique_id}@gmail.example"
-    page = new_page()
-    sign_in(page, admin)
+    page = signed_in(new_page, admin)
     turn_on(page, "Gmail (Sign in with Google)")
     go(page, "Mailbox")
     page.get_by_role("button", name="Sign in with Google").click()
@@ -245,15 +243,11 @@ def test_a_revoked_gmail_token_notifies_once_and_re_authorizing_brings_the_mailb
 
 
 def test_a_practitioner_signs_in_with_microsoft_reverts_resumes_and_forgets(new_page, unique_id):
-    tenant = f"web-{unique_id}"
-    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
-    practitioner = person(tenant, f"pat-{unique_id}", "member", "Pat Practitioner")
-    page = new_page()
-    sign_in(page, admin)
+    admin, practitioner = admin_of(unique_id), practitioner_of(unique_id)
+    page = signed_in(new_page, admin)
     turn_on(page, "Microsoft 365 / Outlook (Sign in with Microsoft)", per_user=True)
 
-    mine = new_page()
-    sign_in(mine, practitioner)
+    mine = signed_in(new_page, practitioner)
     account = f"pat-{unique_id}@contoso.example"
     mine.get_by_role("button", name="Sign in with Microsoft").click()
     mine.wait_for_url(re.compile(re.escape(os.environ["FAKE_MICROSOFT_URL"])))
@@ -289,9 +283,7 @@ def test_a_practitioner_signs_in_with_microsoft_reverts_resumes_and_forgets(new_
 
 
 def test_every_screen_is_accessible_to_each_role(new_page, unique_id):
-    tenant = f"web-{unique_id}"
-    admin = person(tenant, f"admin-{unique_id}", "admin", "Ann Admin")
-    practitioner = person(tenant, f"pat-{unique_id}", "member", "Pat Practitioner")
+    admin, practitioner = admin_of(unique_id), practitioner_of(unique_id)
     page = new_page()
     page.goto(web_url())
     page.get_by_role("button", name="Sign in").wait_for()
@@ -306,8 +298,7 @@ def test_every_screen_is_accessible_to_each_role(new_page, unique_id):
         (admin, ["Mailbox", "Email settings", "Members", "Contacts", "Notifications"]),
         (practitioner, ["Mailbox", "Contacts", "Notifications"]),
     ):
-        page = new_page()
-        sign_in(page, who)
+        page = signed_in(new_page, who)
         nav = page.get_by_role("navigation").get_by_role("link")
         expect(nav).to_have_count(len(screens))
         for screen in screens:

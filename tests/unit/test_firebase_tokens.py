@@ -4,37 +4,25 @@ so this is where the signature checks are proven; the HTTP answers are stubs."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 from sendvia.adapters.firebase_identity import FirebaseIdentity
 from sendvia.errors import Unauthenticated
+
+from emulators.event_signer import self_signed
 
 PROJECT = "clinic-prod"
 
 
 def key_and_cert() -> tuple[Any, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "securetoken", days=1)
     return key, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
