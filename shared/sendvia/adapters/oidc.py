@@ -32,17 +32,20 @@ class CachedCerts(transport.Request):
             cached = self._responses.get(url)
         if method == "GET" and cached and time.monotonic() - cached[0] < CERTS_TTL_S:
             return cached[1]
+        response = self._fetch(url, method=method, **kwargs)
+        if method == "GET" and response.status == 200:
+            with self._lock:
+                self._responses[url] = (time.monotonic(), response)
+        return response
+
+    def _fetch(self, url: str, method: str = "GET", **kwargs: Any) -> Any:
         from google.auth.transport import requests as google_requests
 
         if self._session is None:
             import requests
 
             self._session = requests.Session()
-        response = google_requests.Request(self._session)(url, method=method, **kwargs)
-        if method == "GET" and response.status == 200:
-            with self._lock:
-                self._responses[url] = (time.monotonic(), response)
-        return response
+        return google_requests.Request(self._session)(url, method=method, **kwargs)
 
     def age(self, url: str) -> float:
         with self._lock:
@@ -55,28 +58,74 @@ class CachedCerts(transport.Request):
 
 
 class GoogleOidc:
-    """ports.CallerTokens."""
+    """ports.CallerTokens. Every `deliver` is called with a token, so the signing keys are
+    parsed once per copy of the certificates, not once per call (google-auth's `verify_token`
+    builds every key of the set again each time: bench/pipeline.py)."""
 
     def __init__(self) -> None:
         self._certs = CachedCerts()
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[Any, Mapping[str, Any]]] = {}
 
-    def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
-        from google.oauth2 import id_token
+    def _keys_of(self, certs_url: str) -> Mapping[str, Any]:
+        """The certificates' JWK set by key id (parsed once per fetched copy), or, for the
+        x509 form, the certificates themselves."""
+        response = self._certs(certs_url)
+        if response.status != 200:
+            from google.auth import exceptions
 
-        def claims_of() -> Mapping[str, Any]:
-            claims: Mapping[str, Any] = id_token.verify_token(
-                token, self._certs, audience=audience, certs_url=certs_url
+            raise exceptions.TransportError(  # type: ignore[no-untyped-call]
+                f"Could not fetch certificates at {certs_url}"
+            )
+        with self._lock:
+            parsed = self._keys.get(certs_url)
+        if parsed is not None and parsed[0] is response:
+            return parsed[1]
+        import json
+
+        certs = json.loads(response.data.decode("utf-8"))
+        if "keys" in certs:
+            from jwt.api_jwk import PyJWKSet
+
+            keys: Mapping[str, Any] = {
+                key.key_id: key
+                for key in PyJWKSet.from_dict(certs).keys
+                if key.key_id and key.public_key_use in ("sig", None)
+            }
+        else:
+            keys = {"x509": certs}
+        with self._lock:
+            self._keys[certs_url] = (response, keys)
+        return keys
+
+    def _claims(self, token: str, audience: str, certs_url: str) -> Mapping[str, Any]:
+        keys = self._keys_of(certs_url)
+        if "x509" in keys:
+            from google.auth import jwt as google_jwt
+
+            claims: Mapping[str, Any] = google_jwt.decode(  # type: ignore[no-untyped-call]
+                token, certs=keys["x509"], audience=audience
             )
             return claims
+        import jwt
 
+        key = keys.get(jwt.get_unverified_header(token).get("kid") or "")
+        if key is None:
+            raise ValueError("no signing key matches the token's key id")
+        decoded: Mapping[str, Any] = jwt.decode(
+            token, key.key, algorithms=[key.algorithm_name], audience=audience
+        )
+        return decoded
+
+    def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
         try:
             try:
-                claims = claims_of()
+                claims = self._claims(token, audience, certs_url)
             except Exception:
                 if self._certs.age(certs_url) < REFETCH_AFTER_S:
                     raise
                 self._certs.forget(certs_url)  # perhaps a key newer than our copy: once more
-                claims = claims_of()
+                claims = self._claims(token, audience, certs_url)
         except Exception as exc:  # any failure to verify is a refusal
             raise Unauthenticated(
                 "The caller's token is not valid.",

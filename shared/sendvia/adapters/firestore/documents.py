@@ -1,0 +1,199 @@
+"""Documents read and written as protobuf messages, for the writes every email makes.
+
+The client library wraps every field of every document in proto-plus objects on its way in and
+out: for a delivery that is about half of the CPU of each read or write (bench/pipeline.py;
+issue 17). These calls go through the same client — its GAPIC layer, channel, credentials,
+retries and routing headers, against Google or the emulator alike — with requests built as
+protobuf messages, and values converted as the library converts them: what is written and read
+back is the same document (tests/integration/test_documents.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sendvia.metering import WRITE_PATHS
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+# Field names written as they are; any other needs quoting in a field path, and is not ours.
+_PLAIN_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    data: dict[str, Any]
+    update_time: Timestamp  # the document's version, for a write conditional on it
+
+
+class Documents:
+    def __init__(self, client: firestore.Client) -> None:
+        self._client = client
+
+    def _api(self) -> Any:
+        # The client's own GAPIC client: its transport, credentials and retry settings.
+        return self._client._firestore_api
+
+    def name(self, path: str) -> str:
+        return f"{self._client._database_string}/documents/{path}"
+
+    def get(self, path: str) -> Snapshot | None:
+        """The document, or None when there is none (one GetDocument)."""
+        from google.api_core import exceptions
+        from google.cloud.firestore_v1.types import firestore as requests
+
+        request = requests.GetDocumentRequest.wrap(
+            requests.GetDocumentRequest.pb()(name=self.name(path))
+        )
+        try:
+            found = self._api().get_document(request=request, metadata=self._client._rpc_metadata)
+        except exceptions.NotFound:
+            return None
+        document = found._pb
+        return Snapshot(decode_fields(document.fields), document.update_time)
+
+    def update(
+        self,
+        path: str,
+        changes: Mapping[str, Any],
+        *,
+        if_updated_at: Timestamp | None = None,
+        append: Mapping[str, list[Any]] | None = None,
+    ) -> Timestamp:
+        """Set top-level fields of an existing document (NotFound when it is gone), on the
+        condition that its version is still `if_updated_at` when one is given
+        (FailedPrecondition otherwise); `append` adds elements to array fields as ArrayUnion
+        does. The version written."""
+        write = self._write()
+        write.update.name = self.name(path)
+        _encode_fields(write.update.fields, changes)
+        write.update_mask.field_paths.extend(_field_paths(changes))
+        if if_updated_at is None:
+            write.current_document.exists = True
+        else:
+            write.current_document.update_time.CopyFrom(if_updated_at)
+        for field, values in (append or {}).items():
+            transform = write.update_transforms.add()
+            transform.field_path = _field_paths([field])[0]
+            for value in values:
+                encode(transform.append_missing_elements.values.add(), value)
+        return self._commit([write])[0]
+
+    def create_all(self, documents: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Timestamp]:
+        """Create the documents in one atomic commit (Conflict when one of them exists); their
+        versions."""
+        writes = []
+        for path, data in documents:
+            write = self._write()
+            write.update.name = self.name(path)
+            _encode_fields(write.update.fields, data)
+            write.current_document.exists = False
+            writes.append(write)
+        return self._commit(writes)
+
+    @staticmethod
+    def _write() -> Any:
+        from google.cloud.firestore_v1.types import write
+
+        return write.Write.pb()()
+
+    def _commit(self, writes: list[Any]) -> list[Timestamp]:
+        from google.cloud.firestore_v1.types import firestore as requests
+
+        if WRITE_PATHS.on:
+            WRITE_PATHS.add([w.update.name.split("/documents/", 1)[-1] for w in writes])
+        pb = requests.CommitRequest.pb()(database=self._client._database_string, writes=writes)
+        response = (
+            self._api()
+            .commit(request=requests.CommitRequest.wrap(pb), metadata=self._client._rpc_metadata)
+            ._pb
+        )
+        return [
+            result.update_time if result.HasField("update_time") else response.commit_time
+            for result in response.write_results
+        ]
+
+
+def _field_paths(fields: Iterable[str]) -> list[str]:
+    paths = list(fields)
+    for field in paths:
+        if not _PLAIN_FIELD.fullmatch(field):
+            raise ValueError(f"not a plain field name: {field!r}")
+    return paths
+
+
+def _encode_fields(fields: Any, data: Mapping[str, Any]) -> None:
+    for key, value in data.items():
+        encode(fields[key], value)
+
+
+def encode(target: Any, value: Any) -> None:  # noqa: PLR0912 - one branch per type
+    """Set the Value message `target` to `value`, as the client library encodes it."""
+    if value is None:
+        target.null_value = 0
+    elif isinstance(value, bool):
+        target.boolean_value = value
+    elif isinstance(value, int):
+        target.integer_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, bytes):
+        target.bytes_value = value
+    elif isinstance(value, dt.datetime):
+        stamp = target.timestamp_value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)  # the library's reading of a naive time
+        since = value - _EPOCH
+        stamp.seconds = since.days * 86_400 + since.seconds
+        stamp.nanos = since.microseconds * 1000 + getattr(value, "nanosecond", 0) % 1000
+    elif isinstance(value, Mapping):
+        fields = target.map_value.fields
+        target.map_value.SetInParent()
+        for key, item in value.items():
+            encode(fields[str(key)], item)
+    elif isinstance(value, list | tuple):
+        array = target.array_value
+        array.SetInParent()
+        for item in value:
+            encode(array.values.add(), item)
+    else:
+        raise TypeError(f"cannot store a {type(value).__name__} in a document")
+
+
+def decode_fields(fields: Any) -> dict[str, Any]:
+    return {key: decode(value) for key, value in fields.items()}
+
+
+def decode(value: Any) -> Any:
+    """A Value message as the client library reads it (timestamps as its
+    DatetimeWithNanoseconds, in UTC)."""
+    kind = value.WhichOneof("value_type")
+    if kind in _SCALARS:
+        return getattr(value, kind)
+    if kind == "timestamp_value":
+        from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+
+        return DatetimeWithNanoseconds.from_timestamp_pb(  # type: ignore[no-untyped-call]
+            value.timestamp_value
+        )
+    if kind == "map_value":
+        return decode_fields(value.map_value.fields)
+    if kind == "array_value":
+        return [decode(item) for item in value.array_value.values]
+    if kind == "null_value" or kind is None:
+        return None
+    raise TypeError(f"a {kind} is not read on this path")
+
+
+_SCALARS = frozenset(
+    {"string_value", "integer_value", "boolean_value", "double_value", "bytes_value"}
+)

@@ -1,0 +1,124 @@
+"""Cloud Tasks' and Cloud Scheduler's OIDC tokens as production sees them: signed by a key of
+Google's (here, one made for the test) and published as a JWK set. The verifier parses the set
+once per copy of it; these prove that what it accepts did not change with that."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from jwt.algorithms import RSAAlgorithm
+from sendvia.adapters.oidc import GoogleOidc
+from sendvia.errors import Forbidden, Unauthenticated
+
+from tests.unit.test_firebase_tokens import GOOGLE_CERT, GOOGLE_KEY, OTHER_KEY, Answer
+
+CERTS = "https://www.googleapis.com/oauth2/v3/certs"
+AUDIENCE = "https://europe-west1-clinic.cloudfunctions.net/deliver"
+ACCOUNT = "sendvia-tasks@clinic.iam.gserviceaccount.com"
+
+
+def jwks(*keys: tuple[str, Any]) -> dict[str, Any]:
+    listed = []
+    for kid, key in keys:
+        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+        listed.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+    return {"keys": listed}
+
+
+def token(key: Any = GOOGLE_KEY, kid: str = "k1", **changes: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": "https://accounts.google.com",
+        "aud": AUDIENCE,
+        "sub": "1234567890",
+        "email": ACCOUNT,
+        "email_verified": True,
+        "iat": now - 10,
+        "exp": now + 3600,
+        **changes,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+class Certs:
+    """The certificates' URL, as a stub that counts its fetches."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.fetches = 0
+
+    def __call__(self, url: str, method: str = "GET", **kwargs: Any) -> Answer:
+        self.fetches += 1
+        return Answer(200, self.body)
+
+
+def verifier(stub: Certs) -> GoogleOidc:
+    oidc = GoogleOidc()
+    oidc._certs._fetch = stub  # type: ignore[method-assign]
+    return oidc
+
+
+def verify(oidc: GoogleOidc, value: str, audience: str = AUDIENCE) -> None:
+    oidc.verify(value, audience=audience, service_account=ACCOUNT, certs_url=CERTS)
+
+
+def test_a_token_signed_by_a_published_key_is_accepted_and_the_keys_are_fetched_once():
+    stub = Certs(jwks(("k0", OTHER_KEY), ("k1", GOOGLE_KEY)))
+    oidc = verifier(stub)
+    for _ in range(3):
+        verify(oidc, token())
+    assert stub.fetches == 1
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(lambda: token(key=OTHER_KEY), id="signed by another key"),
+        pytest.param(lambda: token(kid="k9"), id="a key id not published"),
+        pytest.param(lambda: token(aud="https://elsewhere.example/deliver"), id="another audience"),
+        pytest.param(lambda: token(exp=int(time.time()) - 60), id="expired"),
+        pytest.param(lambda: token()[:-4] + "AAAA", id="signature altered"),
+        pytest.param(
+            lambda: jwt.encode({"aud": AUDIENCE, "email": ACCOUNT}, "", algorithm="none"),
+            id="unsigned",
+        ),
+        pytest.param(lambda: "not.a.token", id="garbage"),
+    ],
+)
+def test_a_token_google_did_not_sign_for_this_url_is_refused(forged):
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    with pytest.raises(Unauthenticated) as refused:
+        verify(oidc, forged())
+    assert refused.value.code == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"email": "someone@clinic.iam.gserviceaccount.com"}, {"email_verified": False}],
+    ids=["another service account", "an unverified email"],
+)
+def test_a_token_of_another_caller_is_forbidden(claims):
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    with pytest.raises(Forbidden):
+        verify(oidc, token(**claims))
+
+
+def test_a_key_published_after_our_copy_is_fetched_and_then_accepted(monkeypatch):
+    stub = Certs(jwks(("k1", GOOGLE_KEY)))
+    oidc = verifier(stub)
+    verify(oidc, token())
+    stub.body = jwks(("k1", GOOGLE_KEY), ("k2", OTHER_KEY))  # Google rotates its keys
+    monkeypatch.setattr("sendvia.adapters.oidc.REFETCH_AFTER_S", 0.0)
+    verify(oidc, token(key=OTHER_KEY, kid="k2"))
+    assert stub.fetches == 2
+
+
+def test_the_x509_form_of_the_certificates_is_still_understood():
+    oidc = verifier(Certs({"k1": GOOGLE_CERT}))
+    verify(oidc, token())
+    with pytest.raises(Unauthenticated):
+        verify(oidc, token(key=OTHER_KEY))
