@@ -70,9 +70,90 @@ def test_a_composed_message_is_read_back_as_a_server_reads_it():
     )
     sender = Mailbox("Praxis Müller", "desk@clinic.example")
     composed = compose(request, sender=sender, reply_to=None, message_id="<1@clinic.example>")
-    assert b"=?utf-8?" in composed.as_bytes()  # the names went out encoded
+    assert b"=?utf-8?" in composed.raw  # the names went out encoded
     tampered = EmailMessage()
-    for name, value in composed.items():
+    for name, value in composed.message.items():
         tampered[name] = value.replace("zoe@example.com", "zoe@example.com, eve@evil.example")
     with pytest.raises(HeaderError):
-        _verify(tampered, sender.address, request)
+        _verify(tampered.as_bytes(), sender.address, request)
+
+
+def library_composed(request, sender: Mailbox, reply_to, message_id) -> bytes:
+    """What the email library writes for the email, every header parsed and folded by it."""
+    from email import policy
+    from email.message import EmailMessage
+
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = sender.header()
+    message["To"] = ", ".join(request.to)
+    if request.cc:
+        message["Cc"] = ", ".join(request.cc)
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Subject"] = request.subject
+    message["Date"] = "Wed, 02 Dec 2026 09:00:00 +0000"
+    message["Message-ID"] = message_id
+    if request.text is not None:
+        message.set_content(request.text)
+    if request.html is not None:
+        if request.text is None:
+            message.set_content(request.html, subtype="html")
+        else:
+            message.add_alternative(request.html, subtype="html")
+    for attachment in request.attachments:
+        maintype, subtype = attachment.content_type.split("/", 1)
+        message.add_attachment(
+            attachment.data(), maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+    return message.as_bytes()
+
+
+def without_date_and_boundaries(raw: bytes) -> bytes:
+    import re
+
+    raw = re.sub(rb"\r\nDate: [^\r]*", b"", raw)
+    return re.sub(rb"=+[0-9]{10,}==", b"BOUNDARY", raw)
+
+
+REMINDER = {"to": ["pat@example.com"], "subject": "Your appointment tomorrow", "text": "At 10."}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({}, id="a plain reminder"),
+        pytest.param({"cc": ["a@example.com", "b@example.com"]}, id="copies"),
+        pytest.param({"to": ["Ann Example <ann@example.com>"]}, id="a display name"),
+        pytest.param({"to": ["Zoë Ärzt <zoe@example.com>"]}, id="a non-ASCII name"),
+        pytest.param({"subject": "Rendez-vous confirmé"}, id="a non-ASCII subject"),
+        pytest.param({"subject": "Your appointment " * 6}, id="a subject to fold"),
+        pytest.param({"subject": "Two  spaces"}, id="a run of spaces"),
+        pytest.param({"text": "Grüße aus der Praxis.\nBis morgen."}, id="a non-ASCII text"),
+        pytest.param({"text": "word " * 40}, id="a long line"),
+        pytest.param({"text": "one\r\ntwo\rthree\n\nfour"}, id="mixed line ends"),
+        pytest.param({"text": ""}, id="an empty text"),
+        pytest.param({"text": None, "html": "<p>At <b>10</b>.</p>"}, id="HTML only"),
+        pytest.param({"html": "<p>At 10.</p>"}, id="text and HTML"),
+        pytest.param(
+            {
+                "attachments": [
+                    {"filename": "a.txt", "content_type": "text/plain", "content": "aGk="}
+                ]
+            },
+            id="an attachment",
+        ),
+    ],
+)
+@pytest.mark.parametrize("reply_to", [None, "desk@clinic.example"])
+@pytest.mark.parametrize("name", ["Riverside Clinic", "Dr. Ann O'Neil", "Praxis Müller"])
+def test_compose_writes_the_bytes_the_email_library_writes(changes, reply_to, name):
+    """compose stores what the library would write as it was given, unparsed; the bytes must
+    be the library's own, whichever way each header and body went."""
+    from sendvia.domain.outgoing import compose
+    from sendvia.domain.send_request import SendRequest
+
+    request = SendRequest.model_validate({**REMINDER, **changes})
+    sender = Mailbox(name, "noreply@platform.test")
+    composed = compose(request, sender=sender, reply_to=reply_to, message_id="<1@platform.test>")
+    expected = library_composed(request, sender, reply_to, "<1@platform.test>")
+    assert without_date_and_boundaries(composed.raw) == without_date_and_boundaries(expected)

@@ -65,7 +65,7 @@ class Graph:
         """Draft, then send; the draft's id. A message that fits a request goes as MIME; a
         larger one as a JSON draft whose big attachments go through upload sessions. Raises
         ProviderFailure: UNKNOWN only when the send request may have reached Graph."""
-        raw = with_bcc(message, list(bcc))
+        raw = with_bcc(message.as_bytes(), list(bcc))
         with self._lane(key):
             if len(raw) * 4 // 3 <= MAX_MIME_BYTES:
                 draft_id = self._mime_draft(credentials, raw)

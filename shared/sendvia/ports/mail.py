@@ -21,9 +21,10 @@ from sendvia.ports.receiving import MailReader
 class Outgoing:
     """A composed email and where it goes: `recipients` is the SMTP envelope (every To, Cc and
     Bcc address); `bcc` the ones in no header, which an API provider is given as a Bcc header it
-    strips itself."""
+    strips itself. `raw` is the message as composed and checked, to send as it is."""
 
     message: EmailMessage
+    raw: bytes
     recipients: tuple[str, ...]
     bcc: tuple[str, ...] = ()
 

@@ -14,7 +14,6 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from email.message import EmailMessage
 from typing import Any
 
 from sendvia.cache import RouteContext
@@ -22,7 +21,7 @@ from sendvia.domain.delivery import INTERRUPTED_ERROR, Delivery, DeliveryState, 
 from sendvia.domain.failures import FailureKind, ProviderFailure
 from sendvia.domain.mailbox import TENANT_MAILBOX, MailboxRecord
 from sendvia.domain.message import Mailbox
-from sendvia.domain.outgoing import Content, addresses, compose
+from sendvia.domain.outgoing import Composed, Content, addresses, compose
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route, RouteReason, Via
 from sendvia.domain.tenant import OnBroken, Tenant
@@ -132,7 +131,7 @@ def deliver_once(
         return _by_relay(rt, tenant, principal, request, route, handing)
     if mailbox is None:  # the route was resolved from these very mailboxes
         raise LookupError(f"the route names mailbox {route.mailbox!r}, which was not read")
-    message = compose(
+    composed = compose(
         request,
         sender=Mailbox(mailbox.display_name, mailbox.address),
         reply_to=None,
@@ -143,7 +142,7 @@ def deliver_once(
         _not_throttled(rt, mailbox)
         provider = mailboxes.provider_for(rt, mailbox.provider)
         handing.mark(route, mailbox)
-        sent = provider.send(mailbox, _outgoing(message, request))
+        sent = provider.send(mailbox, _outgoing(composed, request))
     except ProviderFailure as failure:
         if failure.kind is FailureKind.UNKNOWN and provider is not None:
             searchable = provider.can_find_sent(mailbox)
@@ -160,7 +159,7 @@ def deliver_once(
         return failed
     if sent.rotated_secret is not None:
         mailboxes.store_rotated(rt, mailbox, sent.rotated_secret)
-    return _sent(rt, route, message, sent, delivery_id, note=OWN_MAILBOX_NOTE)
+    return _sent(rt, route, composed.message_id, sent, delivery_id, note=OWN_MAILBOX_NOTE)
 
 
 def settle_unknown(
@@ -221,9 +220,10 @@ def failure_of(error: Mapping[str, Any], delivery_id: str) -> AppError:
     return SendFailed(error, delivery_id)
 
 
-def _outgoing(message: EmailMessage, request: Content) -> Outgoing:
+def _outgoing(composed: Composed, request: Content) -> Outgoing:
     return Outgoing(
-        message,
+        composed.message,
+        composed.raw,
         recipients=tuple(addresses(request.to + request.cc + request.bcc)),
         bcc=tuple(addresses(request.bcc)),
     )
@@ -232,7 +232,7 @@ def _outgoing(message: EmailMessage, request: Content) -> Outgoing:
 def _sent(
     rt: Runtime,
     route: Route,
-    message: EmailMessage,
+    message_id: str,
     sent: Sent,
     delivery_id: str,
     *,
@@ -243,7 +243,7 @@ def _sent(
     changes = {
         "state": DeliveryState.SENT.value,
         "sent_at": rt.clock(),
-        "message_id": message["Message-ID"],
+        "message_id": message_id,
         "provider_message_id": sent.provider_message_id,
         "route": route.to_json(),
         "delivery_note": note,
@@ -316,7 +316,7 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
             hint="The platform's operator must set the SENDVIA_RELAY_* settings.",
         )
     name = principal.name or tenant.product_name
-    message = compose(
+    composed = compose(
         request,
         sender=Mailbox(name, rt.settings.default_sender_address),
         reply_to=principal.email or None,  # replies reach the person, not noreply@
@@ -327,13 +327,13 @@ def _by_relay(  # noqa: PLR0917 - who, what, which way, and which delivery
     handing.mark(route)
     try:
         sent = relay.send(
-            _outgoing(message, request),
+            _outgoing(composed, request),
             tenant_id=principal.tenant_id,
             delivery_id=handing.delivery_id,
         )
     except ProviderFailure as failure:
         return _failed(failure, route, None)
-    return _sent(rt, route, message, sent, handing.delivery_id, note=None)
+    return _sent(rt, route, composed.message_id, sent, handing.delivery_id, note=None)
 
 
 def _failed(failure: ProviderFailure, route: Route, hint: str | None) -> Outcome:

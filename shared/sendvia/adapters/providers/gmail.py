@@ -71,7 +71,7 @@ class GmailProvider:
 
     def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
         credentials = self._credentials(mailbox)
-        raw = with_bcc(outgoing.message, list(outgoing.bcc))
+        raw = with_bcc(outgoing.raw, list(outgoing.bcc))
         message_id = self._gmail.send(mailbox.secret_version or "", credentials, raw)
         rotated = self._oauth.rotated(credentials)
         return Sent(message_id, rotated_secret=rotated.encode() if rotated else None)

@@ -9,7 +9,7 @@ waits (a transient failure) while the operator fixes it, and the password is rea
 from __future__ import annotations
 
 import json
-from email.message import EmailMessage
+import string
 
 from sendvia.adapters.providers.smtp import send_over_smtp
 from sendvia.adapters.smtp_imap import MailServers
@@ -31,8 +31,7 @@ class SmtpRelay:
         self._secrets = secrets
 
     def send(self, outgoing: Outgoing, *, tenant_id: str, delivery_id: str) -> Sent:
-        message = outgoing.message
-        _name_the_delivery(message, self._settings.event_args, tenant_id, delivery_id)
+        named = _naming(self._settings.event_args, tenant_id, delivery_id)
         version = self._settings.password_version
         password = self._secrets.access(version).decode()
         try:
@@ -42,7 +41,7 @@ class SmtpRelay:
                 password,
                 sender=self._sender,
                 recipients=list(outgoing.recipients),
-                raw=message.as_bytes(),
+                raw=named + outgoing.raw,
                 trusted=True,  # the operator's relay may live inside the platform's network
             )
         except ProviderFailure as failure:
@@ -57,18 +56,33 @@ class SmtpRelay:
         return Sent()
 
 
-def _name_the_delivery(message: EmailMessage, kind: str, tenant_id: str, delivery_id: str) -> None:
-    """Name the tenant and delivery to the email service, which returns them in its events
-    (and strips these headers before delivering)."""
+def _naming(kind: str, tenant_id: str, delivery_id: str) -> bytes:
+    """The header naming the tenant and delivery to the email service, which returns them in
+    its events (and strips the header before delivering); put before the composed message, as
+    a header line of ASCII folded at its spaces."""
     if kind == "sendgrid":
         args = {pe.TENANT_ARG: tenant_id, pe.DELIVERY_ARG: delivery_id}
-        message["X-SMTPAPI"] = json.dumps({"unique_args": args})
-    elif kind == "ses":
-        message["X-SES-MESSAGE-TAGS"] = (
-            f"{pe.TENANT_ARG}={_tag(tenant_id)}, {pe.DELIVERY_ARG}={_tag(delivery_id)}"
-        )
+        return _header("X-SMTPAPI", json.dumps({"unique_args": args}))  # ASCII: ensure_ascii
+    if kind == "ses":
+        tags = f"{pe.TENANT_ARG}={_tag(tenant_id)}, {pe.DELIVERY_ARG}={_tag(delivery_id)}"
+        return _header("X-SES-MESSAGE-TAGS", tags)
+    return b""
+
+
+def _header(name: str, value: str, width: int = 78) -> bytes:
+    words = value.split(" ")
+    lines = [f"{name}: {words[0]}"]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) > width:
+            lines.append(f" {word}")  # a continuation: unfolded, the same value
+        else:
+            lines[-1] += f" {word}"
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
 def _tag(value: str) -> str:
-    """SES tag values allow letters, digits, _ - . @ only."""
-    return "".join(c if c.isalnum() or c in "_-.@" else "_" for c in value)[:256]
+    """SES tag values allow ASCII letters, digits, _ - . @ only."""
+    return "".join(c if c in _TAG_CHARACTERS else "_" for c in value)[:256]
+
+
+_TAG_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-.@")

@@ -107,7 +107,7 @@ class SmtpProvider:
 
     def send(self, mailbox: MailboxRecord, outgoing: Outgoing) -> Sent:
         passwords = self._passwords(mailbox)
-        raw = outgoing.message.as_bytes()
+        raw = outgoing.raw
         send_over_smtp(
             self._mail,
             self._smtp(mailbox),
