@@ -1,7 +1,8 @@
 """Serve every entry point of `functions/main.py` at `/<function_name>` in one local process.
 
 Each entry point gets functions-framework's own app (`create_app(target, source)`), exactly what a
-Cloud Function deployment builds for it; a dispatcher mounts them side by side. Entry points are
+Cloud Function deployment builds for it; a dispatcher mounts them side by side, behind the
+gunicorn server functions-framework runs in production. Entry points are
 found by reading the source for functions decorated with `@functions_framework.http`, so a function
 added to main.py is served without touching this file.
 """
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import WSGIRequestHandler, run_simple
 from werkzeug.wrappers import Request, Response
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "main.py"
@@ -112,15 +112,6 @@ def build_app(source: Path) -> Any:
     return DispatcherMiddleware(index, mounts)
 
 
-class PathOnlyRequestHandler(WSGIRequestHandler):
-    """Log requests without their query strings: the OAuth callback's carries a code and a state,
-    which do not belong in a log file."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        self.log("info", '"%s %s" %s', self.command, path, code)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve functions/main.py locally")
     parser.add_argument("--host", default="127.0.0.1")
@@ -131,14 +122,20 @@ def main() -> None:
     app = build_app(args.source)
     for name in entry_points(args.source):
         logging.info("serving %s at http://%s:%d/%s", name, args.host, args.port, name)
-    run_simple(
+    # The server Cloud Functions runs: functions-framework's gunicorn application with its
+    # production settings (one worker, four threads a CPU, no access log: Cloud Run logs each
+    # request itself), as `functions-framework --target` starts it outside debug mode. What
+    # the functions log is theirs (sendvia.logs), as in production.
+    from functions_framework._http.gunicorn import GunicornApplication
+
+    GunicornApplication(
+        app,
         args.host,
         args.port,
-        app,
-        threaded=True,
-        use_reloader=False,
-        request_handler=PathOnlyRequestHandler,
-    )
+        False,
+        loglevel="info",
+        control_socket_disable=True,  # one per user otherwise, shared by the dev and test stacks
+    ).run()
 
 
 if __name__ == "__main__":

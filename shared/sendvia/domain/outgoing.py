@@ -138,18 +138,23 @@ def compose(
     way the result is read back and checked (`_verify`), and
     tests/unit/test_message.py proves the bytes equal to the library's."""
     message = EmailMessage(policy=policy.SMTP)
-    _put(message, "From", sender.header(), plain=sender.name.isascii())
-    _put(message, "To", ", ".join(request.to), plain=_plain_addresses(request.to))
+    stored = [
+        _put(message, "From", sender.header(), plain=sender.name.isascii()),
+        _put(message, "To", ", ".join(request.to), plain=_plain_addresses(request.to)),
+    ]
     if request.cc:
-        _put(message, "Cc", ", ".join(request.cc), plain=_plain_addresses(request.cc))
+        stored.append(
+            _put(message, "Cc", ", ".join(request.cc), plain=_plain_addresses(request.cc))
+        )
     if reply_to:
         check_header_value("reply_to", reply_to)
-        _put(message, "Reply-To", reply_to, plain=_plain_addresses([reply_to]))
-    _put(message, "Subject", request.subject, plain=_PLAIN_SUBJECT.fullmatch(request.subject))
-    message.set_raw("Date", format_datetime(dt.datetime.now(dt.UTC)))
-    _put(message, "Message-ID", message_id, plain=True)
-    _put_content(message, request)
-    raw = message.as_bytes()
+        stored.append(_put(message, "Reply-To", reply_to, plain=_plain_addresses([reply_to])))
+    subject = request.subject
+    stored.append(_put(message, "Subject", subject, plain=_PLAIN_SUBJECT.fullmatch(subject)))
+    stored.append(_put(message, "Date", format_datetime(dt.datetime.now(dt.UTC)), plain=True))
+    stored.append(_put(message, "Message-ID", message_id, plain=True))
+    body = _put_content(message, request)
+    raw = _as_written(message, body) if body is not None and all(stored) else message.as_bytes()
     _verify(raw, sender.address, request)
     return Composed(message, raw, message_id)
 
@@ -164,22 +169,25 @@ def _plain_addresses(addresses: list[str]) -> bool:
     return all(_PLAIN_ADDRESS.fullmatch(a) for a in addresses)
 
 
-def _put(message: EmailMessage, name: str, value: str, *, plain: object) -> None:
-    """A header as written when it is plain and fits on one line; else the library's own
+def _put(message: EmailMessage, name: str, value: str, *, plain: object) -> bool:
+    """A header as written when it is plain and fits on one line (True); else the library's own
     parsing, encoding and folding."""
     if plain and value.isascii() and len(name) + 2 + len(value) <= _LINE and "  " not in value:
         message.set_raw(name, value)
-    else:
-        message[name] = value
+        return True
+    message[name] = value
+    return False
 
 
-def _put_content(message: EmailMessage, request: Content) -> None:
+def _put_content(message: EmailMessage, request: Content) -> bytes | None:
+    """The body's bytes when it went as written (`_put_text`)."""
     if not request.attachments and (request.text is None) != (request.html is None):
         text, subtype = (
             (request.text, "plain") if request.text is not None else (request.html, "html")
         )
-        if text is not None and _put_text(message, text, subtype):
-            return
+        body = _put_text(message, text, subtype) if text is not None else None
+        if body is not None:
+            return body
     if request.text is not None:
         message.set_content(request.text)
     if request.html is not None:
@@ -192,20 +200,29 @@ def _put_content(message: EmailMessage, request: Content) -> None:
         message.add_attachment(
             attachment.data(), maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    return None
 
 
-def _put_text(message: EmailMessage, text: str, subtype: str) -> bool:
+def _as_written(message: EmailMessage, body: bytes) -> bytes:
+    """What the library's generator writes for a message stored as written: each header on its
+    line, a blank line, and the one-part body with CRLF line ends (policy.SMTP)."""
+    head = "".join(f"{name}: {value}\r\n" for name, value in message.raw_items())
+    return head.encode("ascii") + b"\r\n" + body.replace(b"\n", b"\r\n")
+
+
+def _put_text(message: EmailMessage, text: str, subtype: str) -> bytes | None:
     """A one-part body as `set_content` writes it when its lines are short: 7bit when ASCII,
-    8bit otherwise (policy.SMTP). False for longer lines, which the library encodes."""
+    8bit otherwise (policy.SMTP); its bytes. None for longer lines, which the library
+    encodes."""
     lines = text.encode("utf-8", "surrogateescape").splitlines()
     if any(len(line) > _LINE for line in lines):
-        return False
+        return None
     body = b"\n".join(lines) + b"\n"
     message.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
     message.set_raw("Content-Transfer-Encoding", "7bit" if body.isascii() else "8bit")
     message.set_raw("MIME-Version", "1.0")
     message.set_payload(body.decode("ascii", "surrogateescape"))
-    return True
+    return body
 
 
 def _verify(raw: bytes, sender: str, request: Content) -> None:
