@@ -34,38 +34,43 @@ MAX_IDLE_HTTP = 10  # kept-alive connections per mailbox, for the next sends
 
 
 class Gmail:
-    """The API client is built once per mailbox credentials; the HTTP connections under it are
-    pooled, one per send in flight, because httplib2 connections must not be shared between
-    threads (googleapis.github.io/google-api-python-client/docs/thread_safety.html). The access
-    token is refreshed by one thread per mailbox while the others wait for it."""
+    """The API client is built once per mailbox credentials, and its `users` and
+    `users.messages` resources with it (the discovery client builds every method of a
+    resource each time one is asked for: most of a send's CPU otherwise, bench/pipeline.py).
+    Requests made from them are new objects, executed on HTTP connections that are pooled, one
+    per send in flight, because httplib2 connections must not be shared between threads
+    (googleapis.github.io/google-api-python-client/docs/thread_safety.html). The access token
+    is refreshed by one thread per mailbox while the others wait for it."""
 
     def __init__(self, oauth: GoogleOAuth, endpoint: str) -> None:
         self._oauth = oauth
         self._endpoint = endpoint
-        self._services: dict[str, Any] = {}
+        self._services: dict[str, tuple[Any, Any]] = {}
         self._idle: dict[str, list[Any]] = {}
         self._refreshing: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def _service(self, key: str, credentials: Any) -> Any:
+    def _users(self, key: str, credentials: Any) -> tuple[Any, Any]:
+        """The account's `users` resource and its `messages`."""
         with self._lock:
-            service = self._services.get(key)
-        if service is None:
+            resources = self._services.get(key)
+        if resources is None:
             from googleapiclient.discovery import build
 
-            service = build(
+            users = build(
                 "gmail",
                 "v1",
                 credentials=credentials,
                 static_discovery=True,
                 cache_discovery=False,
                 client_options={"api_endpoint": self._endpoint},
-            )
+            ).users()
+            resources = (users, users.messages())
             with self._lock:
                 if len(self._services) >= MAX_MAILBOXES and key not in self._services:
                     self._drop_oldest()
-                self._services[key] = service
-        return service
+                self._services[key] = resources
+        return resources
 
     def _take_http(self, key: str, credentials: Any) -> Any:
         with self._lock:
@@ -105,9 +110,7 @@ class Gmail:
         connection = self._take_http(key, credentials)
         reusable = False
         try:
-            request = (
-                self._service(key, credentials).users().messages().send(userId="me", body=body)
-            )
+            request = self._users(key, credentials)[1].send(userId="me", body=body)
             result = request.execute(http=connection, num_retries=0)
             reusable = True
         except RefreshError as exc:
@@ -177,7 +180,7 @@ class Gmail:
         connection = self._take_http(key, credentials)
         reusable = False
         try:
-            made = request(self._service(key, credentials).users())
+            made = request(self._users(key, credentials)[0])
             result: dict[str, Any] = made.execute(http=connection, num_retries=0)
             reusable = True
         except RefreshError as exc:

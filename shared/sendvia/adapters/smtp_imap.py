@@ -3,22 +3,24 @@
 Every step has its own time limit (adapters/mail_steps), so a stalled server cannot hang a
 function. The SMTP host is resolved first and every address checked (no SSRF into the platform's
 network); the connection then goes to the checked address while TLS still verifies the host name.
-Logged-in SMTP connections are pooled per server and login, within the limits providers set.
+Logged-in SMTP and IMAP connections are pooled per server and login, within the limits
+providers set (adapters/mail_pool).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import imaplib
 import ipaddress
 import smtplib
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sendvia.adapters.mail_pool import MAX_CONNECTIONS_PER_SERVER, Pool
 from sendvia.adapters.mail_sockets import abandon, dot_stuffed, pinned_imap_client
 from sendvia.adapters.mail_steps import (
     PLATFORM,
@@ -32,17 +34,6 @@ from sendvia.adapters.mail_steps import (
 from sendvia.domain.mailbox import Server as Endpoint
 from sendvia.domain.network import refusal
 
-# Reused SMTP connections: servers drop idle sessions (RFC 5321 §4.5.3.2.7 suggests 5 minutes;
-# many providers use less), so only recently used ones are tried.
-IDLE_LIMIT_S = 30.0
-# One parked this recently is taken as is; an older one is asked NOOP first (a round trip).
-CHECK_AFTER_S = 1.0
-# Connections open at once to one server with one login: providers cap them (Gmail's SMTP
-# about 10–15 per account), and more would only be opened to be closed again. A send waits for
-# one of these, up to the step limit.
-MAX_CONNECTIONS_PER_SERVER = 10
-MAX_IDLE_PER_SERVER = MAX_CONNECTIONS_PER_SERVER
-MAX_SERVERS = 2000  # (server, login) pairs remembered per instance
 RESOLVE_LIMIT_S = 5.0
 # After the message data, a server's content filter may take a while to answer: RFC 5321
 # §4.5.3.2.6 allows 10 minutes; we wait this long, and past it the outcome is unknown (the
@@ -79,9 +70,8 @@ class MailServers:
         self.reply_limit_s = reply_limit_s
         self._ca_file = ca_file
         self._allow_loopback = allow_loopback
-        self._idle: dict[tuple[Endpoint, str], list[tuple[float, _PinnedSMTP]]] = {}
-        self._idle_lock = threading.Lock()
-        self._slots: dict[tuple[Endpoint, str], threading.BoundedSemaphore] = {}
+        self._smtp_pool: Pool[_PinnedSMTP] = Pool(alive=_answers_smtp, close=_quit)
+        self._imap_pool: Pool[Any] = Pool(alive=_answers_imap, close=_logout)
         self.step_limit_s = step_limit_s
         self.greeting_limit_s = greeting_limit_s
         self._tls_context: ssl.SSLContext | None = None
@@ -191,27 +181,12 @@ class MailServers:
         to the idle pool, one that failed is closed. The steps say why a new one failed."""
         key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
         steps = Steps(lane=lane)
-        with self._idle_lock:
-            if len(self._slots) >= MAX_SERVERS and key not in self._slots:
-                self._drop_unused()
-            slot = self._slots.setdefault(
-                key, threading.BoundedSemaphore(MAX_CONNECTIONS_PER_SERVER)
-            )
-        if not slot.acquire(timeout=self.step_limit_s):
-            steps.results.append(
-                {
-                    "name": "connect",
-                    **failed_step(
-                        "server_busy",
-                        f"All {MAX_CONNECTIONS_PER_SERVER} connections to {endpoint.host} "
-                        f"stayed busy for {self.step_limit_s:g} s.",
-                    ),
-                    "elapsed_ms": round(self.step_limit_s * 1000),
-                }
-            )
+        slot = self._smtp_pool.slot(key, self.step_limit_s)
+        if slot is None:
+            steps.results.append(self._busy("connect", endpoint))
             yield None, steps
             return
-        client = self._reuse(key)
+        client = self._smtp_pool.take(key)
         if client is None:
             client = self.open_smtp(endpoint, password, steps, trusted=trusted)
         worked = False
@@ -219,51 +194,51 @@ class MailServers:
             yield client, steps
             worked = steps.ok
         finally:
-            if client is not None and worked:
-                with self._idle_lock:
-                    idle = self._idle.setdefault(key, [])
-                    if len(idle) < MAX_IDLE_PER_SERVER:
-                        idle.append((time.monotonic(), client))
-                        client = None
+            if client is not None and worked and self._smtp_pool.park(key, client):
+                client = None  # parked before the slot is released: the next sender finds it
             if client is not None and steps.results and steps.results[-1]["cause"] == "timeout":
                 abandon(client)  # its step's thread may still be reading from it
             elif client is not None:
                 _quit(client)
-            slot.release()  # after parking: the next sender finds the connection
+            slot.release()
 
-    def _drop_unused(self) -> None:
-        """Forget servers with no connection in use and none parked (under the lock): keys are
-        per server and login, and a tenant can make new ones at will."""
-        for key in [k for k, slot in self._slots.items() if not self._idle.get(k)]:
-            slot = self._slots[key]
-            if slot.acquire(blocking=False):  # all free? take every permit to be sure
-                taken = 1
-                while taken < MAX_CONNECTIONS_PER_SERVER and slot.acquire(blocking=False):
-                    taken += 1
-                if taken == MAX_CONNECTIONS_PER_SERVER:
-                    del self._slots[key]
-                    self._idle.pop(key, None)
-                else:
-                    for _ in range(taken):
-                        slot.release()
+    @contextmanager
+    def imap_connection(self, endpoint: Endpoint, password: str, steps: Steps) -> Iterator[Any]:
+        """A logged-in IMAP client (or None, the steps saying why), reused within the instance
+        as SMTP's connections are: one that worked goes back to the pool."""
+        key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
+        slot = self._imap_pool.slot(key, self.step_limit_s)
+        if slot is None:
+            steps.results.append(self._busy("imap_login", endpoint))
+            yield None
+            return
+        client = self._imap_pool.take(key)
+        if client is None:
+            client = steps.run("imap_login", lambda: self.open_imap(endpoint, password))
+        worked = False
+        try:
+            yield client
+            worked = steps.ok
+        finally:
+            if client is not None and worked and self._imap_pool.park(key, client):
+                client = None
+            if client is not None and steps.results and steps.results[-1]["cause"] == "timeout":
+                with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                    client.shutdown()  # its step's thread may still be using it: no LOGOUT
+            elif client is not None:
+                _logout(client)
+            slot.release()
 
-    def _reuse(self, key: tuple[Endpoint, str]) -> _PinnedSMTP | None:
-        while True:
-            with self._idle_lock:
-                idle = self._idle.get(key)
-                if not idle:
-                    return None
-                parked_at, client = idle.pop()
-            idle_s = time.monotonic() - parked_at
-            if idle_s < CHECK_AFTER_S:
-                return client
-            if idle_s < IDLE_LIMIT_S:
-                try:
-                    if client.noop()[0] == 250:  # still there?
-                        return client
-                except (smtplib.SMTPException, OSError):
-                    pass
-            _quit(client)
+    def _busy(self, step: str, endpoint: Endpoint) -> dict[str, Any]:
+        return {
+            "name": step,
+            **failed_step(
+                "server_busy",
+                f"All {MAX_CONNECTIONS_PER_SERVER} connections to {endpoint.host} "
+                f"stayed busy for {self.step_limit_s:g} s.",
+            ),
+            "elapsed_ms": round(self.step_limit_s * 1000),
+        }
 
     def _speaks_tls(self, address: str, port: int) -> bool:
         """Whether a silent server answers a TLS handshake: then it wanted TLS from the start."""
@@ -365,10 +340,37 @@ class MailServers:
         return bool(found)
 
     def append_sent(self, client: Any, folder: str, raw: bytes) -> str:
-        if not client.folder_exists(folder):
-            raise StepFailed("folder_missing", f"There is no folder {folder!r} on the server.")
-        client.append(folder, raw, flags=[b"\\Seen"])
+        """APPEND, and only when it is refused, ask whether the folder is there (a round trip
+        per email fewer)."""
+        try:
+            client.append(folder, raw, flags=[b"\\Seen"])
+        except imaplib.IMAP4.error:
+            if not client.folder_exists(folder):
+                raise StepFailed(
+                    "folder_missing", f"There is no folder {folder!r} on the server."
+                ) from None
+            raise
         return f"Saved a copy in {folder}"
+
+
+def _answers_smtp(client: smtplib.SMTP) -> bool:
+    try:
+        return bool(client.noop()[0] == 250)
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
+def _answers_imap(client: Any) -> bool:
+    try:
+        client.noop()
+    except (imaplib.IMAP4.error, OSError):
+        return False
+    return True
+
+
+def _logout(client: Any) -> None:
+    with contextlib.suppress(imaplib.IMAP4.error, OSError):
+        client.logout()
 
 
 def _quit(client: smtplib.SMTP) -> None:

@@ -128,10 +128,9 @@ class SmtpProvider:
         """Put a copy in the Sent folder; what went wrong, as a warning (empty when it worked)."""
         folder = mailbox.sent_folder or DEFAULT_SENT_FOLDER
         steps = Steps(lane=tenant_lane(mailbox.tenant_id))
-        client = steps.run("imap_login", lambda: self._mail.open_imap(imap, password))
-        if client is not None:
-            steps.run("sent_folder", lambda: self._mail.append_sent(client, folder, raw))
-            client.logout()
+        with self._mail.imap_connection(imap, password, steps) as client:
+            if client is not None:
+                steps.run("sent_folder", lambda: self._mail.append_sent(client, folder, raw))
         failure = first_failure(steps)
         if failure is None:
             return {}
