@@ -2,20 +2,23 @@
 
 The client library wraps every field of every document in proto-plus objects on its way in and
 out: for a delivery that is about half of the CPU of each read or write (bench/pipeline.py;
-issue 17). These calls go through the same client — its GAPIC layer, channel, credentials,
-retries and routing headers, against Google or the emulator alike — with requests built as
-protobuf messages, and values converted as the library converts them: what is written and read
-back is the same document (tests/integration/test_documents.py).
+issue 17). These calls go through the same client's channel — its endpoint, credentials, the
+retries of its generated client and its routing headers, against Google or the emulator alike
+(adapters/grpc_calls) — with requests built as protobuf messages, and values converted as the
+library converts them: what is written and read back is the same document
+(tests/integration/test_documents.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sendvia.adapters import grpc_calls
 from sendvia.metering import WRITE_PATHS
 
 if TYPE_CHECKING:
@@ -33,13 +36,47 @@ class Snapshot:
     update_time: Timestamp  # the document's version, for a write conditional on it
 
 
+TIMEOUT_S = 60.0  # the generated client's default for both
+
+
 class Documents:
     def __init__(self, client: firestore.Client) -> None:
         self._client = client
+        self._calls: dict[str, grpc_calls.Call] = {}
+        self._lock = threading.Lock()
 
-    def _api(self) -> Any:
-        # The client's own GAPIC client: its transport, credentials and retry settings.
-        return self._client._firestore_api
+    def _call(self, method: str, request: Any, routing: tuple[str, str]) -> Any:
+        call = self._calls.get(method) or self._made(method)
+        metadata = (*self._client._rpc_metadata, grpc_calls.routing(*routing))
+        return call(request, metadata)
+
+    def _made(self, method: str) -> grpc_calls.Call:
+        from google.api_core import exceptions
+        from google.cloud.firestore_v1.types import document
+        from google.cloud.firestore_v1.types import firestore as requests
+
+        # The generated client's retries: reads on these four, commits on the last two.
+        busy = (exceptions.ResourceExhausted, exceptions.ServiceUnavailable)
+        types = {
+            "GetDocument": (
+                requests.GetDocumentRequest,
+                document.Document,
+                (exceptions.DeadlineExceeded, exceptions.InternalServerError, *busy),
+            ),
+            "Commit": (requests.CommitRequest, requests.CommitResponse, busy),
+        }
+        request_type, response_type, retry_on = types[method]
+        call = grpc_calls.unary(
+            self._client._firestore_api,  # the client's own generated client and channel
+            f"/google.firestore.v1.Firestore/{method}",
+            request_type,
+            response_type,
+            timeout_s=TIMEOUT_S,
+            retry_on=retry_on,
+        )
+        with self._lock:
+            self._calls[method] = call
+        return call
 
     def name(self, path: str) -> str:
         return f"{self._client._database_string}/documents/{path}"
@@ -49,14 +86,12 @@ class Documents:
         from google.api_core import exceptions
         from google.cloud.firestore_v1.types import firestore as requests
 
-        request = requests.GetDocumentRequest.wrap(
-            requests.GetDocumentRequest.pb()(name=self.name(path))
-        )
+        name = self.name(path)
+        request = requests.GetDocumentRequest.pb()(name=name)
         try:
-            found = self._api().get_document(request=request, metadata=self._client._rpc_metadata)
+            document = self._call("GetDocument", request, ("name", name))
         except exceptions.NotFound:
             return None
-        document = found._pb
         return Snapshot(decode_fields(document.fields), document.update_time)
 
     def update(
@@ -109,12 +144,9 @@ class Documents:
 
         if WRITE_PATHS.on:
             WRITE_PATHS.add([w.update.name.split("/documents/", 1)[-1] for w in writes])
-        pb = requests.CommitRequest.pb()(database=self._client._database_string, writes=writes)
-        response = (
-            self._api()
-            .commit(request=requests.CommitRequest.wrap(pb), metadata=self._client._rpc_metadata)
-            ._pb
-        )
+        database = self._client._database_string
+        request = requests.CommitRequest.pb()(database=database, writes=writes)
+        response = self._call("Commit", request, ("database", database))
         return [
             result.update_time if result.HasField("update_time") else response.commit_time
             for result in response.write_results
