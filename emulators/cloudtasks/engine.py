@@ -99,7 +99,13 @@ class Engine:
         self._tombstones_checked = 0.0
         self._seq = itertools.count()
         self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch")
+        # Keep a connection per dispatching thread (requests keeps 10 a host otherwise, and a
+        # burst opens and drops the rest each time), as Google's front end keeps its own to a
+        # function's instances.
         self._http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=workers)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
         self._stopping = False
         self._thread = threading.Thread(target=self._schedule_loop, name="scheduler", daemon=True)
         self._thread.start()
