@@ -147,6 +147,7 @@ LOADED_ON_USE = {
     "sendvia.domain.mailbox_settings",
     "sendvia.services.smtp_mailboxes",
     "sendvia.services.receiving",
+    "sendvia.domain.send_request",  # for a body domain.plain_request leaves to the model
 }
 
 

@@ -39,6 +39,9 @@ from sendvia.domain.failures import FailureKind
 # How long an attempt holds a delivery: every step of an attempt ends well within it (the mail
 # steps have their own limits), so a lease that passes means the attempt died.
 LEASE = dt.timedelta(minutes=5)
+# `reminders` gives a task to what is due within this horizon; Cloud Scheduler runs it every few
+# minutes, and `send` gives one at once to what is due sooner.
+REMINDER_HORIZON = dt.timedelta(minutes=15)
 
 
 # The error of a delivery whose attempt died after handing the message over.

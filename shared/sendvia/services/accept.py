@@ -14,15 +14,21 @@ import json
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sendvia.domain.contacts import valid_contact_id
-from sendvia.domain.delivery import Cancel, Delivery, DeliveryKind, DeliveryState
+from sendvia.domain.delivery import (
+    REMINDER_HORIZON,
+    Cancel,
+    Delivery,
+    DeliveryKind,
+    DeliveryState,
+)
 from sendvia.domain.message import HeaderError
 from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, addresses
+from sendvia.domain.plain_request import PlainRequest, plain_request
 from sendvia.domain.principal import Principal
 from sendvia.domain.routing import Route
-from sendvia.domain.send_request import SendRequest
 from sendvia.domain.tenant import Tenant
 from sendvia.errors import (
     AppError,
@@ -38,10 +44,16 @@ from sendvia.services import attempt, manual, routes, suppression
 from sendvia.services.routes import lease_of
 from sendvia.validation import parse_model
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sendvia.domain.send_request import SendRequest
+
+    # A request as `send` read it: by hand when plainly valid, else with the model.
+    Request: TypeAlias = PlainRequest | SendRequest
+
 log = logging.getLogger("sendvia.accept")
 
-# `reminders` enqueues what is due within this horizon; Cloud Scheduler runs it every few minutes.
-REMINDER_HORIZON = dt.timedelta(minutes=15)
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
 ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
 
@@ -136,7 +148,7 @@ def send_batch(
     _require_may_send(principal, context.tenant)
     route = attempt.route_in(rt, context, principal)
     results: list[BatchResult] = [{} for _ in messages]
-    accepted: list[tuple[int, str, SendRequest, dict[str, Any]]] = []
+    accepted: list[tuple[int, str, Request, dict[str, Any]]] = []
     for index, given in enumerate(messages):
         message = {**given, "mode": "queue"} if isinstance(given, dict) else given
         try:
@@ -157,7 +169,7 @@ def send_batch(
     created = rt.deliveries.create_many(
         principal.tenant_id, [(delivery_id, record) for _, delivery_id, _, record in accepted]
     )
-    due: list[tuple[str, SendRequest]] = []
+    due: list[tuple[str, Request]] = []
     for (index, delivery_id, request, record), new in zip(accepted, created, strict=True):
         delivery = Delivery.from_doc(delivery_id, record)
         if new:
@@ -183,7 +195,7 @@ def send_batch(
     return results
 
 
-def _teach(rt: Runtime, tenant_id: str, requests: list[SendRequest]) -> None:
+def _teach(rt: Runtime, tenant_id: str, requests: list[Request]) -> None:
     """An email sent with a contact's id teaches the contact its To addresses (not Cc or Bcc,
     which are as often a colleague or the practice's own copy), where no contact has them yet.
     What cannot be taught now is no reason to fail an email: it is logged."""
@@ -196,7 +208,7 @@ def _teach(rt: Runtime, tenant_id: str, requests: list[SendRequest]) -> None:
             log.warning("could not teach contact %s its addresses", request.contact_id)
 
 
-def _still_queued(found: list[tuple[Delivery, SendRequest]]) -> list[tuple[str, SendRequest]]:
+def _still_queued(found: list[tuple[Delivery, Request]]) -> list[tuple[str, Request]]:
     """Queued deliveries a retried request found: their tasks are created again (Cloud Tasks
     refuses a task name it has seen, so one that exists is not duplicated). A first request
     whose task creation failed left its delivery queued with no task; its retry mends that."""
@@ -240,7 +252,7 @@ def _require_may_send(principal: Principal, tenant: Tenant) -> None:
 
 
 def _record(
-    rt: Runtime, principal: Principal, request: SendRequest, key: str | None, route: Route
+    rt: Runtime, principal: Principal, request: Request, key: str | None, route: Route
 ) -> dict[str, Any]:
     """The delivery document of a new email."""
     return {
@@ -271,7 +283,7 @@ def _record(
     }
 
 
-def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, SendRequest]]) -> None:
+def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, Request]]) -> None:
     """Give the deliveries due soon their tasks now (concurrently); later ones are left to
     `reminders`, which finds the names of these taken."""
     queue = rt.queue
@@ -286,7 +298,12 @@ def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, SendRe
         list(pool.map(lambda d: queue.enqueue(tenant_id, d[0], at=d[1]), due))
 
 
-def _parse(body: Any) -> SendRequest:
+def _parse(body: Any) -> Request:
+    plain = plain_request(body)
+    if plain is not None:
+        return plain
+    from sendvia.domain.send_request import SendRequest
+
     try:
         request = parse_model(SendRequest, body)
     except HeaderError as exc:  # raised inside a validator
@@ -305,7 +322,7 @@ def _parse(body: Any) -> SendRequest:
     return request
 
 
-def _queued_fields(rt: Runtime, request: SendRequest) -> dict[str, Any]:
+def _queued_fields(rt: Runtime, request: Request) -> dict[str, Any]:
     """What a triggered or scheduled delivery keeps until `deliver` sends it."""
     if rt.queue is None:
         raise Unavailable(
@@ -345,7 +362,7 @@ def _queued_fields(rt: Runtime, request: SendRequest) -> dict[str, Any]:
     return fields
 
 
-def _again(existing: Delivery, request: SendRequest) -> tuple[int, Delivery]:
+def _again(existing: Delivery, request: Request) -> tuple[int, Delivery]:
     if existing.fingerprint != request.fingerprint():
         raise Conflict(
             "This Idempotency-Key was used for a different email.",

@@ -10,10 +10,10 @@ import datetime as dt
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from sendvia.domain.delivery import REMINDER_HORIZON
 from sendvia.errors import Unavailable
 from sendvia.ports import Queue
 from sendvia.runtime import Runtime
-from sendvia.services.accept import REMINDER_HORIZON
 
 PAGE_SIZE = 500
 CONCURRENCY = 32  # task creations in flight; the queue's own rate limit paces the dispatches
