@@ -193,7 +193,7 @@ def main() -> None:
     )
     parser.add_argument("-n", type=int, default=1000, help="emails per route")
     parser.add_argument("--timeout", type=float, default=600.0)
-    parser.add_argument("--warm-up", type=int, default=200, help="emails sent first, untimed")
+    parser.add_argument("--warm-up", type=int, default=400, help="emails sent first, untimed")
     args = parser.parse_args()
     token = devtools.id_token(
         tenant=f"bench-{uuid.uuid4().hex[:6]}",
