@@ -116,6 +116,10 @@ class FakeRelay:
     def __init__(self) -> None:
         self.sent: list[tuple[EmailMessage, tuple[str, ...], str, str]] = []
         self.fail_with: ProviderFailure | None = None
+        self.warmed = 0
+
+    def warm(self) -> None:
+        self.warmed += 1
 
     def send(self, outgoing: Outgoing, *, tenant_id: str, delivery_id: str) -> Sent:
         if self.fail_with is not None:

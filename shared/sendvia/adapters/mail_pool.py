@@ -70,6 +70,14 @@ class Pool(Generic[C]):
             idle.append((time.monotonic(), client))
             return True
 
+    def close_idle(self) -> None:
+        """Close every parked connection (an instance shutting down, a test ending)."""
+        with self._lock:
+            parked = [client for idle in self._idle.values() for _, client in idle]
+            self._idle.clear()
+        for client in parked:
+            self._close(client)
+
     def _drop_unused(self) -> None:
         """Forget keys with no connection in use and none parked (under the lock): keys are per
         server and login, and a tenant can make new ones at will."""

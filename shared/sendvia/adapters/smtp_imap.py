@@ -229,6 +229,11 @@ class MailServers:
                 _logout(client)
             slot.release()
 
+    def close_idle(self) -> None:
+        """Close the connections kept for later emails."""
+        self._smtp_pool.close_idle()
+        self._imap_pool.close_idle()
+
     def _busy(self, step: str, endpoint: Endpoint) -> dict[str, Any]:
         return {
             "name": step,

@@ -121,6 +121,11 @@ class MailboxProvider(Protocol):
 class Relay(Protocol):
     """The platform's own sender (SendGrid, SES or any SMTP relay)."""
 
+    def warm(self) -> None:
+        """Get ready for a first email without waiting for it (a connection opened in the
+        background); never raises."""
+        ...
+
     def send(self, outgoing: Outgoing, *, tenant_id: str, delivery_id: str) -> Sent:
         """Send from the platform's address, naming the tenant and delivery to the email
         service (its events come back with them). Raises ProviderFailure; a relay refusing its

@@ -28,7 +28,7 @@ from sendvia.domain.message import HeaderError
 from sendvia.domain.outgoing import MAX_ATTACHMENT_BYTES, MAX_QUEUED_BYTES, addresses
 from sendvia.domain.plain_request import PlainRequest, plain_request
 from sendvia.domain.principal import Principal
-from sendvia.domain.routing import Route
+from sendvia.domain.routing import Route, Via
 from sendvia.domain.tenant import Tenant
 from sendvia.errors import (
     AppError,
@@ -107,6 +107,8 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
     context = routes.context_for(rt, principal.tenant_id, principal.own_mailbox_id, fresh=True)
     _require_may_send(principal, context.tenant)
     route = attempt.route_in(rt, context, principal)
+    if request.mode == "now" and route.via is Via.DEFAULT and rt.relay is not None:
+        rt.relay.warm()  # its connection opens while the delivery is written
     record = _record(rt, principal, request, key, route)
     refused = suppression.refusal_for(rt, principal.tenant_id, request)
     if refused is not None:

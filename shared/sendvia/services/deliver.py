@@ -63,6 +63,10 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
     """One attempt: read the delivery, decide, and write once before the provider is asked
     (the claim and the hand-over mark together) and once after (the outcome). An attempt that
     died holding the delivery (its lease passed) is taken over with a claim of its own."""
+    if rt.relay is not None:
+        # Most emails, and every fallback, go by the relay: on an instance's first delivery its
+        # connection opens while the delivery is read and claimed (once per instance).
+        rt.relay.warm()
     now, lease = rt.clock(), lease_of(rt)
     claim, delivery, ticket = rt.deliveries.look(tenant_id, delivery_id, now, lease)
     if claim is Claim.CLAIMED and delivery is not None and ticket is None:
