@@ -148,6 +148,7 @@ LOADED_ON_USE = {
     "sendvia.services.smtp_mailboxes",
     "sendvia.services.receiving",
     "sendvia.domain.send_request",  # for a body domain.plain_request leaves to the model
+    "sendvia.api.start_request",  # for a body api.plain_start leaves to the model
 }
 
 

@@ -1,7 +1,8 @@
 """`send` reads a plainly valid body by hand (domain.plain_request) and leaves every other body
-to the pydantic model, which stays the contract. What the hand reads, the model must accept,
-into the same request: the same stored content and the same fingerprint, so that a retry is
-recognised whichever way either try was read."""
+to the pydantic model, which stays the contract; so does `oauth_start` (api.plain_start). What
+the hand reads, the model must accept, into the same request: for a send, the same stored
+content and the same fingerprint, so that a retry is recognised whichever way either try was
+read."""
 
 from __future__ import annotations
 
@@ -133,3 +134,70 @@ def test_whatever_the_hand_accepts_the_model_accepts_the_same(body):
 )
 def test_near_plain_bodies_are_read_alike(body):
     assert_same(body)
+
+
+START_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(["google", "microsoft", "yahoo", "tenant", "me", "Me", ""]),
+    st.sampled_from(["https://app.clinic.example/x", "http://localhost:3000/a b", "x\ny", "ok"]),
+    st.text(max_size=4),
+)
+START_BODIES = st.dictionaries(
+    st.sampled_from(["provider", "mailbox", "receive", "return_to", "other"]), START_VALUES
+)
+
+
+def assert_same_start(body: Any) -> None:
+    from sendvia.api.plain_start import plain_start
+    from sendvia.api.start_request import StartRequest
+
+    plain = plain_start(body)
+    if plain is None:
+        return
+    try:
+        validated = StartRequest.model_validate(body)
+    except ValidationError:
+        raise AssertionError(f"the hand accepted what the model refuses: {body!r}") from None
+    for name in ("provider", "mailbox", "receive", "return_to"):
+        assert getattr(plain, name) == getattr(validated, name), name
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mailbox": "tenant", "return_to": "https://app.clinic.example/settings"},
+        {"provider": "microsoft", "mailbox": "me", "receive": True, "return_to": "http://x/y"},
+    ],
+)
+def test_a_plain_start_is_read_by_hand_as_the_model_reads_it(body):
+    from sendvia.api.plain_start import plain_start
+
+    assert plain_start(body) is not None
+    assert_same_start(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mailbox": "tenant"},
+        {"mailbox": "team", "return_to": "https://x"},
+        {"mailbox": "tenant", "return_to": "https://x y"},
+        {"mailbox": "tenant", "return_to": "https://x", "receive": "yes"},
+        {"mailbox": "tenant", "return_to": "https://x", "receive": 1},
+        {"mailbox": "tenant", "return_to": "https://x", "provider": "yahoo"},
+        {"mailbox": "tenant", "return_to": "h" * 2001},
+        {"mailbox": "tenant", "return_to": "https://x", "colour": 1},
+    ],
+)
+def test_any_other_start_is_left_to_the_model(body):
+    from sendvia.api.plain_start import plain_start
+
+    assert plain_start(body) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(START_BODIES)
+def test_whatever_start_the_hand_accepts_the_model_accepts_the_same(body):
+    assert_same_start(body)

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from sendvia import api
 from sendvia.api import schemas
 from sendvia.api.contract import CONTRACT, PUBLIC, Operation
-from sendvia.api.oauth_start import StartRequest
 from sendvia.api.schemas import ref
+from sendvia.api.start_request import StartRequest
 from sendvia.api.test_connection import ConfirmRequest, TestRequest
 from sendvia.domain.contact_requests import ContactBatch, ContactIn
 from sendvia.domain.mailbox_settings import MailboxSettingsIn, ReceiveChange
