@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 from typing import Any
 
 from sendvia.domain.message import HeaderError, check_header_value
-from sendvia.domain.outgoing import MAX_RECIPIENTS
+from sendvia.domain.outgoing import MAX_RECIPIENTS, StoredContent
 
 ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -55,18 +55,11 @@ def header_text(value: str) -> str:
     return value
 
 
-@dataclass
-class PlainRequest:
-    """What SendRequest gives for a plainly valid body, field for field."""
+@dataclass(frozen=True)
+class PlainRequest(StoredContent):
+    """What SendRequest gives for a plainly valid body, field for field: the content it stores
+    (never with attachments), and how it is to be sent."""
 
-    to: list[str]
-    subject: str
-    cc: list[str] = field(default_factory=list)
-    bcc: list[str] = field(default_factory=list)
-    text: str | None = None
-    html: str | None = None
-    attachments: list[Any] = field(default_factory=list)  # always empty here
-    category: str = "general"
     contact_id: str | None = None
     mode: str = "now"
     send_at: None = None
