@@ -4,7 +4,7 @@ webhooks' signatures."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sendvia.domain import provider_events as pe
@@ -113,6 +113,20 @@ class FakeQueue:
             return False
         self.tasks[key] = at
         return True
+
+    def enqueue_all(
+        self, tenant_id: str, deliveries: Sequence[tuple[str, dt.datetime | None]]
+    ) -> list[bool]:
+        created, failure = [], None
+        for delivery_id, at in deliveries:
+            try:
+                created.append(self.enqueue(tenant_id, delivery_id, at=at))
+            except ConnectionError as exc:
+                failure = failure or exc
+                created.append(False)
+        if failure is not None:
+            raise failure
+        return created
 
     def enqueue_sync(
         self, tenant_id: str, mailbox_id: str, name: str, at: dt.datetime | None = None

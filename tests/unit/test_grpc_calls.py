@@ -95,3 +95,43 @@ def test_without_retries_a_busy_server_is_the_callers_to_handle():
     with pytest.raises(exceptions.ServiceUnavailable):
         get_document(channel, ())(REQUEST, [])
     assert len(channel.calls) == 1
+
+
+class Answered:
+    """A gRPC future that has its answer."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def result(self) -> Any:
+        if isinstance(self.answer, grpc.StatusCode):
+            raise Refusal(self.answer)
+        return self.answer
+
+
+class ManyChannel(Channel):
+    def unary_unary(self, method: str, **kwargs: Any) -> Any:
+        channel = self
+
+        class Stub:
+            def future(self, request: Any, metadata: Any, timeout: float) -> Answered:
+                channel.calls.append((request, metadata))
+                return Answered(channel.script.pop(0))
+
+        return Stub()
+
+
+def test_many_calls_answer_in_order_each_with_its_response_or_its_error():
+    channel = ManyChannel(FOUND, grpc.StatusCode.ALREADY_EXISTS, FOUND, grpc.StatusCode.UNAVAILABLE)
+    call_all = grpc_calls.unary_many(
+        Client(channel),
+        "/google.cloud.tasks.v2.CloudTasks/CreateTask",
+        requests.GetDocumentRequest,
+        document.Document,
+        timeout_s=5.0,
+    )
+    answers = call_all([(REQUEST, [])] * 4, 2)
+    assert answers[0] == answers[2] == FOUND
+    assert isinstance(answers[1], exceptions.AlreadyExists)
+    assert isinstance(answers[3], exceptions.ServiceUnavailable)
+    assert len(channel.calls) == 4

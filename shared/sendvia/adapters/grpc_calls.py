@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import grpc
+
 Call = Callable[..., Any]
+Requests = Sequence[tuple[Any, Sequence[tuple[str, str]]]]  # each request with its metadata
 
 
 def unary(
@@ -52,6 +55,39 @@ def unary(
     )
     retried: Call = policy(call)
     return retried
+
+
+def unary_many(
+    client: Any, method: str, request_type: Any, response_type: Any, *, timeout_s: float
+) -> Callable[[Requests, int], list[Any]]:
+    """The same call made for many requests at once from this thread, at most `in_flight`
+    waiting on the server at a time (gRPC's own futures: no thread per call). It answers, in
+    order, each response or the google.api_core exception of its failure; not retried."""
+    from google.api_core import exceptions
+
+    stub = client.transport.grpc_channel.unary_unary(
+        method,
+        request_serializer=request_type.pb().SerializeToString,
+        response_deserializer=response_type.pb().FromString,
+    )
+
+    def outcome(future: Any) -> Any:
+        try:
+            return future.result()
+        except grpc.RpcError as exc:
+            return exceptions.from_grpc_error(exc)  # type: ignore[no-untyped-call]
+
+    def call_all(requests: Requests, in_flight: int) -> list[Any]:
+        waiting: list[Any] = []
+        answers: list[Any] = []
+        for request, metadata in requests:
+            if len(waiting) >= in_flight:
+                answers.append(outcome(waiting.pop(0)))
+            waiting.append(stub.future(request, metadata=metadata, timeout=timeout_s))
+        answers.extend(outcome(future) for future in waiting)
+        return answers
+
+    return call_all
 
 
 def routing(key: str, value: str) -> tuple[str, str]:

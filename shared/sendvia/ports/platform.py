@@ -4,7 +4,7 @@ service's webhook signatures."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sendvia.domain.principal import Principal
@@ -66,6 +66,13 @@ class Queue(Protocol):
     ) -> bool:
         """Create the delivery's task (for `at`); False when that task already exists.
         `generation` names a later task of the same delivery (a deferral)."""
+        ...
+
+    def enqueue_all(
+        self, tenant_id: str, deliveries: Sequence[tuple[str, dt.datetime | None]]
+    ) -> list[bool]:
+        """`enqueue` for each (delivery id, at) of a tenant, many at once; when one fails,
+        the others are still created and the first failure is raised."""
         ...
 
     def enqueue_sync(

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from sendvia.domain.contacts import valid_contact_id
@@ -55,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sendvia.accept")
 
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=365)
-ENQUEUE_CONCURRENCY = 32  # task creations in flight for a batch
 
 # How long an Idempotency-Key names its email; used again later, it names a new one (Stripe: 24 h).
 KEY_LIFETIME = dt.timedelta(hours=24)
@@ -296,8 +294,7 @@ def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, Reques
     if len(due) == 1:
         queue.enqueue(tenant_id, due[0][0], at=due[0][1])
         return
-    with ThreadPoolExecutor(max_workers=min(ENQUEUE_CONCURRENCY, len(due))) as pool:
-        list(pool.map(lambda d: queue.enqueue(tenant_id, d[0], at=d[1]), due))
+    queue.enqueue_all(tenant_id, due)
 
 
 def _parse(body: Any) -> Request:
