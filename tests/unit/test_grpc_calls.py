@@ -34,10 +34,12 @@ class Channel:
     def __init__(self, *script: Any) -> None:
         self.script = list(script)
         self.calls: list[tuple[Any, Any]] = []
+        self.timeouts: list[float] = []
 
     def unary_unary(self, method: str, **kwargs: Any) -> Any:
         def stub(request: Any, metadata: Any, timeout: float) -> Any:
             self.calls.append((request, metadata))
+            self.timeouts.append(timeout)
             answer = self.script.pop(0)
             if isinstance(answer, grpc.StatusCode):
                 raise Refusal(answer)
@@ -73,6 +75,9 @@ def test_a_busy_server_is_asked_again_with_the_same_request():
     assert [request for request, _ in channel.calls] == [REQUEST] * 3
     routed = "name=projects/p/databases/%28default%29/documents/a/b"  # as the client encodes it
     assert channel.calls[0][1] == [("x-goog-request-params", routed)]
+    # Each try gets what is left of the call's time, as the generated client gives it.
+    assert channel.timeouts[0] <= 5.0
+    assert channel.timeouts[2] < channel.timeouts[1] < channel.timeouts[0]
 
 
 @pytest.mark.parametrize(

@@ -157,3 +157,17 @@ def test_compose_writes_the_bytes_the_email_library_writes(changes, reply_to, na
     composed = compose(request, sender=sender, reply_to=reply_to, message_id="<1@platform.test>")
     expected = library_composed(request, sender, reply_to, "<1@platform.test>")
     assert without_date_and_boundaries(composed.raw) == without_date_and_boundaries(expected)
+
+
+@pytest.mark.parametrize("name", ["Ann\r\nBcc: eve@evil.example", "Ann\nX-Spam: no"])
+def test_a_line_break_in_a_name_is_never_written_as_it_is(name):
+    """compose stores a plain header as written; one with a line break goes to the library,
+    which refuses it."""
+    from sendvia.domain.outgoing import compose
+    from sendvia.domain.send_request import SendRequest
+
+    sender = Mailbox(name, "noreply@platform.test")
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        compose(
+            SendRequest.model_validate(REMINDER), sender=sender, reply_to=None, message_id="<1@x>"
+        )

@@ -52,6 +52,11 @@ LEFT_TO_THE_MODEL = [
     {"to": ["a@example.com"], "subject": "x", "text": 5},
     {"to": ["a@example.com"], "subject": "x", "text": "y", "category": "Not A Token"},
     {"to": ["a@example.com"], "subject": "x", "text": "y", "category": None},
+    {"to": ["a@example.com"], "subject": "x", "text": "y", "category": "news\n"},
+    {"to": ["a@example.com"], "subject": "x\ud800", "text": "y"},
+    {"to": ["a@example.com"], "subject": "x", "text": "y\udfff"},
+    {"to": ["Zo\ud800 <a@example.com>"], "subject": "x", "text": "y"},
+    {"to": ["a@example.com"], "subject": "x", "text": "y", "contact_id": "c\ud800"},
     {"to": ["a@example.com"], "subject": "x", "text": "y", "mode": "later"},
     {"to": ["a@example.com"], "subject": "x", "text": "y", "contact_id": ""},
     {"to": ["a@example.com"], "subject": "x", "text": "y", "contact_id": "c" * 201},
@@ -110,7 +115,8 @@ VALUES = st.one_of(
     st.booleans(),
     st.integers(),
     st.text(max_size=5),
-    st.sampled_from(["now", "queue", "general", "invoice", "c-1", "x\r\ny", "=?"]),
+    st.sampled_from(["now", "queue", "general", "invoice", "c-1", "x\r\ny", "=?", "news\n"]),
+    st.sampled_from(["\ud800", "a\udfffb", "Zoë"]),
 )
 BODIES = st.dictionaries(
     st.sampled_from(["to", "cc", "bcc", "subject", "text", "html", "category", "contact_id"])
@@ -189,6 +195,7 @@ def test_a_plain_start_is_read_by_hand_as_the_model_reads_it(body):
         {"mailbox": "tenant", "return_to": "https://x", "provider": "yahoo"},
         {"mailbox": "tenant", "return_to": "h" * 2001},
         {"mailbox": "tenant", "return_to": "https://x", "colour": 1},
+        {"mailbox": "tenant", "return_to": "https://x\ud800"},
     ],
 )
 def test_any_other_start_is_left_to_the_model(body):

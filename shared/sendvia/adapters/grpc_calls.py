@@ -10,6 +10,7 @@ or an emulator's — the same retry policy as the generated client's defaults, a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ def unary(
     """`client`: a generated client (its `transport.grpc_channel`); `method`: the full method
     name (/package.Service/Method); the types: proto-plus classes whose protobuf messages go and
     come. The call takes (request, metadata) and retries what `retry_on` names as the generated
-    client does (exponential backoff from 0.1 s, at most `timeout_s` in all)."""
+    client does: exponential backoff from 0.1 s, each try given what is left of `timeout_s`."""
     from google.api_core import grpc_helpers, retry
 
     stub = client.transport.grpc_channel.unary_unary(
@@ -40,21 +41,25 @@ def unary(
         response_deserializer=response_type.pb().FromString,
     )
     wrapped = grpc_helpers.wrap_errors(stub)  # type: ignore[no-untyped-call]
+    retried = retry.if_exception_type(*retry_on)
 
     def call(request: Any, metadata: Sequence[tuple[str, str]]) -> Any:
-        return wrapped(request, metadata=metadata, timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
 
-    if not retry_on:
-        return call
-    policy = retry.Retry(
-        initial=0.1,
-        maximum=60.0,
-        multiplier=1.3,
-        predicate=retry.if_exception_type(*retry_on),
-        timeout=timeout_s,
-    )
-    retried: Call = policy(call)
-    return retried
+        def once() -> Any:
+            left = max(deadline - time.monotonic(), 0.0)
+            return wrapped(request, metadata=metadata, timeout=left)
+
+        if not retry_on:
+            return once()
+        return retry.retry_target(
+            once,
+            retried,
+            retry.exponential_sleep_generator(0.1, 60.0, 1.3),
+            timeout=timeout_s,
+        )
+
+    return call
 
 
 def unary_many(

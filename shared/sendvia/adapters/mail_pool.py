@@ -5,8 +5,11 @@ IMAP for the copy in Sent. A TLS handshake and a login cost more CPU than the em
 Servers drop idle sessions (RFC 5321 §4.5.3.2.7 suggests 5 minutes for SMTP; IMAP's autologout
 is at least 30 minutes, RFC 3501 §5.4; many providers use less), so only recently used
 connections are tried: one parked less than CHECK_AFTER_S ago is taken as it is, an older one is
-asked NOOP first. Providers cap the connections of one login (Gmail about 15), so at most
-MAX_CONNECTIONS_PER_SERVER are open at once per server and login; a sender waits for one.
+asked NOOP first, and one idle longer is closed (whenever the pool is used, at most every
+REAP_EVERY_S: Cloud Run gives an instance CPU only while it serves, so a timer would not run
+sooner). Providers cap the connections of one login (Gmail about 15, Dovecot 10 a user and
+address by default) and the customer's own mail apps need some, so each pool says how many it
+opens at once per server and login, and how many it keeps; a sender waits for one.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Generic, TypeVar
 
 IDLE_LIMIT_S = 30.0
 CHECK_AFTER_S = 1.0
+REAP_EVERY_S = 5.0
 MAX_CONNECTIONS_PER_SERVER = 10
-MAX_IDLE_PER_SERVER = MAX_CONNECTIONS_PER_SERVER
 MAX_SERVERS = 2000  # (server, login) pairs remembered per instance
 
 C = TypeVar("C")
@@ -29,12 +32,22 @@ class Pool(Generic[C]):
     """`alive` asks a parked connection whether it still answers (NOOP); `close` ends one
     politely (QUIT, LOGOUT), for connections that are not kept."""
 
-    def __init__(self, *, alive: Callable[[C], bool], close: Callable[[C], None]) -> None:
+    def __init__(
+        self,
+        *,
+        alive: Callable[[C], bool],
+        close: Callable[[C], None],
+        max_open: int = MAX_CONNECTIONS_PER_SERVER,
+        max_idle: int = MAX_CONNECTIONS_PER_SERVER,
+    ) -> None:
         self._alive = alive
         self._close = close
+        self.max_open = max_open
+        self._max_idle = max_idle
         self._idle: dict[Hashable, list[tuple[float, C]]] = {}
         self._slots: dict[Hashable, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
+        self._reaped_at = time.monotonic()
 
     def slot(self, key: Hashable, wait_s: float) -> threading.BoundedSemaphore | None:
         """One of the key's connections, to be released when done; None when all stayed busy
@@ -42,13 +55,13 @@ class Pool(Generic[C]):
         with self._lock:
             if len(self._slots) >= MAX_SERVERS and key not in self._slots:
                 self._drop_unused()
-            slot = self._slots.setdefault(
-                key, threading.BoundedSemaphore(MAX_CONNECTIONS_PER_SERVER)
-            )
+            slot = self._slots.setdefault(key, threading.BoundedSemaphore(self.max_open))
         return slot if slot.acquire(timeout=wait_s) else None
 
     def take(self, key: Hashable) -> C | None:
         """A parked connection that still answers, or None."""
+        for expired in self._reap():
+            self._close(expired)
         while True:
             with self._lock:
                 idle = self._idle.get(key)
@@ -65,10 +78,24 @@ class Pool(Generic[C]):
         caller closes it)."""
         with self._lock:
             idle = self._idle.setdefault(key, [])
-            if len(idle) >= MAX_IDLE_PER_SERVER:
+            if len(idle) >= self._max_idle:
                 return False
             idle.append((time.monotonic(), client))
             return True
+
+    def _reap(self) -> list[C]:
+        """The connections idle past IDLE_LIMIT_S, taken out of the pool (looked for at most
+        every REAP_EVERY_S)."""
+        now = time.monotonic()
+        expired: list[C] = []
+        with self._lock:
+            if now - self._reaped_at < REAP_EVERY_S:
+                return expired
+            self._reaped_at = now
+            for idle in self._idle.values():
+                expired += [client for parked_at, client in idle if now - parked_at >= IDLE_LIMIT_S]
+                idle[:] = [(t, client) for t, client in idle if now - t < IDLE_LIMIT_S]
+        return expired
 
     def close_idle(self) -> None:
         """Close every parked connection (an instance shutting down, a test ending)."""
@@ -84,9 +111,9 @@ class Pool(Generic[C]):
         for key in [k for k in self._slots if not self._idle.get(k)]:
             slot = self._slots[key]
             taken = 0
-            while taken < MAX_CONNECTIONS_PER_SERVER and slot.acquire(blocking=False):
+            while taken < self.max_open and slot.acquire(blocking=False):
                 taken += 1  # all free? take every permit to be sure
-            if taken == MAX_CONNECTIONS_PER_SERVER:
+            if taken == self.max_open:
                 del self._slots[key]
                 self._idle.pop(key, None)
             else:

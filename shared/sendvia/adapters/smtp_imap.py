@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sendvia.adapters.mail_pool import MAX_CONNECTIONS_PER_SERVER, Pool
+from sendvia.adapters.mail_pool import Pool
 from sendvia.adapters.mail_sockets import abandon, dot_stuffed, pinned_imap_client
 from sendvia.adapters.mail_steps import (
     PLATFORM,
@@ -34,6 +34,7 @@ from sendvia.adapters.mail_steps import (
 from sendvia.domain.mailbox import Server as Endpoint
 from sendvia.domain.network import refusal
 
+IMAP_CONNECTIONS = 4  # per account and instance, for the copies in Sent
 RESOLVE_LIMIT_S = 5.0
 # After the message data, a server's content filter may take a while to answer: RFC 5321
 # §4.5.3.2.6 allows 10 minutes; we wait this long, and past it the outcome is unknown (the
@@ -71,7 +72,11 @@ class MailServers:
         self._ca_file = ca_file
         self._allow_loopback = allow_loopback
         self._smtp_pool: Pool[_PinnedSMTP] = Pool(alive=_answers_smtp, close=_quit)
-        self._imap_pool: Pool[Any] = Pool(alive=_answers_imap, close=_logout)
+        # The Sent copies: fewer at once, and fewer kept, than the sends (IMAP logins count
+        # against the limit the account's own mail apps share).
+        self._imap_pool: Pool[Any] = Pool(
+            alive=_answers_imap, close=_logout, max_open=IMAP_CONNECTIONS, max_idle=IMAP_CONNECTIONS
+        )
         self.step_limit_s = step_limit_s
         self.greeting_limit_s = greeting_limit_s
         self._tls_context: ssl.SSLContext | None = None
@@ -183,7 +188,7 @@ class MailServers:
         steps = Steps(lane=lane)
         slot = self._smtp_pool.slot(key, self.step_limit_s)
         if slot is None:
-            steps.results.append(self._busy("connect", endpoint))
+            steps.results.append(self._busy("connect", endpoint, self._smtp_pool.max_open))
             yield None, steps
             return
         client = self._smtp_pool.take(key)
@@ -209,7 +214,7 @@ class MailServers:
         key = (endpoint, hashlib.sha256(password.encode()).hexdigest())
         slot = self._imap_pool.slot(key, self.step_limit_s)
         if slot is None:
-            steps.results.append(self._busy("imap_login", endpoint))
+            steps.results.append(self._busy("imap_login", endpoint, self._imap_pool.max_open))
             yield None
             return
         client = self._imap_pool.take(key)
@@ -234,12 +239,12 @@ class MailServers:
         self._smtp_pool.close_idle()
         self._imap_pool.close_idle()
 
-    def _busy(self, step: str, endpoint: Endpoint) -> dict[str, Any]:
+    def _busy(self, step: str, endpoint: Endpoint, most: int) -> dict[str, Any]:
         return {
             "name": step,
             **failed_step(
                 "server_busy",
-                f"All {MAX_CONNECTIONS_PER_SERVER} connections to {endpoint.host} "
+                f"All {most} connections to {endpoint.host} "
                 f"stayed busy for {self.step_limit_s:g} s.",
             ),
             "elapsed_ms": round(self.step_limit_s * 1000),
@@ -349,8 +354,12 @@ class MailServers:
         per email fewer)."""
         try:
             client.append(folder, raw, flags=[b"\\Seen"])
-        except imaplib.IMAP4.error:
-            if not client.folder_exists(folder):
+        except imaplib.IMAP4.error as refused:
+            try:
+                missing = not client.folder_exists(folder)
+            except (imaplib.IMAP4.error, OSError):
+                raise refused from None  # the connection went: the refusal says more
+            if missing:
                 raise StepFailed(
                     "folder_missing", f"There is no folder {folder!r} on the server."
                 ) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sendvia.domain.plain_request import is_unicode
 from sendvia.domain.providers import sign_in_names
 
 MAX_RETURN_TO = 2000
@@ -36,12 +37,12 @@ def plain_start(body: Any) -> PlainStart | None:
         body.get("return_to"),
     )
     if (
-        type(provider) is not str
+        not is_unicode(provider)
         or provider not in sign_in_names()
         or mailbox not in ("tenant", "me")
         or type(mailbox) is not str
         or type(receive) is not bool
-        or type(return_to) is not str
+        or not is_unicode(return_to)
         or not 0 < len(return_to) <= MAX_RETURN_TO
         or not one_line(return_to)
     ):

@@ -162,6 +162,7 @@ def compose(
 # What the library writes as given: ASCII, one line of at most 78 characters with its name.
 _LINE = 78
 _PLAIN_SUBJECT = re.compile(r"[!-~](?:[ -~]*[!-~])?")  # no space at either end, nor runs to fold
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
@@ -172,7 +173,13 @@ def _plain_addresses(addresses: list[str]) -> bool:
 def _put(message: EmailMessage, name: str, value: str, *, plain: object) -> bool:
     """A header as written when it is plain and fits on one line (True); else the library's own
     parsing, encoding and folding."""
-    if plain and value.isascii() and len(name) + 2 + len(value) <= _LINE and "  " not in value:
+    if (
+        plain
+        and value.isascii()
+        and len(name) + 2 + len(value) <= _LINE
+        and "  " not in value
+        and not _CONTROL.search(value)  # a line break is the library's to refuse
+    ):
         message.set_raw(name, value)
         return True
     message[name] = value

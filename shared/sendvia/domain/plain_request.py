@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
-from typing import Any
+from typing import Any, TypeGuard
 
 from sendvia.domain.message import HeaderError, check_header_value
 from sendvia.domain.outgoing import MAX_RECIPIENTS, StoredContent
@@ -108,7 +108,7 @@ def plain_request(body: Any) -> PlainRequest | None:
         not to
         or len(to) + len(cc) + len(bcc) > MAX_RECIPIENTS
         or (text is None and html is None)
-        or not TOKEN.match(category)
+        or not TOKEN.fullmatch(category)
         or mode not in ("now", "queue")
     ):
         return None
@@ -117,7 +117,7 @@ def plain_request(body: Any) -> PlainRequest | None:
 
 def _addresses(body: dict[str, Any], name: str) -> list[str]:
     given = body.get(name, [])
-    if type(given) is not list or not all(type(a) is str for a in given):
+    if type(given) is not list or not all(is_unicode(a) for a in given):
         raise ValueError(name)
     if any(len(a) > MAX_ADDRESS for a in given):
         raise ValueError(name)
@@ -128,7 +128,7 @@ def _string(
     body: dict[str, Any], name: str, *, longest: int | None = None, default: str | None = None
 ) -> str:
     value = body.get(name, default)
-    if type(value) is not str or not value or (longest is not None and len(value) > longest):
+    if not is_unicode(value) or not value or (longest is not None and len(value) > longest):
         raise ValueError(name)
     return value
 
@@ -137,6 +137,20 @@ def _optional(body: dict[str, Any], name: str, *, longest: int | None = None) ->
     value = body.get(name)
     if value is None:
         return None
-    if type(value) is not str or (longest is not None and not 0 < len(value) <= longest):
+    if not is_unicode(value) or (longest is not None and not 0 < len(value) <= longest):
         raise ValueError(name)
     return value
+
+
+def is_unicode(value: Any) -> TypeGuard[str]:
+    """A string of Unicode characters: a lone surrogate (JSON's "\\ud800") is not one, and the
+    model refuses it."""
+    if type(value) is not str:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -92,7 +92,9 @@ class Documents:
             document = self._call("GetDocument", request, ("name", name))
         except exceptions.NotFound:
             return None
-        return Snapshot(decode_fields(document.fields), document.update_time)
+        version = document.update_time.__class__()
+        version.CopyFrom(document.update_time)  # not a view into the whole document
+        return Snapshot(decode_fields(document.fields), version)
 
     def update(
         self,

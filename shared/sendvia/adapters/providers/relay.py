@@ -38,7 +38,8 @@ class SmtpRelay:
         """Once per instance, read the password and open a connection to the relay in the
         background, while the request reads and writes its delivery: on a cold start, the two
         run side by side instead of one after the other (bench/cold_start.py). The connection
-        waits in the pool for the email, and is closed if none comes while it may idle."""
+        waits in the pool for the email; one that idles past the pool's limit is closed the
+        next time the pool is used (adapters/mail_pool)."""
         with self._warm_lock:
             if self._warming is not None:
                 return
@@ -56,7 +57,9 @@ class SmtpRelay:
     def send(self, outgoing: Outgoing, *, tenant_id: str, delivery_id: str) -> Sent:
         warming = self._warming
         if warming is not None and warming.is_alive():
-            warming.join()  # its connection, rather than a second one opened beside it
+            # Its connection, rather than a second one opened beside it; past a step's limit,
+            # the email opens its own.
+            warming.join(timeout=self._mail.step_limit_s)
         named = _naming(self._settings.event_args, tenant_id, delivery_id)
         version = self._settings.password_version
         password = self._secrets.access(version).decode()
