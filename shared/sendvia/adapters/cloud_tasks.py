@@ -48,19 +48,19 @@ class CloudTasksQueue:
                 self._client = self._client_factory()
             return self._client
 
-    def _creating(self) -> grpc_calls.Call:
-        """CreateTask with protobuf messages on the client's channel (adapters/grpc_calls);
-        like the generated client's, it is not retried (20 s)."""
-        if self._create_task is None:
-            from google.cloud.tasks_v2.types import cloudtasks, task
+    def _create_task_method(self) -> tuple[Any, str, Any, Any]:
+        """CreateTask on the client's channel (adapters/grpc_calls): the client, the method,
+        its request and response types."""
+        from google.cloud.tasks_v2.types import cloudtasks, task
 
-            self._create_task = grpc_calls.unary(
-                self._tasks(),
-                "/google.cloud.tasks.v2.CloudTasks/CreateTask",
-                cloudtasks.CreateTaskRequest,
-                task.Task,
-                timeout_s=20.0,
-            )
+        method = "/google.cloud.tasks.v2.CloudTasks/CreateTask"
+        return self._tasks(), method, cloudtasks.CreateTaskRequest, task.Task
+
+    def _creating(self) -> grpc_calls.Call:
+        """CreateTask with protobuf messages; like the generated client's, it is not retried
+        (20 s)."""
+        if self._create_task is None:
+            self._create_task = grpc_calls.unary(*self._create_task_method(), timeout_s=20.0)
         return self._create_task
 
     def task_id(self, tenant_id: str, delivery_id: str, generation: int = 0) -> str:
@@ -87,16 +87,10 @@ class CloudTasksQueue:
         """The deliveries' tasks, IN_FLIGHT creations waiting at a time on gRPC's futures
         rather than a thread each (bench/pipeline.py: a third of their CPU)."""
         from google.api_core import exceptions
-        from google.cloud.tasks_v2.types import cloudtasks, task
 
         if self._create_tasks is None:
-            self._create_tasks = grpc_calls.unary_many(
-                self._tasks(),
-                "/google.cloud.tasks.v2.CloudTasks/CreateTask",
-                cloudtasks.CreateTaskRequest,
-                task.Task,
-                timeout_s=20.0,
-            )
+            method = self._create_task_method()
+            self._create_tasks = grpc_calls.unary_many(*method, timeout_s=20.0)
         url = self._settings.deliver_url
         requests = [
             self._request(
