@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import grpc
-
 Call = Callable[..., Any]
 Requests = Sequence[tuple[Any, Sequence[tuple[str, str]]]]  # each request with its metadata
 
@@ -68,6 +66,7 @@ def unary_many(
     """The same call made for many requests at once from this thread, at most `in_flight`
     waiting on the server at a time (gRPC's own futures: no thread per call). It answers, in
     order, each response or the google.api_core exception of its failure; not retried."""
+    import grpc
     from google.api_core import exceptions
 
     stub = client.transport.grpc_channel.unary_unary(

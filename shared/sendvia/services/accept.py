@@ -289,12 +289,8 @@ def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, Reques
     queue = rt.queue
     horizon = rt.clock() + REMINDER_HORIZON
     due = [(i, r.send_at) for i, r in deliveries if r.send_at is None or r.send_at <= horizon]
-    if queue is None or not due:
-        return
-    if len(due) == 1:
-        queue.enqueue(tenant_id, due[0][0], at=due[0][1])
-        return
-    queue.enqueue_all(tenant_id, due)
+    if queue is not None and due:
+        queue.enqueue_all(tenant_id, due)
 
 
 def _parse(body: Any) -> Request:
