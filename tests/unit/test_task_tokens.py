@@ -122,3 +122,90 @@ def test_the_x509_form_of_the_certificates_is_still_understood():
     verify(oidc, token())
     with pytest.raises(Unauthenticated):
         verify(oidc, token(key=OTHER_KEY))
+
+
+class Counted:
+    """jwt.decode, counting the signatures it checks."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.checks += 1
+        return jwt.api_jwt.decode(*args, **kwargs)
+
+
+def test_a_token_accepted_once_is_accepted_again_without_its_signature_checked(monkeypatch):
+    decode = Counted()
+    monkeypatch.setattr(jwt, "decode", decode)
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    same = token()
+    for _ in range(5):
+        verify(oidc, same)
+    assert decode.checks == 1
+    verify(oidc, token(iat=int(time.time()) - 11))  # another token is checked
+    assert decode.checks == 2
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param(
+            lambda value: value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1:],
+            id="one character of the signature",
+        ),
+        pytest.param(lambda value: value, id="the same token for another audience"),
+    ],
+)
+def test_what_was_accepted_stands_for_that_token_and_audience_only(changed):
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    accepted = token()
+    verify(oidc, accepted)
+    with pytest.raises(Unauthenticated):
+        verify(oidc, changed(accepted), audience="https://elsewhere.example/deliver")
+
+
+def test_a_refused_token_is_refused_every_time():
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    forged = token(key=OTHER_KEY)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            verify(oidc, forged)
+    with pytest.raises(Forbidden):
+        verify(oidc, token(email="someone@clinic.iam.gserviceaccount.com"))
+    with pytest.raises(Forbidden):
+        verify(oidc, token(email="someone@clinic.iam.gserviceaccount.com"))
+
+
+def set_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> None:
+    """Our clock and PyJWT's, moved to `at`."""
+    import datetime as dt
+
+    class Shifted(dt.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return dt.datetime.fromtimestamp(at, tz)
+
+    monkeypatch.setattr(time, "time", lambda: at)
+    monkeypatch.setattr("jwt.api_jwt.datetime", Shifted)
+
+
+def test_an_accepted_token_is_refused_once_it_expires_and_rechecked_with_fresh_keys(monkeypatch):
+    decode = Counted()
+    monkeypatch.setattr(jwt, "decode", decode)
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    now = time.time()
+    short = token(exp=int(now) + 60)
+    verify(oidc, short)
+    set_clock(monkeypatch, now + 61)
+    with pytest.raises(Unauthenticated):
+        verify(oidc, short)
+    # A long-lived token is checked again when a copy of the certificates would be renewed:
+    # a key Google withdrew stops counting.
+    set_clock(monkeypatch, now)
+    long = token()
+    verify(oidc, long)
+    checks = decode.checks
+    set_clock(monkeypatch, now + 301)
+    verify(oidc, long)
+    assert decode.checks == checks + 1

@@ -30,31 +30,41 @@ def unary(
     """`client`: a generated client (its `transport.grpc_channel`); `method`: the full method
     name (/package.Service/Method); the types: proto-plus classes whose protobuf messages go and
     come. The call takes (request, metadata) and retries what `retry_on` names as the generated
-    client does: exponential backoff from 0.1 s, each try given what is left of `timeout_s`."""
-    from google.api_core import grpc_helpers, retry
+    client does: exponential backoff from 0.1 s, each try given what is left of `timeout_s`.
+    The first try is made bare: the retry machinery costs about a tenth of a call's CPU, and
+    nearly every call is answered at once."""
+    import grpc
+    from google.api_core import exceptions, retry
 
     stub = client.transport.grpc_channel.unary_unary(
         method,
         request_serializer=request_type.pb().SerializeToString,
         response_deserializer=response_type.pb().FromString,
     )
-    wrapped = grpc_helpers.wrap_errors(stub)  # type: ignore[no-untyped-call]
     retried = retry.if_exception_type(*retry_on)
 
+    def once(request: Any, metadata: Sequence[tuple[str, str]], timeout: float) -> Any:
+        try:
+            return stub(request, metadata=metadata, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise exceptions.from_grpc_error(exc) from exc  # type: ignore[no-untyped-call]
+
     def call(request: Any, metadata: Sequence[tuple[str, str]]) -> Any:
-        deadline = time.monotonic() + timeout_s
-
-        def once() -> Any:
-            left = max(deadline - time.monotonic(), 0.0)
-            return wrapped(request, metadata=metadata, timeout=left)
-
-        if not retry_on:
-            return once()
+        started = time.monotonic()
+        try:
+            return once(request, metadata, timeout_s)  # most calls: no retry machinery
+        except Exception as exc:
+            if not retried(exc):
+                raise
+        # Again after a pause, as the generated client would, in what is left of the time.
+        deadline = started + timeout_s
+        pauses = retry.exponential_sleep_generator(0.1, 60.0, 1.3)
+        time.sleep(min(next(pauses), max(deadline - time.monotonic(), 0.0)))
         return retry.retry_target(
-            once,
+            lambda: once(request, metadata, max(deadline - time.monotonic(), 0.0)),
             retried,
-            retry.exponential_sleep_generator(0.1, 60.0, 1.3),
-            timeout=timeout_s,
+            pauses,
+            timeout=max(deadline - time.monotonic(), 0.0),
         )
 
     return call

@@ -55,7 +55,9 @@ class Pool(Generic[C]):
         with self._lock:
             if len(self._slots) >= MAX_SERVERS and key not in self._slots:
                 self._drop_unused()
-            slot = self._slots.setdefault(key, threading.BoundedSemaphore(self.max_open))
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = threading.BoundedSemaphore(self.max_open)
         return slot if slot.acquire(timeout=wait_s) else None
 
     def take(self, key: Hashable) -> C | None:

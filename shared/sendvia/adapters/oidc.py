@@ -3,6 +3,7 @@ verified with google-auth against the signing certificates, which are kept per i
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
@@ -14,6 +15,11 @@ from sendvia.errors import Forbidden, Unauthenticated
 
 CERTS_TTL_S = 300.0  # Google publishes a new signing key well before it signs with it
 REFETCH_AFTER_S = 30.0  # a token that fails against certs older than this gets fresh certs
+# A token accepted is accepted again without its signature checked, until it expires and for
+# no longer than a copy of the certificates is kept (a key Google withdraws stops counting as
+# soon either way). Cloud Tasks hands out one token many times; an RSA check is a tenth of
+# the CPU of a `deliver` (bench/pipeline.py).
+MAX_ACCEPTED = 4096
 
 
 class CachedCerts(transport.Request):
@@ -66,6 +72,7 @@ class GoogleOidc:
         self._certs = CachedCerts()
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[Any, Mapping[str, Any]]] = {}
+        self._accepted: dict[tuple[bytes, str, str, str], float] = {}  # until (epoch s)
 
     def _keys_of(self, certs_url: str) -> Mapping[str, Any]:
         """The certificates' JWK set by key id (parsed once per fetched copy), or, for the
@@ -118,6 +125,21 @@ class GoogleOidc:
         return decoded
 
     def verify(self, token: str, *, audience: str, service_account: str, certs_url: str) -> None:
+        seen = (hashlib.sha256(token.encode()).digest(), audience, service_account, certs_url)
+        with self._lock:
+            until = self._accepted.get(seen)
+        if until is not None and time.time() < until:
+            return
+        claims = self._verified(token, audience, service_account, certs_url)
+        if isinstance(claims.get("exp"), int | float):
+            with self._lock:
+                if len(self._accepted) >= MAX_ACCEPTED:
+                    self._accepted.clear()
+                self._accepted[seen] = min(float(claims["exp"]), time.time() + CERTS_TTL_S)
+
+    def _verified(
+        self, token: str, audience: str, service_account: str, certs_url: str
+    ) -> Mapping[str, Any]:
         try:
             try:
                 claims = self._claims(token, audience, certs_url)
@@ -138,3 +160,4 @@ class GoogleOidc:
                 code="wrong_caller",
                 hint="Check the service account settings.",
             )
+        return claims

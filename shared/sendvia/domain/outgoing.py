@@ -114,7 +114,17 @@ class StoredContent:
             raise ValueError(f"the stored content is incomplete: {exc}") from exc
 
 
-def addresses(recipients: list[str]) -> list[str]:
+# An address and nothing else, in the dot-atom form nearly every address takes (RFC 5322
+# §3.4.1): what the parser answers for it, and what the library writes for it, is itself.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+
+
+def addresses(recipients: Sequence[str]) -> list[str]:
+    """The addresses of the recipients as written ("Ann <ann@example.com>" → ann@example.com),
+    each a few times per email: plain ones are taken as they are, the rest parsed."""
+    if _plain_addresses(recipients):
+        return list(recipients)
     return [address for _, address in getaddresses(recipients)]
 
 
@@ -163,10 +173,9 @@ def compose(
 _LINE = 78
 _PLAIN_SUBJECT = re.compile(r"[!-~](?:[ -~]*[!-~])?")  # no space at either end, nor runs to fold
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
-def _plain_addresses(addresses: list[str]) -> bool:
+def _plain_addresses(addresses: Sequence[str]) -> bool:
     return all(_PLAIN_ADDRESS.fullmatch(a) for a in addresses)
 
 
