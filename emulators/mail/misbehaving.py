@@ -11,8 +11,12 @@ Each `Behaviour` makes one kind of trouble real providers make:
 - `untrusted_certificate`: STARTTLS with a certificate nobody trusts;
 - `auth_not_offered`: EHLO lists no AUTH, even after STARTTLS (a relay-only port);
 - `slow_final_reply`: takes the whole message, then holds its final reply for 15 s (a slow
-  content filter): the message is received, the sender does not know it.
-Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`.
+  content filter): the message is received, the sender does not know it;
+- `reject_some_recipients`: 550 5.1.1 for an address whose local part starts with "unknown",
+  the others accepted.
+Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`. `scripted_server(...,
+pipelining=True)` offers PIPELINING (RFC 2920), as Gmail, Microsoft 365 and Dovecot do, and
+counts the MAIL commands that came with their RCPT and DATA in one write.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Behaviour(StrEnum):
     UNTRUSTED_CERTIFICATE = "untrusted_certificate"
     TEMPORARY_ONCE = "temporary_once"  # 451 on the first MAIL FROM, then accepts
     REJECT_RECIPIENT = "reject_recipient"  # 550 5.1.1 for every recipient
+    REJECT_SOME_RECIPIENTS = "reject_some_recipients"  # 550 5.1.1 for unknown…@
     AUTH_NOT_OFFERED = "auth_not_offered"
     SLOW_FINAL_REPLY = "slow_final_reply"  # takes the data, answers 250 only after 15 s
     WELL_BEHAVED = "well_behaved"
@@ -67,6 +72,8 @@ class _Handler:
         self.logins = 0  # AUTH commands seen: each one carried a password
         self.peers: set[Any] = set()  # client addresses that sent mail: one per connection
         self.sessions: list[Any] = []
+        self.pipelining = False  # PIPELINING offered
+        self.pipelined = 0  # MAIL commands whose RCPT and DATA had come with them
 
     @property
     def connections(self) -> int:
@@ -79,6 +86,8 @@ class _Handler:
         session.host_name = hostname
         if getattr(server, "behaviour", None) is Behaviour.AUTH_NOT_OFFERED:
             return [r for r in responses if not r[4:].startswith("AUTH")]
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -106,6 +115,9 @@ class _ScriptedSMTP(SMTP):
     async def smtp_MAIL(self, arg: str) -> None:
         self.event_handler.mail_commands += 1
         self.event_handler.peers.add(self.session.peer if self.session else None)
+        waiting = bytes(getattr(self._reader, "_buffer", b""))  # read with it, not yet handled
+        if b"DATA\r\n" in waiting.upper():
+            self.event_handler.pipelined += 1
         first = self.event_handler.mail_commands == 1
         if self.behaviour is Behaviour.TEMPORARY_FAILURE or (
             self.behaviour is Behaviour.TEMPORARY_ONCE and first
@@ -115,7 +127,10 @@ class _ScriptedSMTP(SMTP):
         await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg: str) -> None:
-        if self.behaviour is Behaviour.REJECT_RECIPIENT:
+        unknown = arg.upper().startswith("TO:<UNKNOWN")
+        if self.behaviour is Behaviour.REJECT_RECIPIENT or (
+            self.behaviour is Behaviour.REJECT_SOME_RECIPIENTS and unknown
+        ):
             await self.push("550 5.1.1 The email account that you tried to reach does not exist.")
             return
         await super().smtp_RCPT(arg)
@@ -205,12 +220,15 @@ def _raw_server(greeting: bytes | None) -> Iterator[int]:
 
 
 @contextmanager
-def scripted_server(behaviour: Behaviour, certs: Certificates) -> Iterator[Any]:
+def scripted_server(
+    behaviour: Behaviour, certs: Certificates, *, pipelining: bool = False
+) -> Iterator[Any]:
     """An aiosmtpd server with the behaviour; yields its handler (`.port`, `.received`,
-    `.mail_commands`) for tests that count what reached it."""
+    `.mail_commands`, `.pipelined`) for tests that count what reached it."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certs.cert, certs.key)
     controller = _Controller(behaviour, context)
+    controller.handler.pipelining = pipelining
     controller.start()
     controller.handler.port = controller.port
     try:

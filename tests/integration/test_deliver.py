@@ -100,20 +100,32 @@ def test_a_retried_send_with_the_same_key_queues_once(clinic, recipient, tasks, 
     assert len(relay_messages(recipient)) == 1
 
 
-def test_a_temporary_451_is_retried_and_then_sent(clinic, recipient, certs, project):
-    with scripted_server(Behaviour.TEMPORARY_ONCE, certs) as server:
+# A server that offers PIPELINING (Gmail, Microsoft 365, Dovecot) gets MAIL, RCPT and DATA in
+# one write; one that does not, each after the last was answered. Refusals read the same.
+PIPELINING = pytest.mark.parametrize(
+    "pipelining", [False, True], ids=["command by command", "pipelined"]
+)
+
+
+@PIPELINING
+def test_a_temporary_451_is_retried_and_then_sent(clinic, recipient, certs, project, pipelining):
+    with scripted_server(Behaviour.TEMPORARY_ONCE, certs, pipelining=pipelining) as server:
         smtp_mailbox_at(clinic, project, server.port)
         delivery_id = queued(clinic, recipient)
         eventually(state_is(project, clinic, delivery_id, "sent"))
         assert server.mail_commands == 2  # the 451, then the accepted retry
         assert len(server.received) == 1
+        assert server.pipelined == (2 if pipelining else 0)
     stored = delivery(project, clinic, delivery_id)
     assert stored["attempts"] == 2
     assert stored["last_error"]["code"] == "temporary_failure"
 
 
-def test_a_permanent_550_fails_once_without_retries(clinic, recipient, certs, project, tasks):
-    with scripted_server(Behaviour.REJECT_RECIPIENT, certs) as server:
+@PIPELINING
+def test_a_permanent_550_fails_once_without_retries(
+    clinic, recipient, certs, project, tasks, pipelining
+):
+    with scripted_server(Behaviour.REJECT_RECIPIENT, certs, pipelining=pipelining) as server:
         smtp_mailbox_at(clinic, project, server.port)
         delivery_id = queued(clinic, recipient)
         other_id = queued(clinic, f"other-{recipient}")
@@ -128,6 +140,25 @@ def test_a_permanent_550_fails_once_without_retries(clinic, recipient, certs, pr
     notices = call("GET", "activity", "/notifications", bearer=clinic.admin).json()
     told = sorted(n["delivery_id"] for n in notices["notifications"] if n["kind"] == "send_failed")
     assert told == sorted([delivery_id, other_id])  # each email's failure told, once
+
+
+@PIPELINING
+def test_an_email_with_one_unknown_recipient_reaches_no_one(
+    clinic, recipient, certs, project, pipelining
+):
+    """Sending to the recipients the server took would deliver part of an email: it fails
+    whole. Pipelined, the server has already said 354 and waits for the data; none is sent."""
+    with scripted_server(Behaviour.REJECT_SOME_RECIPIENTS, certs, pipelining=pipelining) as server:
+        smtp_mailbox_at(clinic, project, server.port)
+        refused = queued(clinic, recipient, to=[recipient, f"unknown-{recipient}"])
+        eventually(state_is(project, clinic, refused, "failed"))
+        fine = queued(clinic, recipient)  # the next email goes, on a connection of its own
+        eventually(state_is(project, clinic, fine, "sent"))
+        assert [b"unknown" not in message for message in server.received] == [True]
+        assert server.pipelined == (2 if pipelining else 0)
+    stored = delivery(project, clinic, refused)
+    assert (stored["error"]["class"], stored["error"]["code"]) == ("permanent", "rejected")
+    assert "550 5.1.1" in stored["error"]["message"]
 
 
 def test_a_revoked_gmail_token_breaks_the_mailbox_and_fails_the_email(clinic, recipient, project):

@@ -10,6 +10,7 @@ import ssl
 import time
 from typing import Any
 
+import pytest
 from google.cloud import firestore
 from imapclient import IMAPClient
 
@@ -33,15 +34,17 @@ from tests.integration.helpers import (
 )
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["command by command", "pipelined"])
 def test_a_queued_email_whose_reply_never_came_is_sent_once_and_marked_unconfirmed(
-    clinic: Clinic, recipient, certs, project
+    clinic: Clinic, recipient, certs, project, pipelining
 ):
-    with scripted_server(Behaviour.SLOW_FINAL_REPLY, certs) as server:
+    with scripted_server(Behaviour.SLOW_FINAL_REPLY, certs, pipelining=pipelining) as server:
         smtp_mailbox_at(clinic, project, server.port)
         delivery_id = queued(clinic, recipient)
         eventually(state_is(project, clinic, delivery_id, "sent_unconfirmed"), timeout=30)
         time.sleep(3)  # what a retry would have needed (the stack's backoff is 0.5–2 s)
         assert len(server.received) == 1
+        assert server.pipelined == (1 if pipelining else 0)
     stored = delivery(project, clinic, delivery_id)
     assert stored["error"]["code"] == "outcome_unknown"
     assert stored["content"] is None  # nothing left to send again
