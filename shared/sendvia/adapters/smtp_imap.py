@@ -31,6 +31,7 @@ from sendvia.adapters.mail_steps import (
     text_of,
     timed_out,
 )
+from sendvia.adapters.smtp_envelope import envelope
 from sendvia.domain.mailbox import Server as Endpoint
 from sendvia.domain.network import refusal
 
@@ -273,10 +274,7 @@ class MailServers:
         if isinstance(client, _PinnedSMTP):
             client.handed_over = False
         client.ehlo_or_helo_if_needed()
-        if client.has_extn("pipelining"):
-            _envelope_pipelined(client, sender, recipients)
-        else:
-            _envelope(client, sender, recipients)
+        envelope(client, sender, recipients)
         if isinstance(client, _PinnedSMTP):
             client.handed_over = True
         client.send(dot_stuffed(raw) + b".\r\n")
@@ -348,83 +346,6 @@ class MailServers:
                 ) from None
             raise
         return f"Saved a copy in {folder}"
-
-
-def _envelope(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
-    """MAIL, each RCPT and DATA, each answered before the next is sent."""
-    code, text = client.mail(sender)
-    if code != 250:
-        client.rset()
-        raise smtplib.SMTPSenderRefused(code, text, sender)
-    refused = {}
-    for recipient in recipients:
-        code, text = client.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, text)
-    refusal = _refusal(sender, (250, b""), refused, recipients)
-    if refusal is None:
-        code, text = client.docmd("DATA")
-        if code == 354:
-            return
-        refusal = smtplib.SMTPDataError(code, text)
-    client.rset()
-    raise refusal
-
-
-def _envelope_pipelined(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
-    """MAIL, every RCPT and DATA in one write, then their replies in order: two round trips
-    fewer per email, for most of the CPU of talking to the server (bench/pipeline.py).
-
-    When the server refused the sender or a recipient but still said 354 to DATA, it waits
-    for the message: hanging up is the one way to deliver nothing (a server discards a
-    message whose data did not end, RFC 5321 §4.1.1.4), so the connection is abandoned."""
-    commands = [
-        f"mail FROM:{smtplib.quoteaddr(sender)}",
-        *(f"rcpt TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients),
-        "data",
-    ]
-    if any("\r" in command or "\n" in command for command in commands):
-        raise ValueError("command and arguments contain prohibited newline characters")
-    client.send("".join(f"{command}\r\n" for command in commands))
-    mail = client.getreply()
-    refused = {}
-    for recipient in recipients:
-        code, text = client.getreply()
-        if code not in (250, 251):
-            refused[recipient] = (code, text)
-    refusal = _refusal(sender, mail, refused, recipients)
-    try:
-        code, text = client.getreply()
-    except smtplib.SMTPServerDisconnected:
-        if refusal is None:
-            raise
-        raise refusal from None  # it may hang up on a DATA with no one to deliver to
-    if refusal is None and code == 354:
-        return
-    if code == 354:
-        abandon(client)
-    else:
-        client.rset()
-    raise refusal or smtplib.SMTPDataError(code, text)
-
-
-def _refusal(
-    sender: str,
-    mail: tuple[int, bytes],
-    refused: dict[str, tuple[int, bytes]],
-    recipients: list[str],
-) -> Exception | None:
-    """Why the envelope cannot go, if it cannot: the sender refused, every recipient refused,
-    or some of them (sending to the others would deliver part of an email: it is refused
-    whole, with the server's words)."""
-    if mail[0] != 250:
-        return smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
-    if len(refused) == len(recipients):
-        return smtplib.SMTPRecipientsRefused(refused)
-    if refused:
-        code, text = next(iter(refused.values()))
-        return StepFailed("rejected", f"{code} {text_of(text)}")
-    return None
 
 
 def _answers_smtp(client: smtplib.SMTP) -> bool:
