@@ -137,6 +137,60 @@ def test_imap_login_folders_and_a_sent_copy(servers):
     client.logout()
 
 
+# How the message goes with APPEND: unasked (Dovecot's LITERAL+), unasked up to 4 KiB (Gmail's
+# LITERAL-), or after the server's go-ahead (a server with neither). The capabilities the server
+# sent are narrowed to make it the second or the third.
+LITERALS = {"LITERAL+": None, "LITERAL-": {b"LITERAL-"}, "neither": set()}
+
+
+def with_literals(client, literals: set[bytes] | None):
+    if literals is not None:
+        offered = [c for c in client.capabilities() if not c.startswith(b"LITERAL")]
+        client._cached_capabilities = (*offered, *literals)
+    appended = []
+    asked = client.append
+    client.append = lambda *args, **kwargs: appended.append(args[0]) or asked(*args, **kwargs)
+    return appended  # the folders of the APPENDs that waited for the go-ahead
+
+
+@pytest.mark.parametrize("literals", LITERALS, ids=list(LITERALS))
+@pytest.mark.parametrize("folder", ["Éléments envoyés", 'Sent "2026"'])
+def test_a_copy_lands_in_its_folder_however_the_server_takes_it(servers, literals, folder):
+    client = servers.open_imap(demo("IMAPS", "tls"), os.environ["MAIL_DEMO_PASSWORD"])
+    if not client.folder_exists(folder):
+        client.create_folder(folder)
+    asked = with_literals(client, LITERALS[literals])
+    small, large = (f"copy-{time.time_ns()}-{n}" for n in ("small", "large"))
+    for subject, size in ((small, 200), (large, 5000)):
+        raw = MESSAGE.replace(b"Subject: t", f"Subject: {subject}".encode()).replace(
+            b"hi\r\n", b"x" * size + b"\r\n"
+        )
+        servers.append_sent(client, folder, raw)
+    # Unasked only as the server allows: Gmail's LITERAL- stops at 4096 bytes.
+    assert asked == {"LITERAL+": [], "LITERAL-": [folder], "neither": [folder] * 2}[literals]
+    client.select_folder(folder, readonly=True)
+    assert client.search(["SUBJECT", small]) and client.search(["SUBJECT", large])
+    client.logout()
+
+
+@pytest.mark.parametrize("literals", LITERALS, ids=list(LITERALS))
+def test_a_missing_folder_is_named_and_the_connection_goes_on(servers, literals):
+    client = servers.open_imap(demo("IMAPS", "tls"), os.environ["MAIL_DEMO_PASSWORD"])
+    with_literals(client, LITERALS[literals])
+    from sendvia.adapters.mail_steps import StepFailed
+
+    with pytest.raises(StepFailed) as refused:
+        servers.append_sent(client, "No such folder", MESSAGE)
+    assert refused.value.cause == "folder_missing"
+    subject = f"after-{time.time_ns()}"
+    servers.append_sent(
+        client, "Sent", MESSAGE.replace(b"Subject: t", f"Subject: {subject}".encode())
+    )
+    client.select_folder("Sent", readonly=True)
+    assert client.search(["SUBJECT", subject])
+    client.logout()
+
+
 @pytest.mark.parametrize(("port_name", "security"), [("IMAPS", "tls"), ("IMAP", "starttls")])
 def test_imap_goes_to_the_address_that_passed_the_check(servers, monkeypatch, port_name, security):
     """A name that resolves to a public address for the check and to an internal one a moment

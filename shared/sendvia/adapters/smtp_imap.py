@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sendvia.adapters import imap_append
 from sendvia.adapters.mail_pool import Pool
 from sendvia.adapters.mail_sockets import abandon, dot_stuffed, pinned_imap_client
 from sendvia.adapters.mail_steps import (
@@ -334,7 +335,7 @@ class MailServers:
         """APPEND, and only when it is refused, ask whether the folder is there (a round trip
         per email fewer)."""
         try:
-            client.append(folder, raw, flags=[b"\\Seen"])
+            imap_append.append(client, folder, raw)
         except imaplib.IMAP4.error as refused:
             try:
                 missing = not client.folder_exists(folder)
