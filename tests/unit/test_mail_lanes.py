@@ -5,6 +5,7 @@ and another tenant's steps run as usual."""
 from __future__ import annotations
 
 import threading
+import time
 
 from sendvia.adapters import mail_steps
 from sendvia.adapters.mail_steps import LANE_THREADS, PLATFORM, Steps, tenant_lane
@@ -52,3 +53,130 @@ def test_a_lane_gets_its_threads_back_when_its_steps_end():
     lane = Steps(lane=tenant_lane("recovers"))
     for _ in range(LANE_THREADS * 3):
         assert lane.run("send", lambda: "ok") == "ok"
+
+
+# -- Steps on the request's own thread, cut by the watchdog at their limit ---------------------
+
+
+class Dripping:
+    """A connection whose far end sends a byte every 20 ms and never a whole reply: no read
+    ever times out, so only the step's limit can end a read of it (a tar pit)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.near, self._far = socket.socketpair()
+        self.near.settimeout(5.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drip, daemon=True)
+        self._thread.start()
+
+    def _drip(self) -> None:
+        while not self._stop.wait(0.02):
+            try:
+                self._far.send(b".")
+            except OSError:
+                return
+
+    def read_a_reply(self) -> bytes:
+        received = b""
+        while not received.endswith(b"\r\n"):
+            chunk = self.near.recv(1)
+            if not chunk:
+                raise ConnectionResetError("closed")
+            received += chunk
+        return received
+
+    def close(self) -> None:
+        self._stop.set()
+        self.near.close()
+        self._far.close()
+
+
+def run_in_thread(steps: Steps, *args, **kwargs) -> threading.Thread:
+    thread = threading.Thread(target=steps.run, args=args, kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_step_stalled_on_its_own_thread_is_cut_at_its_limit(monkeypatch):
+    from sendvia.adapters.mail_sockets import cut
+
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    pit = Dripping()
+    try:
+        steps = Steps(lane=tenant_lane("dripping"))
+        started = time.monotonic()
+        ran = run_in_thread(
+            steps, "send", pit.read_a_reply, limit_s=0.3, cancel=lambda: cut(pit.near)
+        )
+        ran.join(timeout=10)
+        assert not ran.is_alive(), "the step was never cut"
+        assert time.monotonic() - started < 0.3 + mail_steps._Watchdog.TICK_S + 1.0
+        assert steps.results[-1]["cause"] == "timeout"
+        assert "0.3 s" in steps.results[-1]["reply"]
+    finally:
+        pit.close()
+
+
+def test_a_step_that_ends_in_time_is_never_cut(monkeypatch):
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    cuts: list[str] = []
+    steps = Steps(lane=tenant_lane("prompt"))
+    assert (
+        steps.run("send", lambda: "250 accepted", limit_s=0.05, cancel=lambda: cuts.append("x"))
+        == "250 accepted"
+    )
+    time.sleep(0.05 + 2 * mail_steps._Watchdog.TICK_S)  # well past its deadline
+    assert cuts == []
+    assert steps.ok
+
+
+def test_the_watchdog_sleeps_when_idle_and_wakes_for_the_next_stalled_step(monkeypatch):
+    from sendvia.adapters.mail_sockets import cut
+
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    monkeypatch.setattr(mail_steps._Watchdog, "IDLE_S", 0.1)
+    watchdog = mail_steps._Watchdog()
+    monkeypatch.setattr(mail_steps, "_WATCHDOG", watchdog)
+    assert Steps().run("send", lambda: "ok", cancel=lambda: None) == "ok"
+    time.sleep(0.1 + 3 * watchdog.TICK_S)
+    assert watchdog._asleep
+    pit = Dripping()
+    try:
+        steps = Steps(lane=tenant_lane("after-a-quiet-spell"))
+        ran = run_in_thread(
+            steps, "send", pit.read_a_reply, limit_s=0.2, cancel=lambda: cut(pit.near)
+        )
+        ran.join(timeout=10)
+        assert not ran.is_alive()
+        assert steps.results[-1]["cause"] == "timeout"
+    finally:
+        pit.close()
+
+
+def test_a_tenants_steps_cut_at_their_limit_give_its_lane_back(monkeypatch):
+    from sendvia.adapters.mail_sockets import cut
+
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    lane = tenant_lane("cut-and-back")
+    for _ in range(2):
+        pits = [Dripping() for _ in range(LANE_THREADS)]
+        try:
+            runs = [
+                run_in_thread(
+                    Steps(lane=lane),
+                    "send",
+                    pit.read_a_reply,
+                    limit_s=0.2,
+                    cancel=lambda pit=pit: cut(pit.near),
+                )
+                for pit in pits
+            ]
+            for ran in runs:
+                ran.join(timeout=10)
+                assert not ran.is_alive()
+        finally:
+            for pit in pits:
+                pit.close()
+    assert Steps(lane=lane).run("send", lambda: "sent", limit_s=0.5) == "sent"

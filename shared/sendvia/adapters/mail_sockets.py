@@ -55,3 +55,21 @@ def abandon(client: smtplib.SMTP) -> None:
             sock.close()
     client.sock = None
     client.file = None
+
+
+def cut(sock: socket.socket | None) -> None:
+    """Wake a thread blocked reading or writing `sock` with an error, from another thread: a
+    step that ran past its limit (mail_steps). The plain socket's shutdown, not TLS's, which
+    would change the TLS state under the reading thread."""
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def cut_smtp(client: smtplib.SMTP) -> None:
+    cut(client.sock)
+
+
+def cut_imap(client: Any) -> None:
+    """`client`: an IMAPClient."""
+    cut(getattr(client._imap, "sock", None))

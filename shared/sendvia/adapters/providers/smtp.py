@@ -11,6 +11,7 @@ import logging
 from email.message import EmailMessage
 
 from sendvia.adapters.imap_reader import ImapReader
+from sendvia.adapters.mail_sockets import cut_imap, cut_smtp
 from sendvia.adapters.mail_steps import PLATFORM, Steps, tenant_lane
 from sendvia.adapters.smtp_imap import MailServers
 from sendvia.domain.delivery import Found
@@ -65,6 +66,7 @@ def send_over_smtp(
                 "send",
                 lambda: mail.send(client, sender, recipients, raw),
                 limit_s=mail.reply_limit_s + mail.step_limit_s,
+                cancel=lambda: cut_smtp(client),
             )
             handed_over = bool(getattr(client, "handed_over", False))
     failure = first_failure(steps)
@@ -130,7 +132,11 @@ class SmtpProvider:
         steps = Steps(lane=tenant_lane(mailbox.tenant_id))
         with self._mail.imap_connection(imap, password, steps) as client:
             if client is not None:
-                steps.run("sent_folder", lambda: self._mail.append_sent(client, folder, raw))
+                steps.run(
+                    "sent_folder",
+                    lambda: self._mail.append_sent(client, folder, raw),
+                    cancel=lambda: cut_imap(client),
+                )
         failure = first_failure(steps)
         if failure is None:
             return {}
