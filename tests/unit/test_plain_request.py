@@ -208,3 +208,31 @@ def test_any_other_start_is_left_to_the_model(body):
 @given(START_BODIES)
 def test_whatever_start_the_hand_accepts_the_model_accepts_the_same(body):
     assert_same_start(body)
+
+
+# The pieces addresses are made of, and characters that make them something else.
+ADDRESS_PIECES = [*"abZ09.@.@!#$%&'*+/=?^_`{|}~- <>\"(),:;[]\\é\r\n", "ann", "example", "com", "=?"]
+
+
+def outcome(read: Any, value: str) -> Any:
+    try:
+        return read(value)
+    except (ValueError, HeaderError) as refused:
+        return type(refused)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(ADDRESS_PIECES), min_size=1, max_size=12).map("".join))
+def test_a_plain_address_is_taken_as_parsing_would_take_it(value):
+    """`recipient` takes an ASCII address alone as written, without parsing it: the answer
+    (or the refusal) must be the parser's, whatever the value holds."""
+    from sendvia.domain.plain_request import _parsed, recipient
+
+    assert outcome(recipient, value) == outcome(lambda v: _parsed(v) if check(v) else None, value)
+
+
+def check(value: str) -> bool:
+    from sendvia.domain.message import check_header_value
+
+    check_header_value("recipient", value)
+    return True

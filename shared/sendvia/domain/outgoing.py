@@ -117,7 +117,7 @@ class StoredContent:
 # An address and nothing else, in the dot-atom form nearly every address takes (RFC 5322
 # §3.4.1): what the parser answers for it, and what the library writes for it, is itself.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
 
 
 def addresses(recipients: Sequence[str]) -> list[str]:
@@ -176,7 +176,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _plain_addresses(addresses: Sequence[str]) -> bool:
-    return all(_PLAIN_ADDRESS.fullmatch(a) for a in addresses)
+    return all(PLAIN_ADDRESS.fullmatch(a) for a in addresses)
 
 
 def _put(message: EmailMessage, name: str, value: str, *, plain: object) -> bool:

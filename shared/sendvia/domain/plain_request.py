@@ -19,7 +19,7 @@ from email.utils import formataddr, parseaddr
 from typing import Any, TypeGuard
 
 from sendvia.domain.message import HeaderError, check_header_value
-from sendvia.domain.outgoing import MAX_RECIPIENTS, StoredContent
+from sendvia.domain.outgoing import MAX_RECIPIENTS, PLAIN_ADDRESS, StoredContent
 
 ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -36,6 +36,12 @@ def recipient(value: str) -> str:
     """An address as sent: `Name <address>` made canonical, or the address (ValueError, or
     HeaderError for what a header must not carry)."""
     check_header_value("recipient", value)
+    if PLAIN_ADDRESS.fullmatch(value) and ADDRESS.match(value):
+        return value  # an ASCII address alone: what parsing it would give (_parsed)
+    return _parsed(value)
+
+
+def _parsed(value: str) -> str:
     name, address = parseaddr(value)
     if not ADDRESS.match(address):
         raise ValueError(f"{value!r} is not an email address")
