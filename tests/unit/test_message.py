@@ -214,3 +214,18 @@ def test_whatever_is_written_the_addresses_are_those_the_parser_finds():
         assert addresses(recipients) == [address for _, address in getaddresses(recipients)]
 
     same()
+
+
+def test_whatever_the_address_mail_and_rcpt_carry_it_as_smtplib_quotes_it():
+    import smtplib
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sendvia.adapters.smtp_envelope import quoted
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.lists(st.sampled_from(ADDRESS_PIECES), min_size=0, max_size=12).map("".join))
+    def same(address: str) -> None:
+        assert quoted(address) == smtplib.quoteaddr(address)
+
+    same()

@@ -11,6 +11,7 @@ import smtplib
 
 from sendvia.adapters.mail_sockets import abandon
 from sendvia.adapters.mail_steps import StepFailed, text_of
+from sendvia.domain.outgoing import PLAIN_ADDRESS
 
 
 def envelope(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
@@ -22,15 +23,22 @@ def envelope(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
         _one_by_one(client, sender, recipients)
 
 
+def quoted(address: str) -> str:
+    """The address as MAIL and RCPT carry it, as smtplib quotes it: a plain one as it is."""
+    if PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _one_by_one(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
     """MAIL, each RCPT and DATA, each answered before the next is sent."""
-    code, text = client.mail(sender)
+    code, text = client.docmd("mail", f"FROM:{quoted(sender)}")  # smtplib's mail(), no options
     if code != 250:
         client.rset()
         raise smtplib.SMTPSenderRefused(code, text, sender)
     refused = {}
     for recipient in recipients:
-        code, text = client.rcpt(recipient)
+        code, text = client.docmd("rcpt", f"TO:{quoted(recipient)}")
         if code not in (250, 251):
             refused[recipient] = (code, text)
     refusal = _refusal(sender, (250, b""), refused, recipients)
@@ -51,8 +59,8 @@ def _pipelined(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None
     for the message: hanging up is the one way to deliver nothing (a server discards a
     message whose data did not end, RFC 5321 §4.1.1.4), so the connection is abandoned."""
     commands = [
-        f"mail FROM:{smtplib.quoteaddr(sender)}",
-        *(f"rcpt TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients),
+        f"mail FROM:{quoted(sender)}",
+        *(f"rcpt TO:{quoted(recipient)}" for recipient in recipients),
         "data",
     ]
     if any("\r" in command or "\n" in command for command in commands):
