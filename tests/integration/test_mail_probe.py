@@ -166,6 +166,8 @@ def test_a_copy_lands_in_its_folder_however_the_server_takes_it(servers, literal
             b"hi\r\n", b"x" * size + b"\r\n"
         )
         servers.append_sent(client, folder, raw)
+    # Nothing the server said is kept on a connection that is kept (an APPENDUID an email).
+    assert client._imap.untagged_responses == {}
     # Unasked only as the server allows: Gmail's LITERAL- stops at 4096 bytes.
     assert asked == {"LITERAL+": [], "LITERAL-": [folder], "neither": [folder] * 2}[literals]
     client.select_folder(folder, readonly=True)

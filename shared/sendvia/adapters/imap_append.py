@@ -18,10 +18,21 @@ LITERAL_MINUS_MOST = 4096  # RFC 7888 §4
 
 def append(client: Any, folder: str, raw: bytes, flags: tuple[bytes, ...] = (b"\\Seen",)) -> None:
     """`client`: an IMAPClient. Raises imaplib.IMAP4.error when the server refuses."""
+    imap: imaplib.IMAP4 = client._imap
+    try:
+        _append(client, imap, folder, raw, flags)
+    finally:
+        # imaplib keeps every untagged response until it is read, and a connection kept for
+        # the copies reads none: an APPENDUID an email, for as long as it is kept, otherwise.
+        imap.untagged_responses.clear()
+
+
+def _append(
+    client: Any, imap: imaplib.IMAP4, folder: str, raw: bytes, flags: tuple[bytes, ...]
+) -> None:
     if not _unasked(client, len(raw)):
         client.append(folder, raw, flags=list(flags))
         return
-    imap: imaplib.IMAP4 = client._imap
     tag = imap._new_tag()
     imap.tagged_commands[tag] = None  # what imaplib awaits
     name = client._normalise_folder(folder)  # modified UTF-7, quoted: as IMAPClient sends it
