@@ -168,6 +168,8 @@ def test_a_copy_lands_in_its_folder_however_the_server_takes_it(servers, literal
         servers.append_sent(client, folder, raw)
     # Nothing the server said is kept on a connection that is kept (an APPENDUID an email).
     assert client._imap.untagged_responses == {}
+    # The folder stays open, read-only, for the next copy (half of Dovecot's cost of one).
+    assert (client._imap.state, client._imap.is_readonly) == ("SELECTED", True)
     # Unasked only as the server allows: Gmail's LITERAL- stops at 4096 bytes.
     assert asked == {"LITERAL+": [], "LITERAL-": [folder], "neither": [folder] * 2}[literals]
     client.select_folder(folder, readonly=True)

@@ -1,25 +1,33 @@
 """APPEND of a message to a folder, in one write where the server takes a literal without
-asking first.
+asking first, with the folder kept open.
 
 A literal is sent after the server's "+" go-ahead (RFC 3501 §4.3): a round trip more than the
 command needs. A server with LITERAL+ (RFC 7888; Dovecot, Cyrus) takes it unasked at any size,
 one with LITERAL- (Gmail) up to 4096 bytes; for the copy in Sent, on every email of an SMTP
 mailbox, that is half of the APPEND's CPU (bench/pipeline.py). imaplib has no way to send one,
 so the command goes on its connection as imaplib's own would, with imaplib's tag and reading.
+
+A server appends to a mailbox it has open at about half the cost of one it must open for the
+command (Dovecot: 0.6 ms of its CPU and 1.3 ms per copy, against 1.4 and 2.3), so a connection
+kept for the copies EXAMINEs its folder once — read-only, so nothing the account's own mail apps
+see changes.
 """
 
 from __future__ import annotations
 
 import imaplib
+import weakref
 from typing import Any
 
 LITERAL_MINUS_MOST = 4096  # RFC 7888 §4
+_OPEN: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # client → folder
 
 
 def append(client: Any, folder: str, raw: bytes, flags: tuple[bytes, ...] = (b"\\Seen",)) -> None:
     """`client`: an IMAPClient. Raises imaplib.IMAP4.error when the server refuses."""
     imap: imaplib.IMAP4 = client._imap
     try:
+        _open(client, folder)
         _append(client, imap, folder, raw, flags)
     finally:
         # imaplib keeps every untagged response until it is read, and a connection kept for
@@ -40,6 +48,19 @@ def _append(
     kind, data = imap._command_complete("APPEND", tag)
     if kind != "OK":
         raise imaplib.IMAP4.error(f"APPEND command error: {kind} {data}")
+
+
+def _open(client: Any, folder: str) -> None:
+    """EXAMINE the folder unless this connection has it open; a folder that cannot be opened
+    is left to the APPEND to refuse."""
+    if _OPEN.get(client) == folder:
+        return
+    try:
+        client.select_folder(folder, readonly=True)
+    except imaplib.IMAP4.error:
+        _OPEN.pop(client, None)
+        return
+    _OPEN[client] = folder
 
 
 def _unasked(client: Any, size: int) -> bool:
