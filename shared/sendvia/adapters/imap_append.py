@@ -4,8 +4,9 @@ asking first, with the folder kept open.
 A literal is sent after the server's "+" go-ahead (RFC 3501 §4.3): a round trip more than the
 command needs. A server with LITERAL+ (RFC 7888; Dovecot, Cyrus) takes it unasked at any size,
 one with LITERAL- (Gmail) up to 4096 bytes; for the copy in Sent, on every email of an SMTP
-mailbox, that is half of the APPEND's CPU (bench/pipeline.py). imaplib has no way to send one,
-so the command goes on its connection as imaplib's own would, with imaplib's tag and reading.
+mailbox, that is a third to a half of the APPEND's CPU (bench/pipeline.py). imaplib has no way
+to send one, so the command goes on its connection as imaplib's own would, with imaplib's tag
+and reading.
 
 A server appends to a mailbox it has open at about half the cost of one it must open for the
 command (Dovecot: 0.6 ms of its CPU and 1.3 ms per copy, against 1.4 and 2.3), so a connection
