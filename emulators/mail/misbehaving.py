@@ -13,7 +13,7 @@ Each `Behaviour` makes one kind of trouble real providers make:
 - `slow_final_reply`: takes the whole message, then holds its final reply for 15 s (a slow
   content filter): the message is received, the sender does not know it;
 - `reject_some_recipients`: 550 5.1.1 for an address whose local part starts with "unknown",
-  the others accepted.
+  the others accepted; `reject_and_hang_up`: the same 550, then the connection closes.
 Usage: `with misbehaving(Behaviour.WRONG_PASSWORD, certs) as port: ...`. `scripted_server(...,
 pipelining=True)` offers PIPELINING (RFC 2920), as Gmail, Microsoft 365 and Dovecot do, and
 counts the MAIL commands that came with their RCPT and DATA in one write.
@@ -48,6 +48,7 @@ class Behaviour(StrEnum):
     TEMPORARY_ONCE = "temporary_once"  # 451 on the first MAIL FROM, then accepts
     REJECT_RECIPIENT = "reject_recipient"  # 550 5.1.1 for every recipient
     REJECT_SOME_RECIPIENTS = "reject_some_recipients"  # 550 5.1.1 for unknown…@
+    REJECT_AND_HANG_UP = "reject_and_hang_up"  # 550 5.1.1 for unknown…@, then closes
     AUTH_NOT_OFFERED = "auth_not_offered"
     SLOW_FINAL_REPLY = "slow_final_reply"  # takes the data, answers 250 only after 15 s
     WELL_BEHAVED = "well_behaved"
@@ -129,9 +130,12 @@ class _ScriptedSMTP(SMTP):
     async def smtp_RCPT(self, arg: str) -> None:
         unknown = arg.upper().startswith("TO:<UNKNOWN")
         if self.behaviour is Behaviour.REJECT_RECIPIENT or (
-            self.behaviour is Behaviour.REJECT_SOME_RECIPIENTS and unknown
+            self.behaviour in (Behaviour.REJECT_SOME_RECIPIENTS, Behaviour.REJECT_AND_HANG_UP)
+            and unknown
         ):
             await self.push("550 5.1.1 The email account that you tried to reach does not exist.")
+            if self.behaviour is Behaviour.REJECT_AND_HANG_UP and self.transport is not None:
+                self.transport.close()  # as Postfix does after too many errors
             return
         await super().smtp_RCPT(arg)
 

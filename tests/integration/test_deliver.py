@@ -161,6 +161,23 @@ def test_an_email_with_one_unknown_recipient_reaches_no_one(
     assert "550 5.1.1" in stored["error"]["message"]
 
 
+@PIPELINING
+def test_a_refusal_followed_by_a_hang_up_is_still_a_refusal(
+    clinic, recipient, certs, project, tasks, pipelining
+):
+    """A server may close the connection after refusing a recipient (Postfix after too many
+    errors): what it said is the answer, not a dropped connection to try again."""
+    with scripted_server(Behaviour.REJECT_AND_HANG_UP, certs, pipelining=pipelining) as server:
+        smtp_mailbox_at(clinic, project, server.port)
+        refused = queued(clinic, recipient, to=[f"unknown-{recipient}", recipient])
+        eventually(state_is(project, clinic, refused, "failed"))
+        eventually(lambda: queue_idle(tasks))
+        assert server.received == []
+        assert server.mail_commands == 1  # not tried again
+    stored = delivery(project, clinic, refused)
+    assert (stored["error"]["class"], stored["error"]["code"]) == ("permanent", "rejected")
+
+
 def test_a_revoked_gmail_token_breaks_the_mailbox_and_fails_the_email(clinic, recipient, project):
     account = clinic.google("queued-revoked")
     connect(clinic, account)

@@ -140,3 +140,22 @@ def test_many_calls_answer_in_order_each_with_its_response_or_its_error():
     assert isinstance(answers[1], exceptions.AlreadyExists)
     assert isinstance(answers[3], exceptions.ServiceUnavailable)
     assert len(channel.calls) == 4
+
+
+def test_a_busy_server_is_not_asked_again_when_no_time_is_left_for_a_pause(monkeypatch):
+    from google.api_core import retry
+
+    # The generated client's pauses are jittered; this one is the longest the first can be.
+    monkeypatch.setattr(retry, "exponential_sleep_generator", lambda *args: iter([0.1] * 9))
+    channel = Channel(grpc.StatusCode.UNAVAILABLE, FOUND)
+    call = grpc_calls.unary(
+        Client(channel),
+        "/google.firestore.v1.Firestore/GetDocument",
+        requests.GetDocumentRequest,
+        document.Document,
+        timeout_s=0.05,  # less than the first pause (0.1 s)
+        retry_on=(exceptions.ServiceUnavailable,),
+    )
+    with pytest.raises(exceptions.ServiceUnavailable):
+        call(REQUEST, [])
+    assert len(channel.calls) == 1

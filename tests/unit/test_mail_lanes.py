@@ -4,9 +4,11 @@ and another tenant's steps run as usual."""
 
 from __future__ import annotations
 
+import smtplib
 import threading
 import time
 
+import pytest
 from sendvia.adapters import mail_steps
 from sendvia.adapters.mail_steps import LANE_THREADS, PLATFORM, Steps, tenant_lane
 
@@ -180,3 +182,65 @@ def test_a_tenants_steps_cut_at_their_limit_give_its_lane_back(monkeypatch):
             for pit in pits:
                 pit.close()
     assert Steps(lane=lane).run("send", lambda: "sent", limit_s=0.5) == "sent"
+
+
+def test_a_steps_limit_counts_from_its_lanes_thread_not_from_the_wait_for_one(monkeypatch):
+    """A burst of one account's emails waits for the lane; the step's own limit starts when
+    it gets its thread, as it does on the pool."""
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    lane = tenant_lane("waited")
+    release = threading.Event()
+    busy = Steps(lane=lane)
+    for _ in range(LANE_THREADS):
+        busy.results.clear()
+        busy.run("send", lambda: release.wait(30), limit_s=0.05)  # holds a thread until released
+    threading.Timer(0.4, release.set).start()
+    cuts: list[str] = []
+    steps = Steps(lane=lane)
+    sent = steps.run(
+        "send", lambda: time.sleep(0.4) or "250", limit_s=0.6, cancel=lambda: cuts.append("cut")
+    )
+    assert (sent, steps.ok, steps.cut, cuts) == ("250", True, False, [])
+
+
+def cut_then(answer: object):
+    """An action that ends only once it was cut, the way `answer` says."""
+    cut = threading.Event()
+
+    def action() -> object:
+        assert cut.wait(10), "never cut"
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    return action, cut.set
+
+
+def test_an_answer_read_as_the_step_was_cut_stands_and_its_connection_is_spent(monkeypatch):
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    action, cancel = cut_then("250 accepted")
+    steps = Steps(lane=tenant_lane("just-in-time"))
+    assert steps.run("send", action, limit_s=0.05, cancel=cancel) == "250 accepted"
+    assert steps.ok and steps.cut  # the send stands; its connection is not kept
+
+
+@pytest.mark.parametrize(
+    ("raised", "cause"),
+    [
+        (
+            smtplib.SMTPRecipientsRefused({"ann@example.com": (550, b"5.1.1 No such user")}),
+            "rejected",
+        ),
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), "timeout"),
+        (OSError(107, "Transport endpoint is not connected"), "timeout"),
+    ],
+    ids=["a refusal read", "the dead socket", "an OS error"],
+)
+def test_a_step_cut_at_its_limit_is_a_timeout_unless_the_server_had_answered(
+    monkeypatch, raised, cause
+):
+    monkeypatch.setattr(mail_steps, "GRACE_S", 0.0)
+    action, cancel = cut_then(raised)
+    steps = Steps(lane=tenant_lane("cut-answers"))
+    assert steps.run("send", action, limit_s=0.05, cancel=cancel) is None
+    assert (steps.results[-1]["cause"], steps.cut) == (cause, True)

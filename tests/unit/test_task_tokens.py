@@ -147,22 +147,73 @@ def test_a_token_accepted_once_is_accepted_again_without_its_signature_checked(m
     assert decode.checks == 2
 
 
+class ByUrl(Certs):
+    """Certificates that differ by URL."""
+
+    def __init__(self, bodies: dict[str, dict[str, Any]]) -> None:
+        super().__init__({})
+        self.bodies = bodies
+
+    def __call__(self, url: str, method: str = "GET", **kwargs: Any) -> Answer:
+        self.fetches += 1
+        return Answer(200, self.bodies[url])
+
+
+def flipped(value: str) -> str:
+    """The token with one character of its signature changed."""
+    return value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1:]
+
+
+OTHER_CERTS = "https://certs.elsewhere.example/jwks"
+
+
 @pytest.mark.parametrize(
-    "changed",
+    ("presented", "checks", "refusal"),
     [
+        pytest.param(flipped, {}, Unauthenticated, id="one character of the signature changed"),
         pytest.param(
-            lambda value: value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1:],
-            id="one character of the signature",
+            lambda value: value,
+            {"audience": "https://elsewhere.example/deliver"},
+            Unauthenticated,
+            id="another audience",
         ),
-        pytest.param(lambda value: value, id="the same token for another audience"),
+        pytest.param(
+            lambda value: value,
+            {"service_account": "someone@clinic.iam.gserviceaccount.com"},
+            Forbidden,
+            id="another service account",
+        ),
+        pytest.param(
+            lambda value: value,
+            {"certs_url": OTHER_CERTS},
+            Unauthenticated,
+            id="other certificates",
+        ),
     ],
 )
-def test_what_was_accepted_stands_for_that_token_and_audience_only(changed):
-    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+def test_what_was_accepted_stands_for_that_token_and_those_checks_only(presented, checks, refusal):
+    stub = ByUrl({CERTS: jwks(("k1", GOOGLE_KEY)), OTHER_CERTS: jwks(("k1", OTHER_KEY))})
+    oidc = verifier(stub)
     accepted = token()
     verify(oidc, accepted)
-    with pytest.raises(Unauthenticated):
-        verify(oidc, changed(accepted), audience="https://elsewhere.example/deliver")
+    asked = {"audience": AUDIENCE, "service_account": ACCOUNT, "certs_url": CERTS, **checks}
+    with pytest.raises(refusal):
+        oidc.verify(presented(accepted), **asked)
+
+
+def test_a_token_is_accepted_again_no_longer_than_the_certificates_it_was_checked_with(
+    monkeypatch,
+):
+    decode = Counted()
+    monkeypatch.setattr(jwt, "decode", decode)
+    oidc = verifier(Certs(jwks(("k1", GOOGLE_KEY))))
+    now = time.time()
+    same = token()
+    monkeypatch.setattr(oidc._certs, "age", lambda url: 250.0)  # a copy kept 50 s more
+    verify(oidc, same)
+    set_clock(monkeypatch, now + 60)
+    verify(oidc, same)
+    assert decode.checks == 2  # checked again: its copy of the certificates is gone
 
 
 def test_a_refused_token_is_refused_every_time():

@@ -56,10 +56,14 @@ def unary(
         except Exception as exc:
             if not retried(exc):
                 raise
+            failed = exc
         # Again after a pause, as the generated client would, in what is left of the time.
         deadline = started + timeout_s
         pauses = retry.exponential_sleep_generator(0.1, 60.0, 1.3)
-        time.sleep(min(next(pauses), max(deadline - time.monotonic(), 0.0)))
+        pause = next(pauses)
+        if time.monotonic() + pause >= deadline:
+            raise failed  # no time left for another try
+        time.sleep(pause)
         return retry.retry_target(
             lambda: once(request, metadata, max(deadline - time.monotonic(), 0.0)),
             retried,

@@ -42,10 +42,14 @@ def _append(
     if not _unasked(client, len(raw)):
         client.append(folder, raw, flags=list(flags))
         return
-    tag = imap._new_tag()
-    imap.tagged_commands[tag] = None  # what imaplib awaits
+    tag = imap._new_tag()  # registered as awaited, as imaplib's own commands are
     name = client._normalise_folder(folder)  # modified UTF-7, quoted: as IMAPClient sends it
-    imap.send(b"%s APPEND %s (%s) {%d+}\r\n%s\r\n" % (tag, name, b" ".join(flags), len(raw), raw))
+    try:
+        imap.send(
+            b"%s APPEND %s (%s) {%d+}\r\n%s\r\n" % (tag, name, b" ".join(flags), len(raw), raw)
+        )
+    except OSError as exc:
+        raise imap.abort(f"socket error: {exc}") from exc  # as imaplib's own commands say it
     kind, data = imap._command_complete("APPEND", tag)
     if kind != "OK":
         raise imaplib.IMAP4.error(f"APPEND command error: {kind} {data}")
@@ -58,6 +62,8 @@ def _open(client: Any, folder: str) -> None:
         return
     try:
         client.select_folder(folder, readonly=True)
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone
     except imaplib.IMAP4.error:
         _OPEN.pop(client, None)
         return

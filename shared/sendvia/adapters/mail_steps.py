@@ -55,6 +55,7 @@ class Steps:
 
     results: list[dict[str, Any]] = field(default_factory=list)
     lane: str = PLATFORM
+    cut: bool = False  # a step's socket was shut down at its limit: its connection is spent
 
     @property
     def ok(self) -> bool:
@@ -72,6 +73,8 @@ class Steps:
         `cancel`, the action runs on this thread and is cancelled at its limit."""
         if not self.ok:
             return None
+        if cancel is not None:
+            _WATCHDOG.start()  # before a lane is taken: a thread that cannot start takes none
         started = time.monotonic()
         lane = _lane(self.lane)
         # A burst of one account's emails waits its turn, up to the step's own limit, instead of
@@ -105,10 +108,10 @@ class Steps:
                 future = _pool_of(self.lane).submit(step)
                 result = future.result(timeout=limit_s + GRACE_S)  # sockets time out first
             else:
-                with _WATCHDOG.watching(started + limit_s + GRACE_S, cancel) as watch:
+                # The limit counts from the lane's thread, as the pool's wait does.
+                deadline = time.monotonic() + limit_s + GRACE_S
+                with _WATCHDOG.watching(deadline, cancel) as watch:
                     result = step()
-                if watch.fired:  # cut as it ended: its connection is gone
-                    raise concurrent.futures.TimeoutError
             outcome = {"ok": True, "reply": describe(result), "cause": None, "hint": None}
         except concurrent.futures.TimeoutError:
             result, outcome = None, gave_up
@@ -116,8 +119,16 @@ class Steps:
             result, outcome = None, failed_step(failure.cause, failure.reply)
         except Exception as exc:
             result = None
-            cut_short = watch is not None and watch.fired
-            outcome = gave_up if cut_short else failed_step(*classify(name, exc, limit_s))
+            # Cut at its limit, the step fails as whatever its dead socket raised: a timeout,
+            # unless the server's own reply had been read.
+            answered = isinstance(exc, _REPLIES)
+            outcome = (
+                gave_up
+                if watch is not None and watch.fired and not answered
+                else failed_step(*classify(name, exc, limit_s))
+            )
+        if watch is not None and watch.fired:
+            self.cut = True  # an answer read as it was cut stands; the connection does not
         elapsed = round((time.monotonic() - started) * 1000)
         self.results.append({"name": name, **outcome, "elapsed_ms": elapsed})
         return result
@@ -144,15 +155,18 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self._asleep = False
 
+    def start(self) -> None:
+        """Make sure the thread runs (RuntimeError when no thread can be started)."""
+        with self._changed:
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._run, name="mail-step-watchdog", daemon=True)
+                thread.start()
+                self._thread = thread
+
     @contextlib.contextmanager
     def watching(self, deadline: float, cancel: Callable[[], None]) -> Iterator[_Watch]:
         watch = _Watch(deadline, cancel)
         with self._changed:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="mail-step-watchdog", daemon=True
-                )
-                self._thread.start()
             self._watches.add(watch)
             if self._asleep:
                 self._asleep = False
@@ -175,17 +189,19 @@ class _Watchdog:
                     while self._asleep:
                         self._changed.wait()
                     continue
-                due = [watch for watch in self._watches if watch.deadline <= now]
-                for watch in due:
+                for watch in [w for w in self._watches if w.deadline <= now]:
                     self._watches.discard(watch)
                     watch.fired = True
-            for watch in due:
-                with contextlib.suppress(Exception):
-                    watch.cancel()
+                    # Under the lock: the step's thread, leaving `watching`, waits for it, so
+                    # its connection is not closed (and its descriptor reused) mid-cut.
+                    with contextlib.suppress(Exception):
+                        watch.cancel()
             time.sleep(self.TICK_S)
 
 
 _WATCHDOG = _Watchdog()
+# Exceptions that carry the server's own reply: a refusal read before a cut is still a refusal.
+_REPLIES = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
 _pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
 _lanes: dict[str, threading.BoundedSemaphore] = {}
 _pool_lock = threading.Lock()

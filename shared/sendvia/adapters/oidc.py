@@ -15,10 +15,10 @@ from sendvia.errors import Forbidden, Unauthenticated
 
 CERTS_TTL_S = 300.0  # Google publishes a new signing key well before it signs with it
 REFETCH_AFTER_S = 30.0  # a token that fails against certs older than this gets fresh certs
-# A token accepted is accepted again without its signature checked, until it expires and for
-# no longer than a copy of the certificates is kept (a key Google withdraws stops counting as
-# soon either way). Cloud Tasks hands out one token many times; an RSA check is a tenth of
-# the CPU of a `deliver` (bench/pipeline.py).
+# A token accepted is accepted again without its signature checked, until it expires and no
+# longer than the copy of the certificates it was checked with is kept (a key Google withdraws
+# stops counting as soon either way). Cloud Tasks hands out one token many times; an RSA check
+# is a tenth of the CPU of a `deliver` (bench/pipeline.py).
 MAX_ACCEPTED = 4096
 
 
@@ -135,7 +135,9 @@ class GoogleOidc:
             with self._lock:
                 if len(self._accepted) >= MAX_ACCEPTED:
                     self._accepted.clear()
-                self._accepted[seen] = min(float(claims["exp"]), time.time() + CERTS_TTL_S)
+                # Never past the life of the copy of the certificates it was checked with.
+                kept_for = CERTS_TTL_S - self._certs.age(certs_url)
+                self._accepted[seen] = min(float(claims["exp"]), time.time() + kept_for)
 
     def _verified(
         self, token: str, audience: str, service_account: str, certs_url: str

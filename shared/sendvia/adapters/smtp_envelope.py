@@ -7,6 +7,7 @@ one write and answers them in order; one that does not, each after the last was 
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 
 from sendvia.adapters.mail_sockets import abandon
@@ -34,20 +35,26 @@ def _one_by_one(client: smtplib.SMTP, sender: str, recipients: list[str]) -> Non
     """MAIL, each RCPT and DATA, each answered before the next is sent."""
     code, text = client.docmd("mail", f"FROM:{quoted(sender)}")  # smtplib's mail(), no options
     if code != 250:
-        client.rset()
+        _reset(client)
         raise smtplib.SMTPSenderRefused(code, text, sender)
-    refused = {}
-    for recipient in recipients:
-        code, text = client.docmd("rcpt", f"TO:{quoted(recipient)}")
-        if code not in (250, 251):
-            refused[recipient] = (code, text)
+    refused: dict[str, tuple[int, bytes]] = {}
+    try:
+        for recipient in recipients:
+            code, text = client.docmd("rcpt", f"TO:{quoted(recipient)}")
+            if code not in (250, 251):
+                refused[recipient] = (code, text)
+    except smtplib.SMTPServerDisconnected:
+        known = _refusal(sender, (250, b""), refused, recipients)
+        if known is None:
+            raise
+        raise known from None  # it may hang up after a refusal: that refusal is the answer
     refusal = _refusal(sender, (250, b""), refused, recipients)
     if refusal is None:
         code, text = client.docmd("DATA")
         if code == 354:
             return
         refusal = smtplib.SMTPDataError(code, text)
-    client.rset()
+    _reset(client)
     raise refusal
 
 
@@ -66,26 +73,37 @@ def _pipelined(client: smtplib.SMTP, sender: str, recipients: list[str]) -> None
     if any("\r" in command or "\n" in command for command in commands):
         raise ValueError("command and arguments contain prohibited newline characters")
     client.send("".join(f"{command}\r\n" for command in commands))
-    mail = client.getreply()
-    refused = {}
-    for recipient in recipients:
-        code, text = client.getreply()
-        if code not in (250, 251):
-            refused[recipient] = (code, text)
-    refusal = _refusal(sender, mail, refused, recipients)
+    mail: tuple[int, bytes] | None = None
+    refused: dict[str, tuple[int, bytes]] = {}
     try:
+        mail = client.getreply()
+        for recipient in recipients:
+            code, text = client.getreply()
+            if code not in (250, 251):
+                refused[recipient] = (code, text)
         code, text = client.getreply()
     except smtplib.SMTPServerDisconnected:
-        if refusal is None:
+        # A server may hang up after a refusal (a DATA with no one to deliver to, too many
+        # unknown recipients): the refusal it gave is the answer.
+        known = _refusal(sender, mail, refused, recipients) if mail is not None else None
+        if known is None:
             raise
-        raise refusal from None  # it may hang up on a DATA with no one to deliver to
+        raise known from None
+    refusal = _refusal(sender, mail, refused, recipients)
     if refusal is None and code == 354:
         return
     if code == 354:
         abandon(client)
     else:
-        client.rset()
+        _reset(client)
     raise refusal or smtplib.SMTPDataError(code, text)
+
+
+def _reset(client: smtplib.SMTP) -> None:
+    """RSET, so that the connection can carry the next email; if the server has hung up, the
+    refusal it gave is what counts (the connection is not kept after a failed step)."""
+    with contextlib.suppress(smtplib.SMTPServerDisconnected, OSError):
+        client.rset()
 
 
 def _refusal(

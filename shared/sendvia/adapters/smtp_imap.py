@@ -199,11 +199,11 @@ class MailServers:
         worked = False
         try:
             yield client, steps
-            worked = steps.ok
+            worked = steps.ok and not steps.cut
         finally:
             if client is not None and worked and self._smtp_pool.park(key, client):
                 client = None  # parked before the slot is released: the next sender finds it
-            if client is not None and steps.results and steps.results[-1]["cause"] == "timeout":
+            if client is not None and _timed_out(steps):
                 abandon(client)  # its step's thread may still be reading from it
             elif client is not None:
                 _quit(client)
@@ -225,11 +225,11 @@ class MailServers:
         worked = False
         try:
             yield client
-            worked = steps.ok
+            worked = steps.ok and not steps.cut
         finally:
             if client is not None and worked and self._imap_pool.park(key, client):
                 client = None
-            if client is not None and steps.results and steps.results[-1]["cause"] == "timeout":
+            if client is not None and _timed_out(steps):
                 with contextlib.suppress(imaplib.IMAP4.error, OSError):
                     client.shutdown()  # its step's thread may still be using it: no LOGOUT
             elif client is not None:
@@ -347,6 +347,11 @@ class MailServers:
                 ) from None
             raise
         return f"Saved a copy in {folder}"
+
+
+def _timed_out(steps: Steps) -> bool:
+    """Whether the last step ran out of time or was cut: its connection must not be written to."""
+    return steps.cut or bool(steps.results and steps.results[-1]["cause"] == "timeout")
 
 
 def _answers_smtp(client: smtplib.SMTP) -> bool:
