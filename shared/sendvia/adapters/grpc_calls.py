@@ -36,11 +36,7 @@ def unary(
     import grpc
     from google.api_core import exceptions, retry
 
-    stub = client.transport.grpc_channel.unary_unary(
-        method,
-        request_serializer=request_type.pb().SerializeToString,
-        response_deserializer=response_type.pb().FromString,
-    )
+    stub = _stub(client, method, request_type, response_type)
     retried = retry.if_exception_type(*retry_on)
 
     def once(request: Any, metadata: Sequence[tuple[str, str]], timeout: float) -> Any:
@@ -83,11 +79,7 @@ def unary_many(
     import grpc
     from google.api_core import exceptions
 
-    stub = client.transport.grpc_channel.unary_unary(
-        method,
-        request_serializer=request_type.pb().SerializeToString,
-        response_deserializer=response_type.pb().FromString,
-    )
+    stub = _stub(client, method, request_type, response_type)
 
     def outcome(future: Any) -> Any:
         try:
@@ -106,6 +98,15 @@ def unary_many(
         return answers
 
     return call_all
+
+
+def _stub(client: Any, method: str, request_type: Any, response_type: Any) -> Any:
+    """The method on the client's channel, its messages (de)serialised as protobuf."""
+    return client.transport.grpc_channel.unary_unary(
+        method,
+        request_serializer=request_type.pb().SerializeToString,
+        response_deserializer=response_type.pb().FromString,
+    )
 
 
 def routing(key: str, value: str) -> tuple[str, str]:

@@ -157,6 +157,9 @@ class _Watchdog:
 
     def start(self) -> None:
         """Make sure the thread runs (RuntimeError when no thread can be started)."""
+        running = self._thread
+        if running is not None and running.is_alive():
+            return  # every step asks: no lock for the common answer
         with self._changed:
             if self._thread is None or not self._thread.is_alive():
                 thread = threading.Thread(target=self._run, name="mail-step-watchdog", daemon=True)

@@ -44,11 +44,11 @@ def _one_by_one(client: smtplib.SMTP, sender: str, recipients: list[str]) -> Non
             if code not in (250, 251):
                 refused[recipient] = (code, text)
     except smtplib.SMTPServerDisconnected:
-        known = _refusal(sender, (250, b""), refused, recipients)
+        known = _recipients_refusal(refused, recipients)
         if known is None:
             raise
         raise known from None  # it may hang up after a refusal: that refusal is the answer
-    refusal = _refusal(sender, (250, b""), refused, recipients)
+    refusal = _recipients_refusal(refused, recipients)
     if refusal is None:
         code, text = client.docmd("DATA")
         if code == 354:
@@ -112,11 +112,17 @@ def _refusal(
     refused: dict[str, tuple[int, bytes]],
     recipients: list[str],
 ) -> Exception | None:
-    """Why the envelope cannot go, if it cannot: the sender refused, every recipient refused,
-    or some of them (sending to the others would deliver part of an email: it is refused
-    whole, with the server's words)."""
+    """Why the envelope cannot go, if it cannot: the sender refused, or the recipients."""
     if mail[0] != 250:
         return smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    return _recipients_refusal(refused, recipients)
+
+
+def _recipients_refusal(
+    refused: dict[str, tuple[int, bytes]], recipients: list[str]
+) -> Exception | None:
+    """Every recipient refused, or some of them (sending to the others would deliver part of
+    an email: it is refused whole, with the server's words)."""
     if len(refused) == len(recipients):
         return smtplib.SMTPRecipientsRefused(refused)
     if refused:
