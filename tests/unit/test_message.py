@@ -229,3 +229,56 @@ def test_whatever_the_address_mail_and_rcpt_carry_it_as_smtplib_quotes_it():
         assert quoted(address) == smtplib.quoteaddr(address)
 
     same()
+
+
+def test_a_message_written_as_given_gets_the_verdict_reading_it_back_would_give():
+    """Whatever the sender's name, the recipients, the Reply-To and the subject hold: when
+    compose writes every header as given, and so reads back only the From, its verdict is the
+    one of `_verify`, which parses the whole message as a server reads it."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sendvia.domain import outgoing
+    from sendvia.domain.outgoing import StoredContent, compose
+
+    plain = st.from_regex(r"[a-z0-9.'+_-]{1,12}@[a-z0-9-]{1,10}\.(com|example)", fullmatch=True)
+    garbage = st.lists(st.sampled_from(ADDRESS_PIECES), min_size=1, max_size=10).map("".join)
+    written = plain | plain | plain | garbage
+    typed = st.lists(st.sampled_from([*ADDRESS_PIECES, "  ", "\t", "\r\nBcc: e@evil.example"]))
+    as_written, read_back = outgoing._verify_as_written, outgoing._verify
+    compared = []
+
+    def verdict(check) -> bool:
+        try:
+            check()
+        except HeaderError:
+            return False
+        return True
+
+    @settings(max_examples=1500, deadline=None)
+    @given(
+        name=typed.map("".join),
+        to=st.lists(written, min_size=1, max_size=3),
+        cc=st.lists(written, max_size=2),
+        reply_to=st.none() | written,
+        subject=typed.map("".join),
+    )
+    def same(name, to, cc, reply_to, subject) -> None:
+        request = StoredContent(to=to, cc=cc, subject=subject, text="At 10.")
+        sender = Mailbox(name, "noreply@platform.test")
+        took = []
+        outgoing._verify_as_written = lambda *_: took.append("as written")
+        outgoing._verify = lambda *_: took.append("read back")
+        try:
+            composed = compose(request, sender=sender, reply_to=reply_to, message_id="<1@x>")
+        except Exception:  # what the library makes of garbage is not the point:
+            return  # refused, or not writable, before either check (validation refuses it)
+        finally:
+            outgoing._verify_as_written, outgoing._verify = as_written, read_back
+        if took == ["as written"]:
+            compared.append(composed.raw)
+            assert verdict(lambda: as_written(sender)) == verdict(
+                lambda: read_back(composed.raw, sender.address, request)
+            )
+
+    same()
+    assert len(compared) > 50  # the cases that matter were drawn

@@ -21,15 +21,16 @@ import weakref
 from typing import Any
 
 LITERAL_MINUS_MOST = 4096  # RFC 7888 §4
-_OPEN: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # client → folder
+# client → the folder it has open, and its name as the commands carry it
+_OPEN: weakref.WeakKeyDictionary[Any, tuple[str, bytes]] = weakref.WeakKeyDictionary()
 
 
 def append(client: Any, folder: str, raw: bytes, flags: tuple[bytes, ...] = (b"\\Seen",)) -> None:
     """`client`: an IMAPClient. Raises imaplib.IMAP4.error when the server refuses."""
     imap: imaplib.IMAP4 = client._imap
     try:
-        _open(client, folder)
-        _append(client, imap, folder, raw, flags)
+        name = _open(client, folder)
+        _append(client, imap, folder, name, raw, flags=flags)
     finally:
         # imaplib keeps every untagged response until it is read, and a connection kept for
         # the copies reads none: an APPENDUID an email, for as long as it is kept, otherwise.
@@ -37,13 +38,18 @@ def append(client: Any, folder: str, raw: bytes, flags: tuple[bytes, ...] = (b"\
 
 
 def _append(
-    client: Any, imap: imaplib.IMAP4, folder: str, raw: bytes, flags: tuple[bytes, ...]
+    client: Any,
+    imap: imaplib.IMAP4,
+    folder: str,
+    name: bytes,
+    raw: bytes,
+    *,
+    flags: tuple[bytes, ...],
 ) -> None:
     if not _unasked(client, len(raw)):
         client.append(folder, raw, flags=list(flags))
         return
     tag = imap._new_tag()  # registered as awaited, as imaplib's own commands are
-    name = client._normalise_folder(folder)  # modified UTF-7, quoted: as IMAPClient sends it
     try:
         imap.send(
             b"%s APPEND %s (%s) {%d+}\r\n%s\r\n" % (tag, name, b" ".join(flags), len(raw), raw)
@@ -55,19 +61,23 @@ def _append(
         raise imaplib.IMAP4.error(f"APPEND command error: {kind} {data}")
 
 
-def _open(client: Any, folder: str) -> None:
+def _open(client: Any, folder: str) -> bytes:
     """EXAMINE the folder unless this connection has it open; a folder that cannot be opened
-    is left to the APPEND to refuse."""
-    if _OPEN.get(client) == folder:
-        return
+    is left to the APPEND to refuse. The folder's name as commands carry it: modified UTF-7,
+    quoted, as IMAPClient sends it."""
+    opened = _OPEN.get(client)
+    if opened is not None and opened[0] == folder:
+        return opened[1]
+    name: bytes = client._normalise_folder(folder)
     try:
         client.select_folder(folder, readonly=True)
     except imaplib.IMAP4.abort:
         raise  # the connection is gone
     except imaplib.IMAP4.error:
         _OPEN.pop(client, None)
-        return
-    _OPEN[client] = folder
+        return name
+    _OPEN[client] = (folder, name)
+    return name
 
 
 def _unasked(client: Any, size: int) -> bool:

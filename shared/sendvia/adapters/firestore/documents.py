@@ -168,43 +168,103 @@ def _encode_fields(fields: Any, data: Mapping[str, Any]) -> None:
         encode(fields[key], value)
 
 
-def encode(target: Any, value: Any) -> None:  # noqa: PLR0912 - one branch per type
+def encode(target: Any, value: Any) -> None:
     """Set the Value message `target` to `value`, as the client library encodes it."""
+    (_BY_TYPE.get(type(value)) or _encoder_for(value))(target, value)
+
+
+def _encoder_for(value: Any) -> Any:  # noqa: PLR0911 - one branch per type
+    """For a value whose type is not one of _BY_TYPE's own (a subclass: the library's
+    DatetimeWithNanoseconds, an enum, a mapping of another kind): the first of the library's
+    checks, in its order, that the value passes."""
     if value is None:
-        target.null_value = 0
-    elif isinstance(value, bool):
-        target.boolean_value = value
-    elif isinstance(value, int):
-        target.integer_value = value
-    elif isinstance(value, float):
-        target.double_value = value
-    elif isinstance(value, str):
-        target.string_value = value
-    elif isinstance(value, bytes):
-        target.bytes_value = value
-    elif isinstance(value, dt.datetime):
-        stamp = target.timestamp_value
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)  # the library's reading of a naive time
-        since = value - _EPOCH
-        stamp.seconds = since.days * 86_400 + since.seconds
-        stamp.nanos = since.microseconds * 1000 + getattr(value, "nanosecond", 0) % 1000
-    elif isinstance(value, Mapping):
-        fields = target.map_value.fields
-        target.map_value.SetInParent()
-        for key, item in value.items():
-            encode(fields[str(key)], item)
-    elif isinstance(value, list | tuple):
-        array = target.array_value
-        array.SetInParent()
-        for item in value:
-            encode(array.values.add(), item)
-    else:
-        raise TypeError(f"cannot store a {type(value).__name__} in a document")
+        return _null
+    if isinstance(value, bool):
+        return _boolean
+    if isinstance(value, int):
+        return _integer
+    if isinstance(value, float):
+        return _double
+    if isinstance(value, str):
+        return _string
+    if isinstance(value, bytes):
+        return _bytes
+    if isinstance(value, dt.datetime):
+        return _timestamp
+    if isinstance(value, Mapping):
+        return _map
+    if isinstance(value, list | tuple):
+        return _array
+    raise TypeError(f"cannot store a {type(value).__name__} in a document")
+
+
+def _null(target: Any, value: None) -> None:
+    target.null_value = 0
+
+
+def _boolean(target: Any, value: bool) -> None:
+    target.boolean_value = value
+
+
+def _integer(target: Any, value: int) -> None:
+    target.integer_value = value
+
+
+def _double(target: Any, value: float) -> None:
+    target.double_value = value
+
+
+def _string(target: Any, value: str) -> None:
+    target.string_value = value
+
+
+def _bytes(target: Any, value: bytes) -> None:
+    target.bytes_value = value
+
+
+def _timestamp(target: Any, value: dt.datetime) -> None:
+    stamp = target.timestamp_value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # the library's reading of a naive time
+    since = value - _EPOCH
+    stamp.seconds = since.days * 86_400 + since.seconds
+    stamp.nanos = since.microseconds * 1000 + getattr(value, "nanosecond", 0) % 1000
+
+
+def _map(target: Any, value: Mapping[Any, Any]) -> None:
+    fields = target.map_value.fields
+    target.map_value.SetInParent()
+    for key, item in value.items():
+        encode(fields[str(key)], item)
+
+
+def _array(target: Any, value: list[Any] | tuple[Any, ...]) -> None:
+    array = target.array_value
+    array.SetInParent()
+    for item in value:
+        encode(array.values.add(), item)
+
+
+# The encoder of each type the library encodes, by the value's own type: one lookup for nearly
+# every value instead of a chain of checks (about 300 a delivery; bench/pipeline.py).
+_BY_TYPE: dict[type, Any] = {
+    type(None): _null,
+    bool: _boolean,
+    int: _integer,
+    float: _double,
+    str: _string,
+    bytes: _bytes,
+    dt.datetime: _timestamp,
+    dict: _map,
+    list: _array,
+    tuple: _array,
+}
 
 
 def decode_fields(fields: Any) -> dict[str, Any]:
-    return {key: decode(value) for key, value in fields.items()}
+    # By key: a protobuf map's items() is the Python Mapping's, a generator over the same
+    # lookups (a fifth of a delivery's decoding).
+    return {key: decode(fields[key]) for key in fields}
 
 
 def decode(value: Any) -> Any:
