@@ -300,6 +300,16 @@ def mail_environment(state_dir: Path) -> dict[str, str]:
     }
 
 
+def empty_mailboxes(state_dir: Path) -> None:
+    """Every mailbox of the stack emptied, its users and passwords kept: the test profile
+    starts each run with none of the mail earlier runs left, as its emulators start with none
+    of their data. (Left to grow, the demo user's Sent folder held 21,000 copies after a few
+    weeks of `make bench`, and every copy made Dovecot — on the same two cores as everything
+    measured — list them all again: bench/pipeline.py's SMTP figure depended on how often
+    the machine had run it before.)"""
+    shutil.rmtree(state_dir / "dovecot" / "mail", ignore_errors=True)
+
+
 def event_environment(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     """The email services' signing keys (made on the first `up`) and what sendvia trusts."""
     from emulators import event_signer

@@ -152,6 +152,8 @@ def up(profile: str, quiet: bool = False) -> dict[str, str]:
     refuse_busy_ports(profile, ports)
     services.check_prerequisites()
     (folder / "logs").mkdir(parents=True, exist_ok=True)
+    if profile != "dev":
+        services.empty_mailboxes(folder)  # the developer's own mailboxes are kept
     env_vars = {
         **services.environment(ports),
         **services.mail_environment(folder),

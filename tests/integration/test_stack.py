@@ -34,6 +34,14 @@ def test_a_second_up_says_it_is_running_instead_of_starting_twice():
 
 
 def test_up_then_down_stops_exactly_what_up_started():
+    """…and a test stack starts with empty mailboxes, as its emulators start with no data,
+    its mail users and their passwords kept."""
+    folder = stack.state_dir("scratch") / "dovecot"
+    left = folder / "mail" / "clinic.test" / "reception" / "Maildir" / "cur" / "1.earlier-run:2,S"
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_bytes(b"Subject: from an earlier run\r\n\r\nStill here?\r\n")
+    users = folder / "users"
+    known_users = users.read_text() if users.exists() else None
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         result = subprocess.run(
@@ -76,6 +84,8 @@ def test_up_then_down_stops_exactly_what_up_started():
             assert f"export {name}=" in env
         # A person can sign in to the reference app at once: the demo users are printed.
         assert "admin@demo-clinic.test / sendvia-demo" in result.stdout
+        assert not left.exists()
+        assert known_users is None or users.read_text() == known_users
         down = subprocess.run(
             [sys.executable, "-m", "emulators.stack", "down", "--profile", "scratch"],
             cwd=ROOT,
