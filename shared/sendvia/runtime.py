@@ -39,10 +39,10 @@ from sendvia.ports import (
     Store,
     WebhookSignatures,
 )
-from sendvia.ports.receiving import Contacts, Correspondence, SyncStates
 
 if TYPE_CHECKING:
     from sendvia.adapters.smtp_imap import MailServers
+    from sendvia.ports.receiving import Contacts, Correspondence, SyncStates
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -119,8 +119,8 @@ class _LaterMapping(Mapping[K, V]):
         return len(self._makers)
 
 
-def later(port: type[T], make: Callable[[], T]) -> T:
-    """`make()`'s adapter, standing in for `port`, built when first used."""
+def later(make: Callable[[], T]) -> T:
+    """`make()`'s adapter, standing in for the port it returns, built when first used."""
     return cast(T, _Later(make))
 
 
@@ -188,6 +188,7 @@ def build(settings: Settings) -> Runtime:
     from sendvia.adapters.google_clients import firestore_client, secret_manager_client
     from sendvia.adapters.member_tracker import MemberTracker
     from sendvia.adapters.secret_manager import SecretManagerSecrets
+    from sendvia.adapters.secret_reader import SecretReader
     from sendvia.adapters.smtp_imap import MailServers
 
     db = firestore_client(settings.project, settings.firestore_emulator_host)
@@ -198,7 +199,9 @@ def build(settings: Settings) -> Runtime:
     routes = RouteCache(settings.route_cache_s)
     store = FirestoreStore(db, on_change=routes.forget_tenant)
     secrets = SecretManagerSecrets(
-        settings.project, lambda: secret_manager_client(settings.secret_manager_emulator_host)
+        settings.project,
+        lambda: secret_manager_client(settings.secret_manager_emulator_host),
+        SecretReader(settings.secret_manager_emulator_host),
     )
     mail = MailServers(
         ca_file=settings.tls_ca_file,
@@ -216,7 +219,7 @@ def build(settings: Settings) -> Runtime:
 
             return SmtpRelay(relay_settings, settings.default_sender_address, mail, secrets)
 
-        relay = later(Relay, smtp_relay)  # type: ignore[type-abstract]
+        relay = later(smtp_relay)
     queue = None
     if settings.tasks:
         tasks = settings.tasks
@@ -233,7 +236,7 @@ def build(settings: Settings) -> Runtime:
                 sync_queue=settings.sync.queue if settings.sync else None,
             )
 
-        queue = later(Queue, cloud_tasks)  # type: ignore[type-abstract]
+        queue = later(cloud_tasks)
 
     def oidc() -> CallerTokens:
         from sendvia.adapters.oidc import GoogleOidc
@@ -273,25 +276,25 @@ def build(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         identity=FirebaseIdentity(settings.project, settings.auth_emulator_host),
-        callers=later(CallerTokens, oidc),  # type: ignore[type-abstract]
+        callers=later(oidc),
         store=store,
         members=MemberTracker(store, utc_now),
         mailboxes=FirestoreMailboxes(db, on_change=routes.forget_tenant),
         deliveries=FirestoreDeliveries(db),
         notifications=FirestoreNotifications(db),
-        oauth_states=later(OAuthStates, oauth_states),  # type: ignore[type-abstract]
+        oauth_states=later(oauth_states),
         secrets=secrets,
         providers=_LaterMapping(providers),
         oauth=_LaterMapping(oauth),
         relay=relay,
         queue=queue,
         recipients=FirestoreRecipients(db, cache_s=settings.route_cache_s),
-        webhooks=later(WebhookSignatures, webhooks),  # type: ignore[type-abstract]
+        webhooks=later(webhooks),
         routes=routes,
-        mx=later(MailExchangers, dns),  # type: ignore[type-abstract]
-        contacts=later(Contacts, contacts),  # type: ignore[type-abstract]
-        correspondence=later(Correspondence, correspondence),  # type: ignore[type-abstract]
-        sync_states=later(SyncStates, sync_states),  # type: ignore[type-abstract]
+        mx=later(dns),
+        contacts=later(contacts),
+        correspondence=later(correspondence),
+        sync_states=later(sync_states),
     )
 
 

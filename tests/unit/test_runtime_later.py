@@ -17,7 +17,7 @@ def test_an_adapter_is_built_once_when_first_used():
         made.append(Adapter())
         return made[-1]
 
-    adapter = later(Adapter, make)
+    adapter = later(make)
     assert made == []
     assert (adapter.name(), adapter.name()) == ("built", "built")
     assert len(made) == 1

@@ -33,10 +33,34 @@ def unary(
     client does: exponential backoff from 0.1 s, each try given what is left of `timeout_s`.
     The first try is made bare: the retry machinery costs about a tenth of a call's CPU, and
     nearly every call is answered at once."""
+    return unary_on(
+        client.transport.grpc_channel,
+        method,
+        request_type.pb(),
+        response_type.pb(),
+        timeout_s=timeout_s,
+        retry_on=retry_on,
+    )
+
+
+def unary_on(
+    channel: Any,
+    method: str,
+    request_type: Any,
+    response_type: Any,
+    *,
+    timeout_s: float,
+    retry_on: Sequence[type[Exception]] = (),
+    first_pause_s: float = 0.1,
+    pause_growth: float = 1.3,
+) -> Call:
+    """`unary` on a gRPC channel of our own, with protobuf message classes: for a call whose
+    client library is not worth its import (adapters/secret_reader). The pauses between tries
+    are the generated client's for that method."""
     import grpc
     from google.api_core import exceptions, retry
 
-    stub = _stub(client, method, request_type, response_type)
+    stub = _stub(channel, method, request_type, response_type)
     retried = retry.if_exception_type(*retry_on)
 
     def once(request: Any, metadata: Sequence[tuple[str, str]], timeout: float) -> Any:
@@ -55,7 +79,7 @@ def unary(
             failed = exc
         # Again after a pause, as the generated client would, in what is left of the time.
         deadline = started + timeout_s
-        pauses = retry.exponential_sleep_generator(0.1, 60.0, 1.3)
+        pauses = retry.exponential_sleep_generator(first_pause_s, 60.0, pause_growth)
         pause = next(pauses)
         if time.monotonic() + pause >= deadline:
             raise failed  # no time left for another try
@@ -79,7 +103,7 @@ def unary_many(
     import grpc
     from google.api_core import exceptions
 
-    stub = _stub(client, method, request_type, response_type)
+    stub = _stub(client.transport.grpc_channel, method, request_type.pb(), response_type.pb())
 
     def outcome(future: Any) -> Any:
         try:
@@ -100,12 +124,12 @@ def unary_many(
     return call_all
 
 
-def _stub(client: Any, method: str, request_type: Any, response_type: Any) -> Any:
-    """The method on the client's channel, its messages (de)serialised as protobuf."""
-    return client.transport.grpc_channel.unary_unary(
+def _stub(channel: Any, method: str, request_type: Any, response_type: Any) -> Any:
+    """The method on the channel, its messages (protobuf classes) (de)serialised as such."""
+    return channel.unary_unary(
         method,
-        request_serializer=request_type.pb().SerializeToString,
-        response_deserializer=response_type.pb().FromString,
+        request_serializer=request_type.SerializeToString,
+        response_deserializer=response_type.FromString,
     )
 
 

@@ -28,9 +28,19 @@ def _label(value: str) -> str:
 
 
 class SecretManagerSecrets:
-    def __init__(self, project: str, client_factory: Callable[[], Any]) -> None:
+    """`client_factory`: the library's client, for writing, listing and destroying versions;
+    `reader`: how a version is read (adapters/secret_reader: the one call every cold start
+    that sends makes, without the library), by default through the client."""
+
+    def __init__(
+        self,
+        project: str,
+        client_factory: Callable[[], Any],
+        reader: Callable[[str], tuple[str, bytes]] | None = None,
+    ) -> None:
         self._project = project
         self._client_factory = client_factory
+        self._read = reader or self._read_with_client
         self._client: Any = None
         self._lock = threading.Lock()
         self._values: dict[str, bytes] = {}
@@ -86,19 +96,22 @@ class SecretManagerSecrets:
 
         METER.add(SECRET_ACCESSES)
         try:
-            response = self._sm().access_secret_version(name=version_name)
+            resolved, data = self._read(version_name)
         except (exceptions.NotFound, exceptions.FailedPrecondition) as exc:
             # Gone, disabled or destroyed: the exception names the version, not its value.
             raise SecretUnavailable(
                 f"{version_name} cannot be read ({exc.grpc_status_code})"
             ) from exc
-        data: bytes = response.payload.data
-        resolved: str = response.name or version_name
+        resolved = resolved or version_name
         with self._lock:
             self._values[resolved] = data
             if resolved != version_name:
                 self._aliases[version_name] = (time.monotonic(), resolved)
         return data
+
+    def _read_with_client(self, version_name: str) -> tuple[str, bytes]:
+        response = self._sm().access_secret_version(name=version_name)
+        return str(response.name), bytes(response.payload.data)
 
     def forget(self, version_name: str) -> None:
         """Read `version_name` again next time (its value was refused)."""

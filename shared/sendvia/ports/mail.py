@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sendvia.domain.delivery import Found
 from sendvia.domain.failures import ProviderFailure
 from sendvia.domain.mailbox import MailboxRecord, Provider
-from sendvia.ports.receiving import MailReader
+
+if TYPE_CHECKING:
+    from sendvia.ports.receiving import MailReader
 
 # -- mail providers ----------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
-from sendvia.adapters.imap_reader import ImapReader
 from sendvia.adapters.mail_sockets import cut_imap, cut_smtp
 from sendvia.adapters.mail_steps import PLATFORM, Steps, tenant_lane
 from sendvia.adapters.smtp_imap import MailServers
@@ -20,6 +20,9 @@ from sendvia.domain.mailbox import MailboxRecord, Provider, Server
 from sendvia.domain.smtp_passwords import SmtpPasswords
 from sendvia.domain.smtp_replies import HINTS
 from sendvia.ports import Outgoing, Secrets, SecretUnavailable, Sent, TestRun
+
+if TYPE_CHECKING:
+    from sendvia.adapters.imap_reader import ImapReader
 
 log = logging.getLogger("sendvia.providers.smtp")
 
@@ -246,6 +249,8 @@ class SmtpProvider:
 
     def reader(self, mailbox: MailboxRecord) -> ImapReader:
         """The mailbox's Inbox and Sent folder over IMAP, for sync."""
+        from sendvia.adapters.imap_reader import ImapReader  # sync's, not sending's
+
         imap = mailbox.imap
         if imap is None:
             raise ProviderFailure(
