@@ -165,7 +165,11 @@ def queued_delivery() -> str:
     return delivery_id
 
 
+SETTLE_S = 0.3  # the stack finishes what the last process asked of it before the next starts
+
+
 def timed(code: str, env: dict[str, str]) -> float:
+    time.sleep(SETTLE_S)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", code], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
@@ -199,7 +203,8 @@ def main() -> None:
 
     timed(FLOOR, env)  # warm the OS file cache once, for every process alike
     # A floor beside every subject's run, not one a round: seven floors made the floor's median,
-    # and with it every ratio of a run, move by up to 0.1 from one run to the next.
+    # and with it every ratio of a run, move by up to 0.1 from one run to the next. Each process
+    # starts on a settled stack, so neither kind inherits the work the one before left behind.
     floors: dict[str, list[float]] = {name: [] for name in functions}
     subjects: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(args.runs):

@@ -23,7 +23,7 @@ _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # The deliveries queue's numbers, shared with Terraform (infra/modules/sendvia/tasks.tf).
 # Read beside this file, as the deployed source holds it (importlib.resources' machinery costs
 # every cold start 3 ms: bench/cold_start.py).
-QUEUE: dict[str, Any] = json.loads(Path(__file__).with_name("queue.json").read_text())
+QUEUE: dict[str, Any] = json.loads(Path(__file__).with_name("queue.json").read_text("utf-8"))
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
