@@ -205,11 +205,11 @@ def main() -> None:
     # A floor beside every subject's run, not one a round: seven floors made the floor's median,
     # and with it every ratio of a run, move by up to 0.1 from one run to the next. Each process
     # starts on a settled stack, so neither kind inherits the work the one before left behind.
-    floors: dict[str, list[float]] = {name: [] for name in functions}
+    floors: list[float] = []
     subjects: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(args.runs):
         for name in functions:
-            floors[name].append(timed(FLOOR, env))
+            floors.append(timed(FLOOR, env))
             if name == "deliver":
                 body = {"tenant_id": TENANT, "delivery_id": queued_delivery()}
                 first = ("POST", "/", body, oidc, {})
@@ -222,7 +222,7 @@ def main() -> None:
             )
             subjects[name].append(timed(code, env))
 
-    floor = statistics.median(f for runs in floors.values() for f in runs)
+    floor = statistics.median(floors)
     print(f"cold start, median of {args.runs} fresh processes each, a floor timed beside each")
     print(f"  {'floor (functions-framework + firestore)':<42} {floor * 1000:7.0f} ms   1.00x")
     for name, runs in subjects.items():
