@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import socket
 import sys
@@ -70,6 +71,9 @@ MICROSOFT_CLIENT_SECRET_VERSION = (
 RELAY_USER = "apikey"
 RELAY_SECRET_ID = "sendvia-default-relay"  # noqa: S105 - a secret's name
 RELAY_SECRET_VERSION = f"projects/{PROJECT}/secrets/{RELAY_SECRET_ID}/versions/latest"
+# The key sealing a delivery into its task (services/tickets.py): a new one at every `up`.
+TICKET_KEY_SECRET_ID = "sendvia-task-ticket-key"  # noqa: S105 - a secret's name
+TICKET_KEY_VERSION = f"projects/{PROJECT}/secrets/{TICKET_KEY_SECRET_ID}/versions/latest"
 
 
 class StackError(Exception):
@@ -237,6 +241,7 @@ def environment(ports: dict[str, int]) -> dict[str, str]:
         "SENDVIA_DELIVER_URL": f"http://{host}:{ports['functions']}/deliver",
         "SENDVIA_TASKS_SERVICE_ACCOUNT": f"sendvia-tasks@{PROJECT}.iam.gserviceaccount.com",
         "SENDVIA_TASKS_CERTS_URL": f"http://{host}:{ports['cloudtasks_http']}/jwks",
+        "SENDVIA_TASKS_TICKET_KEY": TICKET_KEY_VERSION,
         # No Cloud Scheduler here: a developer runs a reminder batch with curl. The check of its
         # token is off, explicitly (production refuses this setting).
         "SENDVIA_SCHEDULER_AUTH": "off",
@@ -522,8 +527,6 @@ def microsoft_secret_file(state_dir: Path) -> Path:
     """The fake Microsoft app's client secret, made once per stack, readable by its owner only."""
     path = state_dir / "microsoft-client-secret"
     if not path.exists():
-        import secrets
-
         path.touch(mode=0o600)
         path.write_text("msft~" + secrets.token_urlsafe(30))
     return path
@@ -533,8 +536,6 @@ def client_secret_file(state_dir: Path) -> Path:
     """The fake Google's OAuth client secret, made once per stack, readable by its owner only."""
     path = state_dir / "google-client-secret"
     if not path.exists():
-        import secrets
-
         path.touch(mode=0o600)
         path.write_text("GOCSPX-" + secrets.token_urlsafe(24))
     return path
@@ -543,8 +544,6 @@ def client_secret_file(state_dir: Path) -> Path:
 def relay_password_file(state_dir: Path) -> Path:
     path = state_dir / "relay-password"
     if not path.exists():
-        import secrets
-
         path.touch(mode=0o600)
         path.write_text("SG." + secrets.token_urlsafe(32))
     return path
@@ -575,6 +574,13 @@ def seed(state_dir: Path, env: dict[str, str]) -> None:
     google_seed.store_secret(
         RELAY_SECRET_ID,
         relay_password_file(state_dir).read_bytes(),
+        project=PROJECT,
+        errors=exceptions,
+        sm=secretmanager_v1,
+    )
+    google_seed.store_secret(
+        TICKET_KEY_SECRET_ID,
+        secrets.token_bytes(32),
         project=PROJECT,
         errors=exceptions,
         sm=secretmanager_v1,

@@ -62,6 +62,9 @@ class TasksSettings:
     max_retry_duration_s: float = QUEUE["max_retry_duration_s"]
     max_dispatches_per_s: float = QUEUE["max_dispatches_per_s"]
     max_concurrent: float = QUEUE["max_concurrent"]
+    # The Secret Manager version of the key sealing a delivery into its task, so that `deliver`
+    # need not read it back (domain/ticket.py); None: tasks carry the ids only.
+    ticket_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,12 @@ def _tasks_settings(env: Mapping[str, str], problems: list[str]) -> TasksSetting
                 numbers[key] = float(raw)
             except ValueError:
                 problems.append(f"{name}={raw!r} is not a number of seconds.")
+    ticket_key = env.get("SENDVIA_TASKS_TICKET_KEY", "").strip()
+    if ticket_key and not _SECRET_VERSION.match(ticket_key):
+        problems.append(
+            "SENDVIA_TASKS_TICKET_KEY must name the Secret Manager version holding the key "
+            "that seals tasks (projects/P/secrets/NAME/versions/latest), or be unset."
+        )
     if problems:
         return None
     optional = {
@@ -337,6 +346,7 @@ def _tasks_settings(env: Mapping[str, str], problems: list[str]) -> TasksSetting
             ("location", env.get("SENDVIA_TASKS_LOCATION", "").strip()),
             ("queue", env.get("SENDVIA_TASKS_QUEUE", "").strip()),
             ("certs_url", env.get("SENDVIA_TASKS_CERTS_URL", "").strip()),
+            ("ticket_key", ticket_key),
         )
         if v
     }

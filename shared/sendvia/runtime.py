@@ -42,6 +42,7 @@ from sendvia.ports import (
 
 if TYPE_CHECKING:
     from sendvia.adapters.smtp_imap import MailServers
+    from sendvia.adapters.ticket_key import TicketKey
     from sendvia.ports.receiving import Contacts, Correspondence, SyncStates
 
 K = TypeVar("K")
@@ -77,6 +78,7 @@ class Runtime:
     clock: Callable[[], dt.datetime] = utc_now
     routes: RouteCache = field(default_factory=lambda: RouteCache(0))  # see services/routes.py
     mx: MailExchangers | None = None  # DNS for `discover`; None: no lookups (answers smtp)
+    ticket_key: TicketKey | None = None  # seals a delivery into its task (services/tickets)
 
 
 class _Later:
@@ -295,7 +297,16 @@ def build(settings: Settings) -> Runtime:
         contacts=later(contacts),
         correspondence=later(correspondence),
         sync_states=later(sync_states),
+        ticket_key=_ticket_key(settings, secrets),
     )
+
+
+def _ticket_key(settings: Settings, secrets: Secrets) -> TicketKey | None:
+    if settings.tasks is None or settings.tasks.ticket_key is None:
+        return None
+    from sendvia.adapters.ticket_key import TicketKey
+
+    return TicketKey(secrets, settings.tasks.ticket_key)
 
 
 @functools.cache

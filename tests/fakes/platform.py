@@ -96,6 +96,7 @@ class FakeQueue:
         self.fail_next = 0  # how many of the next task creations fail (Cloud Tasks unavailable)
         self.syncs: list[tuple[str, str, str]] = []
         self.sync_times: dict[str, dt.datetime | None] = {}
+        self.seals: dict[tuple[str, str], dict[str, str]] = {}  # the tasks' `as_created`
 
     def enqueue(
         self,
@@ -115,12 +116,17 @@ class FakeQueue:
         return True
 
     def enqueue_all(
-        self, tenant_id: str, deliveries: Sequence[tuple[str, dt.datetime | None]]
+        self,
+        tenant_id: str,
+        deliveries: Sequence[tuple[str, dt.datetime | None]],
+        seals: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[bool]:
         created, failure = [], None
         for delivery_id, at in deliveries:
             try:
                 created.append(self.enqueue(tenant_id, delivery_id, at=at))
+                if seals and delivery_id in seals:
+                    self.seals[(tenant_id, delivery_id)] = dict(seals[delivery_id])
             except ConnectionError as exc:
                 failure = failure or exc
                 created.append(False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -229,6 +231,12 @@ class FakeOAuthStates:
         return record if record and record["expires_at"] > now else None
 
 
+def _version(doc: Mapping[str, Any]) -> str:
+    """A document's version: the same for the same content (any write that changes it,
+    changes it, as Firestore's update time does for every write)."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class FakeDeliveries:
     def __init__(self) -> None:
         self.docs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -244,16 +252,16 @@ class FakeDeliveries:
         doc = self.docs.get((tenant_id, delivery_id))
         return Delivery.from_doc(delivery_id, copy.deepcopy(doc)) if doc else None
 
-    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> bool:
+    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> str | None:
         with self._lock:
             if (tenant_id, delivery_id) in self.docs:
-                return False
+                return None
             self.docs[(tenant_id, delivery_id)] = copy.deepcopy(dict(data))
-            return True
+            return _version(self.docs[(tenant_id, delivery_id)])
 
     def create_many(
         self, tenant_id: str, records: list[tuple[str, Mapping[str, Any]]]
-    ) -> list[bool]:
+    ) -> list[str | None]:
         return [self.create(tenant_id, i, data) for i, data in records]
 
     @staticmethod
@@ -346,7 +354,8 @@ class FakeDeliveries:
     ) -> bool:
         with self._lock:
             doc = self.docs.get((tenant_id, delivery_id))
-            if doc is None or doc != ticket:
+            # A ticket is the document as `look` read it, or the version `create` gave.
+            if doc is None or (_version(doc) if isinstance(ticket, str) else doc) != ticket:
                 return False
             doc.update(copy.deepcopy(dict(changes)))
             if attempt is not None:

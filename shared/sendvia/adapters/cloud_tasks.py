@@ -3,7 +3,8 @@
 Task names are derived from the tenant and delivery, so a retried `send` or a second `reminders`
 run creates no second task: Cloud Tasks answers ALREADY_EXISTS while the task exists and for about
 an hour after it ran (cloud.google.com/tasks/docs/reference/rpc: CreateTask). The payload names the
-delivery and nothing else — no content, no credential. The functions only enqueue
+delivery, and for a delivery `send` has just created, its document as created, sealed
+(services/tickets.py): never a credential. The functions only enqueue
 (roles/cloudtasks.enqueuer): the queue belongs to Terraform in production and to the local
 stack's start (`queue_spec`), both from sendvia/queue.json, so retries never depend on defaults.
 """
@@ -14,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sendvia.adapters import grpc_calls
@@ -82,26 +83,27 @@ class CloudTasksQueue:
         return self._create(f"{self.queue_name}/tasks/{name}", url, url, body, at)
 
     def enqueue_all(
-        self, tenant_id: str, deliveries: Sequence[tuple[str, dt.datetime | None]]
+        self,
+        tenant_id: str,
+        deliveries: Sequence[tuple[str, dt.datetime | None]],
+        seals: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[bool]:
         """The deliveries' tasks, IN_FLIGHT creations waiting at a time on gRPC's futures
-        rather than a thread each (bench/pipeline.py: a third of their CPU)."""
+        rather than a thread each (bench/pipeline.py: a third of their CPU). A delivery with a
+        seal carries it as `as_created` (services/tickets.py)."""
         from google.api_core import exceptions
 
         if self._create_tasks is None:
             method = self._create_task_method()
             self._create_tasks = grpc_calls.unary_many(*method, timeout_s=20.0)
-        url = self._settings.deliver_url
-        requests = [
-            self._request(
-                f"{self.queue_name}/tasks/{self.task_id(tenant_id, delivery_id)}",
-                url,
-                url,
-                {"tenant_id": tenant_id, "delivery_id": delivery_id},
-                at,
-            )
-            for delivery_id, at in deliveries
-        ]
+        url, seals = self._settings.deliver_url, seals or {}
+        requests = []
+        for delivery_id, at in deliveries:
+            body: dict[str, Any] = {"tenant_id": tenant_id, "delivery_id": delivery_id}
+            if delivery_id in seals:
+                body["as_created"] = seals[delivery_id]
+            name = f"{self.queue_name}/tasks/{self.task_id(tenant_id, delivery_id)}"
+            requests.append(self._request(name, url, url, body, at))
         answers = self._create_tasks(requests, IN_FLIGHT)
         for answer in answers:  # every creation was tried; the first failure is the caller's
             if isinstance(answer, Exception) and not isinstance(answer, exceptions.AlreadyExists):
@@ -126,7 +128,7 @@ class CloudTasksQueue:
         name: str,  # the task's full name: its queue's, then /tasks/{id}
         url: str,
         audience: str,
-        body: dict[str, str],
+        body: dict[str, Any],
         at: dt.datetime | None,
     ) -> bool:
         from google.api_core import exceptions
@@ -143,7 +145,7 @@ class CloudTasksQueue:
         name: str,
         url: str,
         audience: str,
-        body: dict[str, str],
+        body: dict[str, Any],
         at: dt.datetime | None,
     ) -> tuple[Any, tuple[tuple[str, str], ...]]:
         """CreateTask's request for the task, built as protobuf messages (the client's

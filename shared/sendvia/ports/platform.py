@@ -69,10 +69,14 @@ class Queue(Protocol):
         ...
 
     def enqueue_all(
-        self, tenant_id: str, deliveries: Sequence[tuple[str, dt.datetime | None]]
+        self,
+        tenant_id: str,
+        deliveries: Sequence[tuple[str, dt.datetime | None]],
+        seals: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[bool]:
         """`enqueue` for each (delivery id, at) of a tenant, many at once; when one fails,
-        the others are still created and the first failure is raised."""
+        the others are still created and the first failure is raised. A delivery with a seal
+        (services/tickets.py) carries it in its task."""
         ...
 
     def enqueue_sync(

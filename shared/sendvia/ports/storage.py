@@ -140,14 +140,17 @@ class Deliveries(Protocol):
 
     def get(self, tenant_id: str, delivery_id: str) -> Delivery | None: ...
 
-    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> bool:
-        """Create it unless it exists (an idempotent retry): False when it already did."""
+    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> str | None:
+        """Create it unless it exists (an idempotent retry): its version, as text (a ticket
+        `take_and_hand_over` and `finish_untaken` take, as they take `look`'s); None when it
+        already existed."""
         ...
 
     def create_many(
         self, tenant_id: str, records: list[tuple[str, Mapping[str, Any]]]
-    ) -> list[bool]:
-        """Create several; for each, False when it already existed."""
+    ) -> list[str | None]:
+        """Create several; for each, its version as `create` gives it, or None when it
+        already existed."""
         ...
 
     def claim(

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sendvia.domain.contacts import valid_contact_id
@@ -39,7 +40,7 @@ from sendvia.errors import (
     Unavailable,
 )
 from sendvia.runtime import Runtime
-from sendvia.services import attempt, manual, routes, suppression
+from sendvia.services import attempt, manual, routes, suppression, tickets
 from sendvia.services.routes import lease_of
 from sendvia.validation import parse_model
 
@@ -78,19 +79,21 @@ def _digest(*parts: str) -> str:
 
 def _create(
     rt: Runtime, tenant_id: str, delivery_id: str, record: dict[str, Any], *, keyed: bool
-) -> tuple[str, Delivery | None]:
-    """Create the delivery: (its id, None); or, when its key already names one, (that id, the
-    delivery it names). A key is remembered for KEY_LIFETIME: a key used again after that names
-    a new email, whose id follows from the expired one's, so retries of it find it again."""
+) -> tuple[str, Delivery | None, str | None]:
+    """Create the delivery: (its id, None, its version); or, when its key already names one,
+    (that id, the delivery it names, None). A key is remembered for KEY_LIFETIME: a key used
+    again after that names a new email, whose id follows from the expired one's, so retries of
+    it find it again."""
     for _ in range(MAX_KEY_GENERATIONS):
-        if rt.deliveries.create(tenant_id, delivery_id, record):
-            return delivery_id, None
+        version = rt.deliveries.create(tenant_id, delivery_id, record)
+        if version is not None:
+            return delivery_id, None, version
         existing = rt.deliveries.get(tenant_id, delivery_id)
         if existing is None:
             continue  # deleted since: create it again
         first_used = existing.created_at
         if not keyed or first_used is None or first_used >= rt.clock() - KEY_LIFETIME:
-            return delivery_id, existing
+            return delivery_id, existing, None
         delivery_id = _digest(delivery_id, first_used.isoformat())
     raise Conflict(
         "This Idempotency-Key has been used too many times.",
@@ -112,7 +115,7 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
     if refused is not None:
         record.update(suppression.suppressed_changes(refused))
     # Created first: a retried request (same key) finds its delivery instead of sending again.
-    delivery_id, existing = _create(
+    delivery_id, existing, version = _create(
         rt, principal.tenant_id, delivery_id_for(principal, key), record, keyed=key is not None
     )
     if existing is not None:
@@ -129,7 +132,8 @@ def send(rt: Runtime, principal: Principal, body: Any, key: str | None) -> tuple
         suppression.refuse(rt, principal.tenant_id, created)
         return 202, created
     if created.queued_for_later:
-        _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)])
+        as_created = {delivery_id: (version, record)} if version is not None else {}
+        _enqueue_due(rt, principal.tenant_id, [(delivery_id, request)], as_created)
         return 202, created
     return manual.send_now(
         rt, context=context, principal=principal, request=request, route=route, delivery=created
@@ -170,19 +174,25 @@ def send_batch(
         principal.tenant_id, [(delivery_id, record) for _, delivery_id, _, record in accepted]
     )
     due: list[tuple[str, Request]] = []
-    for (index, delivery_id, request, record), new in zip(accepted, created, strict=True):
+    as_created: dict[str, tuple[str, dict[str, Any]]] = {}
+    for (index, delivery_id, request, record), version in zip(accepted, created, strict=True):
         delivery = Delivery.from_doc(delivery_id, record)
-        if new:
+        if version is not None:
             results[index] = delivery
             if delivery_id in refused_ids:
                 suppression.refuse(rt, principal.tenant_id, delivery)
             else:
                 due.append((delivery_id, request))
+                as_created[delivery_id] = (version, record)
             continue
-        found_id, existing = _create(rt, principal.tenant_id, delivery_id, record, keyed=True)
+        found_id, existing, renewed = _create(
+            rt, principal.tenant_id, delivery_id, record, keyed=True
+        )
         if existing is None:  # the key had expired: a new email
             results[index] = Delivery.from_doc(found_id, record)
             due.append((found_id, request))
+            if renewed is not None:
+                as_created[found_id] = (renewed, record)
             continue
         try:
             results[index] = _again(existing, request)[1]
@@ -190,7 +200,7 @@ def send_batch(
             results[index] = _batch_error(exc, index)
         else:
             due += _still_queued([(existing, request)])
-    _enqueue_due(rt, principal.tenant_id, due)
+    _enqueue_due(rt, principal.tenant_id, due, as_created)
     _teach(rt, principal.tenant_id, [r for _, _, r, _ in accepted])
     return results
 
@@ -283,14 +293,21 @@ def _record(
     }
 
 
-def _enqueue_due(rt: Runtime, tenant_id: str, deliveries: list[tuple[str, Request]]) -> None:
+def _enqueue_due(
+    rt: Runtime,
+    tenant_id: str,
+    deliveries: list[tuple[str, Request]],
+    as_created: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
+) -> None:
     """Give the deliveries due soon their tasks now (concurrently); later ones are left to
-    `reminders`, which finds the names of these taken."""
+    `reminders`, which finds the names of these taken. The ones just created (`as_created`: their
+    versions and documents) carry themselves, sealed, so `deliver` need not read them."""
     queue = rt.queue
     horizon = rt.clock() + REMINDER_HORIZON
     due = [(i, r.send_at) for i, r in deliveries if r.send_at is None or r.send_at <= horizon]
     if queue is not None and due:
-        queue.enqueue_all(tenant_id, due)
+        fresh = {i: as_created[i] for i, _ in due if as_created and i in as_created}
+        queue.enqueue_all(tenant_id, due, tickets.sealed(rt, tenant_id, fresh))
 
 
 def _parse(body: Any) -> Request:

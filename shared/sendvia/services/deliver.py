@@ -27,6 +27,7 @@ outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answer
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -44,7 +45,7 @@ from sendvia.domain.outgoing import StoredContent
 from sendvia.domain.principal import Principal, Role
 from sendvia.ports import SecretUnavailable
 from sendvia.runtime import Runtime
-from sendvia.services import attempt, handover, notices, routes, suppression
+from sendvia.services import attempt, handover, notices, routes, suppression, tickets
 from sendvia.services.routes import lease_of
 
 DEFAULT_MAX_ATTEMPTS = 20
@@ -59,23 +60,62 @@ def answer_for(outcome: Claim | Next | None) -> int:
     return 200
 
 
-def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[str, Any]]:
-    """One attempt: read the delivery, decide, and write once before the provider is asked
-    (the claim and the hand-over mark together) and once after (the outcome). An attempt that
-    died holding the delivery (its lease passed) is taken over with a claim of its own."""
+class _Changed(Exception):  # noqa: N818 - what an attempt learns
+    """The delivery is no longer as `send` created it (its task's ticket): nothing was written
+    or sent by this attempt, which reads it instead."""
+
+
+def deliver(
+    rt: Runtime, tenant_id: str, delivery_id: str, as_created: Mapping[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """One attempt: read the delivery (or take it as `send` created it, from the task's
+    ticket), decide, and write once before the provider is asked (the claim and the hand-over
+    mark together) and once after (the outcome). An attempt that died holding the delivery
+    (its lease passed) is taken over with a claim of its own."""
     if rt.relay is not None:
         # Most emails, and every fallback, go by the relay: on an instance's first delivery its
         # connection opens while the delivery is read and claimed (once per instance).
         rt.relay.warm()
+    given = tickets.opened(rt, tenant_id, delivery_id, as_created) if as_created else None
+    if given is not None:
+        try:
+            return _attempt(rt, tenant_id, delivery_id, given)
+        except _Changed:
+            pass  # cancelled, or taken by an earlier dispatch of this task: read it
+    return _attempt(rt, tenant_id, delivery_id, None)
+
+
+def _attempt(
+    rt: Runtime, tenant_id: str, delivery_id: str, given: tuple[Delivery, str] | None
+) -> tuple[int, dict[str, Any]]:
+    """With `given` (the delivery as created, its version), nothing is read: the first write
+    is conditional on that version, and `_Changed` is raised if it fails."""
     now, lease = rt.clock(), lease_of(rt)
-    claim, delivery, ticket = rt.deliveries.look(tenant_id, delivery_id, now, lease)
-    if claim is Claim.CLAIMED and delivery is not None and ticket is None:
-        claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, now, lease)
-    elif delivery is not None and claim is Claim.CLAIMED:
+    delivery: Delivery | None
+    ticket: Any
+    if given is not None:
+        delivery, ticket = given
+        claim = delivery.claim_refused(now, lease) or Claim.CLAIMED
+        if claim is not Claim.CLAIMED:
+            raise _Changed(delivery_id)
         delivery = replace(delivery, attempts=delivery.attempts + 1)  # this attempt's number
+    else:
+        claim, delivery, ticket = rt.deliveries.look(tenant_id, delivery_id, now, lease)
+        if claim is Claim.CLAIMED and delivery is not None and ticket is None:
+            claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, now, lease)
+        elif delivery is not None and claim is Claim.CLAIMED:
+            delivery = replace(delivery, attempts=delivery.attempts + 1)  # this attempt's number
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
     handing = handover.Handover(rt, tenant_id, delivery_id, delivery.attempts, ticket)
+
+    def superseded() -> tuple[int, dict[str, Any]]:
+        if given is not None and handing.untaken:
+            raise _Changed(delivery_id)
+        # Another attempt holds it: retry this task later, and find it done (a duplicate
+        # dispatch answered 200 could end the task while the winner still needs its retries).
+        return 409, {"outcome": "superseded"}
+
     sender = delivery.sender
     principal = Principal(
         tenant_id,
@@ -88,23 +128,22 @@ def deliver(rt: Runtime, tenant_id: str, delivery_id: str) -> tuple[int, dict[st
         context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
         settled = attempt.settle_unknown(rt, context, principal, delivery)
         if settled is not None:
-            return _record_outcome(rt, tenant_id, delivery, settled, handing)
+            return _record_outcome(rt, tenant_id, delivery, settled, handing, superseded=superseded)
     request = StoredContent.from_json(delivery.content or {})  # validated when it was sent
     refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
         changes = {**suppression.suppressed_changes(refused), "lease_until": None}
         notices.not_sent(rt, tenant_id, delivery, kind="send_suppressed", error=changes["error"])
-        handing.finish(changes)
+        if not handing.finish(changes) and given is not None:
+            raise _Changed(delivery_id)
         return 200, {"outcome": "suppressed"}
     try:
         result = _send(
             rt, tenant_id=tenant_id, principal=principal, request=request, handing=handing
         )
     except handover.Superseded:
-        # Another attempt holds it: retry this task later, and find it done (a duplicate dispatch
-        # answered 200 could end the task while the winner still needs its retries).
-        return 409, {"outcome": "superseded"}
-    return _record_outcome(rt, tenant_id, delivery, result, handing)
+        return superseded()
+    return _record_outcome(rt, tenant_id, delivery, result, handing, superseded=superseded)
 
 
 def _log(rt: Runtime, number: int, result: attempt.Outcome) -> dict[str, Any]:
@@ -137,9 +176,11 @@ def _record_outcome(
     delivery: Delivery,
     result: attempt.Outcome,
     handing: handover.Handover,
+    *,
+    superseded: Callable[[], tuple[int, dict[str, Any]]],
 ) -> tuple[int, dict[str, Any]]:
     """Write what the attempt came to — only while this attempt still holds the delivery — and
-    answer Cloud Tasks accordingly."""
+    answer Cloud Tasks accordingly (`superseded()` when it no longer does)."""
     number = delivery.attempts
     changes, answer, next_step = _changes_for(rt, delivery, result)
     if next_step is Next.FAIL:
@@ -148,7 +189,7 @@ def _record_outcome(
         notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=changes["error"] or {})
     log = _log(rt, number, result)
     if not handing.finish(changes, log):
-        return 409, {"outcome": "superseded"}  # another attempt holds it: its outcome stands
+        return superseded()  # another attempt holds it: its outcome stands
     if next_step in (Next.DEFER, Next.VERIFY) and rt.queue is not None:
         rt.queue.enqueue(tenant_id, delivery.id, at=changes["send_at"], generation=number)
     return answer_for(next_step), answer

@@ -69,33 +69,33 @@ class FirestoreDeliveries(DeliveryQueries):
         snapshot = self._ref(tenant_id, delivery_id).get()
         return Delivery.from_doc(snapshot.id, snapshot.to_dict() or {}) if snapshot.exists else None
 
-    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> bool:
+    def create(self, tenant_id: str, delivery_id: str, data: Mapping[str, Any]) -> str | None:
         from google.api_core import exceptions
 
         METER.writes()
         try:
             written = self._documents.create_all([(paths.delivery(tenant_id, delivery_id), data)])
         except exceptions.Conflict:
-            return False
+            return None
         if data.get("state") == DeliveryState.SENDING:  # a manual send, claimed from the start
             self._hold(tenant_id, delivery_id, int(data.get("attempts") or 0), written[0])
-        return True
+        return _version_text(written[0])
 
     def create_many(
         self, tenant_id: str, records: list[tuple[str, Mapping[str, Any]]]
-    ) -> list[bool]:
+    ) -> list[str | None]:
         """In one commit. The commit is atomic, so one existing delivery (a retried batch) fails
         it whole: then each is created on its own, and the ones that exist are reported."""
         from google.api_core import exceptions
 
         METER.writes(len(records))
         try:
-            self._documents.create_all(
+            written = self._documents.create_all(
                 (paths.delivery(tenant_id, delivery_id), data) for delivery_id, data in records
             )
         except exceptions.Conflict:
             return [self.create(tenant_id, i, data) for i, data in records]
-        return [True] * len(records)
+        return [_version_text(version) for version in written]
 
     def claim(
         self, tenant_id: str, delivery_id: str, now: dt.datetime, lease: dt.timedelta
@@ -194,6 +194,8 @@ class FirestoreDeliveries(DeliveryQueries):
 
         path = paths.delivery(tenant_id, delivery_id)
         write_id = secrets.token_hex(8)
+        if isinstance(ticket, str):  # a version `create` gave, carried in a task
+            ticket = _version(ticket)
         try:
             update_time = self._documents.update(
                 path, {**changes, "write_id": write_id}, if_updated_at=ticket, append=append
@@ -327,3 +329,17 @@ class FirestoreDeliveries(DeliveryQueries):
 
         result: tuple[Cancel, Delivery | None] = cancel_unsent(self._db.transaction())
         return result
+
+
+def _version_text(version: Any) -> str:
+    """A document's version (its update time) as text, to the nanosecond: a task carries it."""
+    text: str = version.ToJsonString()
+    return text
+
+
+def _version(text: str) -> Any:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    version = Timestamp()
+    version.FromJsonString(text)
+    return version
