@@ -38,6 +38,7 @@ CAPABILITY_USERS = {
         "sendvia.services.reminders",
     },
     "sync_enqueuer": {"sendvia.services.sync"},
+    "ticket_key": {"sendvia.services.tickets"},
 }
 # What each function needs at the least, whatever the static reach says (a deploy without one
 # of these breaks a flow the tests drive locally).
@@ -47,9 +48,9 @@ REQUIRED = {
     "oauth_callback": {"firestore", "mailbox_secrets", "secret_creator", "oauth_client"},
     "test_connection": {"firestore", "mailbox_secrets"},
     "activity": {"firestore"},
-    "send": {"firestore", "mailbox_secrets", "relay_password", "enqueuer"},
+    "send": {"firestore", "mailbox_secrets", "relay_password", "enqueuer", "ticket_key"},
     "provider_events": {"firestore"},
-    "deliver": {"firestore", "mailbox_secrets", "relay_password", "enqueuer"},
+    "deliver": {"firestore", "mailbox_secrets", "relay_password", "enqueuer", "ticket_key"},
     "reminders": {"firestore", "enqueuer"},
     "sync": {"firestore", "mailbox_secrets", "sync_enqueuer"},
 }

@@ -30,6 +30,8 @@ locals {
     SENDVIA_TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email
     SENDVIA_TASKS_LOCATION        = var.region
     SENDVIA_TASKS_QUEUE           = google_cloud_tasks_queue.deliveries.name
+    # Seals each queued email into its task (decision 0009); without a version, tasks carry ids.
+    SENDVIA_TASKS_TICKET_KEY = "${google_secret_manager_secret.platform["task-ticket-key"].id}/versions/latest"
 
     # The caller reminders accepts, and the audience it signs for.
     SENDVIA_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email

@@ -97,6 +97,14 @@ resource "google_secret_manager_secret_iam_member" "relay_password" {
   member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
+resource "google_secret_manager_secret_iam_member" "ticket_key" {
+  for_each  = { for k, g in local.grants : k => g if g.capability == "ticket_key" }
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.platform["task-ticket-key"].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
 # Enqueue on the one queue (not queue admin: the queue is Terraform's), and sign the tasks' OIDC
 # tokens as the tasks invoker, which needs actAs on that one account.
 resource "google_cloud_tasks_queue_iam_member" "enqueuer" {

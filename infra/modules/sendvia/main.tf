@@ -84,6 +84,7 @@ locals {
       oauth_client    = "refreshes a Gmail mailbox's token"
       relay_password  = "a manual send by the platform's sender"
       enqueuer        = "queues triggered and scheduled emails for deliver"
+      ticket_key      = "seals each queued email into its task"
     }
     provider_events = {
       firestore = "delivery states and suppressions from the email service's events"
@@ -94,6 +95,7 @@ locals {
       oauth_client    = "refreshes a Gmail mailbox's token"
       relay_password  = "sends by the platform's sender"
       enqueuer        = "a deferred or unconfirmed email gets a task for later"
+      ticket_key      = "opens the seal on a task's email instead of reading it"
     }
     reminders = {
       firestore = "finds the scheduled emails that are due"

@@ -5,6 +5,7 @@ locals {
     "google-oauth-client-secret" = "the OAuth client's secret, for \"Sign in with Google\""
     "microsoft-client-secret"    = "the Microsoft Entra app's client secret, for \"Sign in with Microsoft\""
     "relay-password"             = "the platform's sender's SMTP password (the email service's API key)"
+    "task-ticket-key"            = "32 random bytes sealing a queued email into its Cloud Task, so deliver need not read it back"
   }
 }
 

@@ -1,11 +1,12 @@
 """Deliver one queued email, for Cloud Tasks.
 
-At-least-once dispatch must not mean twice sent. An attempt reads the delivery, decides, and
-claims it (a lease and its attempt number, domain/delivery) in the same write that marks it
-handed over, conditional on the version it read, just before the provider is asked; a duplicate
-dispatch that read the same version cannot make that write, and one that comes later finds it
-`sending` (busy: try later) or done. What came of it is recorded only while it still holds the
-claim (services/handover). What an attempt's
+At-least-once dispatch must not mean twice sent. An attempt reads the delivery (or takes it as
+created from its task's sealed ticket, services/tickets), decides, and claims it (a lease and
+its attempt number, domain/delivery) in the same write that marks it handed over, conditional on
+the version it read, just before the provider is asked; a duplicate dispatch that read the same
+version cannot make that write, and one that comes later finds it `sending` (busy: try later) or
+done. What came of it is recorded only while it still holds the claim (services/handover). What
+an attempt's
 outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answered
 (`answer_for`):
 - sent → 200;

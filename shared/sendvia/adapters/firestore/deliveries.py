@@ -33,7 +33,8 @@ class FirestoreDeliveries(DeliveryQueries):
     a manual send, claimed from the start) remembers the update time of its write, and the
     attempt's next write is conditional on it. The document unchanged since our own write means
     the attempt still holds it; any other write in between fails the condition, and the fence
-    falls back to reading the document and checking it. One read per email, the claim's.
+    falls back to reading the document and checking it. One read per email, the claim's; none when
+    the claim is conditional on the version `create` gave (a task's ticket, services/tickets).
 
     An attempt's reads and writes go through `Documents` (protobuf messages, without the
     client's proto-plus wrappers: half their CPU); versions are protobuf Timestamps."""
