@@ -141,8 +141,38 @@ def test_a_recipient_suppressed_since_it_was_queued_stops_it(client, fakes: Fake
         "pat@example.com", pe.Status.COMPLAINED, status_since=NOW, status_reason="spam"
     )
     assert run(fakes, delivery_id, seal) == (200, {"outcome": "suppressed"})
-    assert (fakes.relay.sent, reads) == ([], [])
+    assert fakes.relay.sent == []
+    assert reads == [delivery_id]  # people are told only what a read showed
     assert fakes.deliveries.of(TENANT, delivery_id)["state"] == "suppressed"
+    assert [n["kind"] for n in fakes.notifications.of(TENANT)] == ["send_suppressed"]
+
+
+def test_nobody_is_told_of_a_failure_of_an_email_cancelled_since_it_was_queued(
+    client, fakes: Fakes, admin, member, reads
+):
+    """The ticket would fail its condition only at the outcome's write: told first, the sender
+    would hear that an email they cancelled could not be sent."""
+    delivery_id, seal = queued(client, member)
+    client.call("PATCH", "settings", token=admin, body={"members_may_send": False})
+    cancelled = client.call("POST", "send", f"/{delivery_id}:cancel", token=member)
+    assert cancelled.status_code == 200, cancelled.json
+    assert run(fakes, delivery_id, seal) == (200, {"outcome": "done"})
+    assert fakes.notifications.of(TENANT) == []
+    assert fakes.deliveries.of(TENANT, delivery_id)["state"] == "cancelled"
+
+
+def test_a_failure_decided_from_a_ticket_is_told_after_a_read(
+    client, fakes: Fakes, admin, member, reads
+):
+    delivery_id, seal = queued(client, member)
+    client.call("PATCH", "settings", token=admin, body={"members_may_send": False})
+    status, body = run(fakes, delivery_id, seal)
+    assert (status, body["outcome"]) == (200, "failed")
+    assert reads == [delivery_id]
+    told = fakes.notifications.of(TENANT)
+    assert told and {n["kind"] for n in told} == {"send_failed"}
+    stored = fakes.deliveries.of(TENANT, delivery_id)
+    assert (stored["state"], stored["attempts"]) == ("failed", 1)
 
 
 def test_a_failure_before_the_hand_over_is_recorded_through_the_ticket(

@@ -28,7 +28,7 @@ outcome leads to (domain.delivery.after_failure), and what Cloud Tasks is answer
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -109,14 +109,7 @@ def _attempt(
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
     handing = handover.Handover(rt, tenant_id, delivery_id, delivery.attempts, ticket)
-
-    def superseded() -> tuple[int, dict[str, Any]]:
-        if given is not None and handing.untaken:
-            raise _Changed(delivery_id)
-        # Another attempt holds it: retry this task later, and find it done (a duplicate
-        # dispatch answered 200 could end the task while the winner still needs its retries).
-        return 409, {"outcome": "superseded"}
-
+    from_ticket = given is not None
     sender = delivery.sender
     principal = Principal(
         tenant_id,
@@ -129,22 +122,31 @@ def _attempt(
         context = routes.context_for(rt, tenant_id, principal.own_mailbox_id)
         settled = attempt.settle_unknown(rt, context, principal, delivery)
         if settled is not None:
-            return _record_outcome(rt, tenant_id, delivery, settled, handing, superseded=superseded)
+            return _record_outcome(rt, tenant_id, delivery, settled, handing)
     request = StoredContent.from_json(delivery.content or {})  # validated when it was sent
     refused = suppression.refusal_for(rt, tenant_id, request)
     if refused is not None:  # suppressed since it was queued (a reminder scheduled weeks ago)
+        if from_ticket:
+            raise _Changed(delivery_id)  # people are told only what a read showed
         changes = {**suppression.suppressed_changes(refused), "lease_until": None}
         notices.not_sent(rt, tenant_id, delivery, kind="send_suppressed", error=changes["error"])
-        if not handing.finish(changes) and given is not None:
-            raise _Changed(delivery_id)
+        handing.finish(changes)
         return 200, {"outcome": "suppressed"}
     try:
         result = _send(
             rt, tenant_id=tenant_id, principal=principal, request=request, handing=handing
         )
     except handover.Superseded:
-        return superseded()
-    return _record_outcome(rt, tenant_id, delivery, result, handing, superseded=superseded)
+        if from_ticket and handing.untaken:
+            raise _Changed(delivery_id) from None
+        return _superseded()
+    return _record_outcome(rt, tenant_id, delivery, result, handing, from_ticket=from_ticket)
+
+
+def _superseded() -> tuple[int, dict[str, Any]]:
+    # Another attempt holds it: retry this task later, and find it done (a duplicate dispatch
+    # answered 200 could end the task while the winner still needs its retries).
+    return 409, {"outcome": "superseded"}
 
 
 def _log(rt: Runtime, number: int, result: attempt.Outcome) -> dict[str, Any]:
@@ -178,19 +180,25 @@ def _record_outcome(
     result: attempt.Outcome,
     handing: handover.Handover,
     *,
-    superseded: Callable[[], tuple[int, dict[str, Any]]],
+    from_ticket: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """Write what the attempt came to — only while this attempt still holds the delivery — and
-    answer Cloud Tasks accordingly (`superseded()` when it no longer does)."""
+    answer Cloud Tasks accordingly. Taken from a ticket with nothing written yet, an outcome
+    that fails its condition, or that tells people (a failure), is decided again from a read."""
     number = delivery.attempts
+    unread = from_ticket and handing.untaken
     changes, answer, next_step = _changes_for(rt, delivery, result)
     if next_step is Next.FAIL:
+        if unread:
+            raise _Changed(delivery.id)  # cancelled since, maybe: nobody is told from a ticket
         # The notice first, once per delivery: a crash before the state is written loses
         # nothing, and the retry that follows tells nobody twice.
         notices.not_sent(rt, tenant_id, delivery, kind="send_failed", error=changes["error"] or {})
     log = _log(rt, number, result)
     if not handing.finish(changes, log):
-        return superseded()  # another attempt holds it: its outcome stands
+        if unread:
+            raise _Changed(delivery.id)
+        return _superseded()  # another attempt holds it: its outcome stands
     if next_step in (Next.DEFER, Next.VERIFY) and rt.queue is not None:
         rt.queue.enqueue(tenant_id, delivery.id, at=changes["send_at"], generation=number)
     return answer_for(next_step), answer
