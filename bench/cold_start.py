@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -140,29 +141,36 @@ def signed_bounce() -> tuple[str, str, object, str, dict[str, str]]:
     return ("POST", "/sendgrid", events, "", signed)
 
 
-def queued_delivery() -> str:
-    """A triggered email waiting for `deliver`, as `send` (mode queue) leaves it."""
+def queued_delivery() -> dict[str, Any]:
+    """A triggered email waiting for `deliver`, as `send` (mode queue) leaves it, and the body
+    of its task: with the delivery as created, sealed (decision 0009), as `send` writes it."""
     from google.cloud import firestore
+    from sendvia.adapters.google_clients import secret_manager_client
+    from sendvia.domain import ticket
     from sendvia.domain.send_request import SendRequest
 
     content = SendRequest.model_validate(
         {"to": ["pat@example.com"], "subject": "Reminder", "text": "Tomorrow at 10:00."}
     ).model_dump(mode="json")
     delivery_id = uuid.uuid4().hex
-    firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"]).document(
-        f"tenants/{TENANT}/deliveries/{delivery_id}"
-    ).set(
-        {
-            "kind": "triggered",
-            "state": "queued",
-            "attempts": 0,
-            "content": content,
-            "to": content["to"],
-            "subject": content["subject"],
-            "sender": {"uid": "bench-admin", "email": "", "name": "", "role": "admin"},
-        }
+    doc = {
+        "kind": "triggered",
+        "state": "queued",
+        "attempts": 0,
+        "content": content,
+        "to": content["to"],
+        "subject": content["subject"],
+        "sender": {"uid": "bench-admin", "email": "", "name": "", "role": "admin"},
+    }
+    written = (
+        firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+        .document(f"tenants/{TENANT}/deliveries/{delivery_id}")
+        .create(doc)
     )
-    return delivery_id
+    key = secret_manager_client().access_secret_version(name=os.environ["SENDVIA_TASKS_TICKET_KEY"])
+    version = written.update_time.timestamp_pb().ToJsonString()
+    sealed = ticket.seal(key.payload.data, TENANT, delivery_id, version, doc)
+    return {"tenant_id": TENANT, "delivery_id": delivery_id, "as_created": sealed}
 
 
 SETTLE_S = 0.3  # the stack finishes what the last process asked of it before the next starts
@@ -211,8 +219,7 @@ def main() -> None:
         for name in functions:
             floors.append(timed(FLOOR, env))
             if name == "deliver":
-                body = {"tenant_id": TENANT, "delivery_id": queued_delivery()}
-                first = ("POST", "/", body, oidc, {})
+                first = ("POST", "/", queued_delivery(), oidc, {})
             elif name == "provider_events":
                 first = signed_bounce()
             else:

@@ -176,7 +176,8 @@ def main() -> None:
         )
     print(
         f"  {'target':28s} {'<= 1':>7s} {'<= 3':>7s} {'0':>8s} {'0':>10s}"
-        "   (reads: the attempt's; writes: create, claim with hand-over, outcome)"
+        "   (reads: none while tasks carry their delivery, decision 0009;"
+        " writes: create, claim with hand-over, outcome)"
     )
 
 

@@ -228,15 +228,75 @@ def test_a_batch_seals_each_new_delivery(client, fakes: Fakes, admin, reads):
 
 def test_a_malformed_ticket_is_refused_naming_its_field(client, fakes: Fakes):
     body = {"tenant_id": TENANT, "delivery_id": "d1"}
+    good = {"version": "2026-12-02T07:30:00.123456789Z", "doc": "[{},{}]", "mac": "0" * 64}
     for seal, field in (
         ("not an object", "as_created"),
-        ({"version": "v", "doc": "[]"}, "as_created"),
-        ({"version": "v", "doc": "[]", "mac": "m", "extra": "x"}, "as_created"),
-        ({"version": 1, "doc": "[]", "mac": "m"}, "as_created.version"),
-        ({"version": "v", "doc": "x" * 64_001, "mac": "m"}, "as_created.doc"),
-        ({"version": "v", "doc": "[]", "mac": ""}, "as_created.mac"),
+        ({"version": good["version"], "doc": "[]"}, "as_created"),
+        ({**good, "extra": "x"}, "as_created"),
+        ({**good, "version": 1}, "as_created.version"),
+        ({**good, "version": "yesterday"}, "as_created.version"),
+        ({**good, "doc": "x" * 128_001}, "as_created.doc"),
+        ({**good, "doc": "[\ud800]"}, "as_created.doc"),  # a lone surrogate
+        ({**good, "doc": '["\u00e9"]'}, "as_created.doc"),  # not as `seal` writes it
+        ({**good, "mac": ""}, "as_created.mac"),
+        ({**good, "mac": "\ud800" * 64}, "as_created.mac"),
+        ({**good, "mac": "A" * 64}, "as_created.mac"),
     ):
         answer = client.call(
             "POST", "deliver", body={**body, "as_created": seal}, token="task-token"
         )
         assert (answer.status_code, answer.json["error"]["field"]) == (400, field), seal
+    surrogate = client.call(
+        "POST", "deliver", body={**body, "delivery_id": "d\ud800"}, token="task-token"
+    )
+    assert (surrogate.status_code, surrogate.json["error"]["field"]) == (400, "delivery_id")
+    # Well formed but not ours: ignored, and the delivery read (there is none).
+    unknown = client.call("POST", "deliver", body={**body, "as_created": good}, token="task-token")
+    assert (unknown.status_code, unknown.json) == (200, {"outcome": "missing"})
+
+
+def test_an_error_before_anything_was_written_is_checked_against_a_read(
+    client, fakes: Fakes, admin, reads
+):
+    """No relay configured any more, and the email cancelled meanwhile: the read shows there
+    is nothing to do, where the ticket alone would have answered a 5xx for Cloud Tasks to retry
+    until it gave up."""
+    delivery_id, seal = queued(client, admin)
+    assert client.call("POST", "send", f"/{delivery_id}:cancel", token=admin).status_code == 200
+    fakes.runtime = replace(fakes.runtime, relay=None)
+    assert run(fakes, delivery_id, seal) == (200, {"outcome": "done"})
+    assert reads == [delivery_id]
+
+
+def test_a_batch_key_used_again_after_it_expired_queues_a_new_sealed_email(
+    client, fakes: Fakes, admin, reads
+):
+    """And the sender hears of a recipient suppressed meanwhile, as for any new email."""
+    headers = {"Idempotency-Key": "monthly"}
+    messages = [
+        {"to": ["pat@example.com"], "subject": "Reminder", "text": "x"},
+        {"to": ["sam@example.com"], "subject": "Reminder", "text": "x"},
+    ]
+    first = client.call(
+        "POST", "send", "/batch", token=admin, body={"messages": messages}, headers=headers
+    )
+    assert first.status_code == 202, first.json
+    fakes.clock.advance(hours=25)
+    fakes.recipients.recipients[(TENANT, "sam@example.com")] = pe.Recipient(
+        "sam@example.com", pe.Status.COMPLAINED, status_since=NOW, status_reason="spam"
+    )
+    again = client.call(
+        "POST", "send", "/batch", token=admin, body={"messages": messages}, headers=headers
+    )
+    assert again.status_code == 202, again.json
+    ids = [result["delivery"]["id"] for result in again.json["results"]]
+    assert ids != [result["delivery"]["id"] for result in first.json["results"]]
+    assert [result["delivery"]["state"] for result in again.json["results"]] == [
+        "queued",
+        "suppressed",
+    ]
+    assert run(fakes, ids[0], fakes.queue.seals[(TENANT, ids[0])]) == (200, {"outcome": "sent"})
+    assert reads == []
+    assert (TENANT, ids[1]) not in fakes.queue.seals
+    told = fakes.notifications.of(TENANT)
+    assert {n["kind"] for n in told} == {"send_suppressed"}

@@ -4,6 +4,8 @@ deliver URL as audience and the configured service account."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from sendvia.api.internal import verify_oidc
@@ -19,7 +21,15 @@ router = Router("deliver", public=False, authenticate=False)
 # created, the delivery as created, sealed (services/tickets.py). Checked by hand, so that
 # `deliver` loads no pydantic at its cold start (bench/cold_start.py).
 _LIMITS = {"tenant_id": 200, "delivery_id": 100}
-_SEAL_LIMITS = {"version": 64, "doc": MAX_SEALED_CHARS, "mac": 128}
+# A ticket as `seal` writes it: an RFC 3339 time, JSON in ASCII (at most twice what is sealed
+# today, so that tasks queued before a change of that limit still read), a hex SHA-256 MAC.
+_VERSION = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+_MAC = re.compile(r"[0-9a-f]{64}")
+_SEAL_FORMS: dict[str, tuple[Callable[[str], object], int, str]] = {
+    "version": (_VERSION.fullmatch, 40, "an RFC 3339 time in UTC"),
+    "doc": (lambda doc: doc.isascii() and doc.isprintable(), 2 * MAX_SEALED_CHARS, "JSON in ASCII"),
+    "mac": (_MAC.fullmatch, 64, "64 hexadecimal digits"),
+}
 
 
 def _task(body: Any) -> tuple[str, str, dict[str, str] | None]:
@@ -40,27 +50,48 @@ def _task(body: Any) -> tuple[str, str, dict[str, str] | None]:
     _check_strings(body, _LIMITS, "")
     seal = body.get("as_created")
     if seal is not None:
-        if not isinstance(seal, dict) or seal.keys() != _SEAL_LIMITS.keys():
+        _check_seal(seal)
+    return body["tenant_id"], body["delivery_id"], seal
+
+
+def _check_seal(seal: Any) -> None:
+    if not isinstance(seal, dict) or seal.keys() != _SEAL_FORMS.keys():
+        raise BadRequest(
+            "as_created must be an object of version, doc and mac.",
+            code="invalid_value",
+            field="as_created",
+            hint="The task was not created by sendvia: check the caller.",
+        )
+    for name, (fits, longest, what) in _SEAL_FORMS.items():
+        value = seal[name]
+        if not (isinstance(value, str) and 0 < len(value) <= longest and fits(value)):
             raise BadRequest(
-                "as_created must be an object of version, doc and mac.",
+                f"as_created.{name} must be {what} (at most {longest} characters).",
                 code="invalid_value",
-                field="as_created",
+                field=f"as_created.{name}",
                 hint="The task was not created by sendvia: check the caller.",
             )
-        _check_strings(seal, _SEAL_LIMITS, "as_created.")
-    return body["tenant_id"], body["delivery_id"], seal
 
 
 def _check_strings(body: dict[str, Any], limits: dict[str, int], prefix: str) -> None:
     for name, longest in limits.items():
         value = body.get(name)
-        if not isinstance(value, str) or not 0 < len(value) <= longest:
+        if not isinstance(value, str) or not 0 < len(value) <= longest or not _encodable(value):
             raise BadRequest(
                 f"{prefix}{name} must be a string of 1 to {longest} characters.",
                 code="invalid_value",
                 field=f"{prefix}{name}",
                 hint="The task was not created by sendvia: check the caller.",
             )
+
+
+def _encodable(text: str) -> bool:
+    """Not holding a lone surrogate, which JSON lets through and no document path takes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _verify_task_token(call: Call) -> None:

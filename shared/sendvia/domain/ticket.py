@@ -9,8 +9,9 @@ condition, and `deliver` reads it as it always did.
 
 The seal is an HMAC-SHA256 under a key only sendvia's functions can read (Secret Manager):
 whoever may create tasks on the queue must still not choose what a tenant's mailbox sends. A
-seal that does not verify, under this key or any, is ignored, never refused: the ids in the task
-are enough to deliver it the slow way.
+seal that does not verify (another key, a rotated one, a changed byte) is ignored, not refused:
+the ids in the task are enough to deliver it the slow way. (A malformed one is refused, as any
+malformed task body is: api/deliver.py.)
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ def seal(
     times: dict[str, str] = {}
     for name, value in data.items():
         if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                return None  # Firestore would read it back as UTC: not the same value
-            times[name] = value.isoformat()
+            if value.utcoffset() is None:
+                return None  # naive: Firestore would take it for UTC
+            times[name] = value.astimezone(dt.UTC).isoformat()  # as Firestore gives it back
         else:
             plain[name] = value
     try:
@@ -61,8 +62,12 @@ def unseal(
     version, doc, mac = sealed.get("version"), sealed.get("doc"), sealed.get("mac")
     if not (isinstance(version, str) and isinstance(doc, str) and isinstance(mac, str)):
         return None
-    expected = _mac(key, tenant_id, delivery_id, version, doc)
-    if not hmac.compare_digest(mac.encode(), expected.encode()):
+    try:
+        expected = _mac(key, tenant_id, delivery_id, version, doc)
+        verified = hmac.compare_digest(mac.encode(), expected.encode())
+    except UnicodeEncodeError:  # a lone surrogate: not a seal of ours
+        return None
+    if not verified:
         return None
     plain, times = json.loads(doc)
     data: dict[str, Any] = dict(plain)

@@ -175,31 +175,28 @@ def send_batch(
     )
     due: list[tuple[str, Request]] = []
     as_created: dict[str, tuple[str, dict[str, Any]]] = {}
-    for (index, delivery_id, request, record), version in zip(accepted, created, strict=True):
-        delivery = Delivery.from_doc(delivery_id, record)
-        if version is not None:
-            results[index] = delivery
-            if delivery_id in refused_ids:
-                suppression.refuse(rt, principal.tenant_id, delivery)
-            else:
-                due.append((delivery_id, request))
-                as_created[delivery_id] = (version, record)
-            continue
-        found_id, existing, renewed = _create(
-            rt, principal.tenant_id, delivery_id, record, keyed=True
-        )
-        if existing is None:  # the key had expired: a new email
-            results[index] = Delivery.from_doc(found_id, record)
-            due.append((found_id, request))
-            if renewed is not None:
-                as_created[found_id] = (renewed, record)
-            continue
-        try:
-            results[index] = _again(existing, request)[1]
-        except AppError as exc:
-            results[index] = _batch_error(exc, index)
+    for (index, delivery_id, request, record), first in zip(accepted, created, strict=True):
+        found_id, version = delivery_id, first
+        if version is None:  # its key names an email already, or did until it expired
+            found_id, existing, version = _create(
+                rt, principal.tenant_id, delivery_id, record, keyed=True
+            )
+            if existing is not None:
+                try:
+                    results[index] = _again(existing, request)[1]
+                except AppError as exc:
+                    results[index] = _batch_error(exc, index)
+                else:
+                    due += _still_queued([(existing, request)])
+                continue
+        delivery = Delivery.from_doc(found_id, record)
+        results[index] = delivery
+        if delivery_id in refused_ids:
+            suppression.refuse(rt, principal.tenant_id, delivery)
         else:
-            due += _still_queued([(existing, request)])
+            due.append((found_id, request))
+            if version is not None:
+                as_created[found_id] = (version, record)
     _enqueue_due(rt, principal.tenant_id, due, as_created)
     _teach(rt, principal.tenant_id, [r for _, _, r, _ in accepted])
     return results

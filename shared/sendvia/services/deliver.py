@@ -109,7 +109,29 @@ def _attempt(
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
     handing = handover.Handover(rt, tenant_id, delivery_id, delivery.attempts, ticket)
-    from_ticket = given is not None
+    try:
+        return _carry_out(rt, tenant_id, delivery, handing, from_ticket=given is not None)
+    except _Changed:
+        raise
+    except Exception as exc:
+        if given is not None and handing.untaken:
+            # An error before anything was written (no relay configured, a setting unreadable):
+            # the delivery may have been cancelled or sent since, which only a read shows.
+            raise _Changed(delivery_id) from exc
+        raise
+
+
+def _carry_out(
+    rt: Runtime,
+    tenant_id: str,
+    delivery: Delivery,
+    handing: handover.Handover,
+    *,
+    from_ticket: bool,
+) -> tuple[int, dict[str, Any]]:
+    """The attempt, once it may send: settle an earlier attempt's unknown outcome, refuse what
+    was suppressed meanwhile, send, and record what came of it."""
+    delivery_id = delivery.id
     sender = delivery.sender
     principal = Principal(
         tenant_id,
