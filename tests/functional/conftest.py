@@ -70,6 +70,21 @@ def member(fakes: Fakes) -> str:
     return fakes.token(TENANT, "max", Role.MEMBER)
 
 
+def queue_email(client: Client, token: str, **changes: Any) -> str:
+    """A triggered appointment reminder queued through `send`: its delivery id."""
+    body = {
+        "to": ["pat@example.com"],
+        "subject": "Reminder",
+        "text": "Tomorrow.",
+        "mode": "queue",
+        "category": "appointment_reminder",
+        **changes,
+    }
+    answer = client.call("POST", "send", token=token, body=body)
+    assert answer.status_code == 202, answer.json
+    return str(answer.json["delivery"]["id"])
+
+
 def switch_on(client: Client, admin: str, **integrations: bool) -> None:
     answer = client.call("PATCH", "settings", token=admin, body={"integrations": integrations})
     assert answer.status_code == 200, answer.json

@@ -14,22 +14,9 @@ from sendvia.services import deliver, reminders
 
 from tests.fakes import NOW, Fakes
 from tests.functional.conftest import TENANT, Client, gmail_mailbox, switch_on
+from tests.functional.conftest import queue_email as queued
 
 UNKNOWN = ProviderFailure(FailureKind.UNKNOWN, "outcome_unknown", "no answer after the data")
-
-
-def queued(client: Client, token: str, **changes: Any) -> str:
-    body = {
-        "to": ["pat@example.com"],
-        "subject": "Reminder",
-        "text": "Tomorrow.",
-        "mode": "queue",
-        "category": "appointment_reminder",
-        **changes,
-    }
-    answer = client.call("POST", "send", token=token, body=body)
-    assert answer.status_code == 202, answer.json
-    return str(answer.json["delivery"]["id"])
 
 
 def run(fakes: Fakes, delivery_id: str) -> tuple[int, dict[str, Any]]:

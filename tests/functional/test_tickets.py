@@ -16,7 +16,7 @@ from sendvia.domain import ticket
 from sendvia.services import deliver
 
 from tests.fakes import NOW, Fakes, fake_runtime
-from tests.functional.conftest import TENANT, Client
+from tests.functional.conftest import TENANT, Client, queue_email
 
 TASKS = {
     "SENDVIA_DELIVER_URL": "https://functions.test/deliver",
@@ -49,17 +49,7 @@ def reads(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def queued(client: Client, token: str, **changes: Any) -> tuple[str, dict[str, str]]:
     """A triggered email: its id and its task's ticket."""
-    body = {
-        "to": ["pat@example.com"],
-        "subject": "Reminder",
-        "text": "Tomorrow at 9.",
-        "mode": "queue",
-        "category": "appointment_reminder",
-        **changes,
-    }
-    answer = client.call("POST", "send", token=token, body=body)
-    assert answer.status_code == 202, answer.json
-    delivery_id = str(answer.json["delivery"]["id"])
+    delivery_id = queue_email(client, token, **changes)
     return delivery_id, client.fakes.queue.seals[(TENANT, delivery_id)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,11 @@ def certs() -> Certificates:
         folder / "untrusted.pem",
         folder / "untrusted.key",
     )
+
+
+@pytest.fixture(scope="session")
+def tasks() -> Any:
+    """The Cloud Tasks emulator, through the official client."""
+    from sendvia.adapters.google_clients import cloud_tasks_client
+
+    return cloud_tasks_client()

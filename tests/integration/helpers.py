@@ -6,6 +6,7 @@ Test modules import these from here, never from one another."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import time
@@ -214,3 +215,38 @@ def delivery(project: str, clinic: Clinic, delivery_id: str) -> dict[str, Any]:
 
 def state_is(project: str, clinic: Clinic, delivery_id: str, state: str) -> Callable[[], Any]:
     return lambda: delivery(project, clinic, delivery_id).get("state") == state
+
+
+# The stack's queue of triggered emails, and tasks on it as anyone able to enqueue could create.
+QUEUE = "projects/demo-sendvia/locations/us-central1/queues/sendvia-deliveries"
+
+
+def deliver_task(tasks: Any, body: dict[str, Any]) -> None:
+    """A task for `deliver` with this body (`tasks`: a CloudTasksClient)."""
+    tasks.create_task(
+        parent=QUEUE,
+        task={
+            "http_request": {
+                "url": os.environ["SENDVIA_DELIVER_URL"],
+                "http_method": "POST",
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(body).encode(),
+                "oidc_token": {
+                    "service_account_email": os.environ["SENDVIA_TASKS_SERVICE_ACCOUNT"],
+                    "audience": os.environ["SENDVIA_DELIVER_URL"],
+                },
+            }
+        },
+    )
+
+
+def queue_idle(tasks: Any) -> bool:
+    return not list(tasks.list_tasks(parent=QUEUE))
+
+
+def delivery_task_id(clinic: Clinic, delivery_id: str) -> str:
+    """The name `send` gives a delivery's first task (adapters/cloud_tasks.py)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{clinic.tenant}/{delivery_id}".encode()).hexdigest()[:40]
+    return f"d-{digest}-0"

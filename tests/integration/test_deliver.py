@@ -4,23 +4,24 @@ Every email is sent once, or fails once with a reason; nothing is lost."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import time
 import uuid
 
 import pytest
 from google.cloud import firestore, tasks_v2
-from sendvia.adapters.google_clients import cloud_tasks_client
 
 from emulators.mail.misbehaving import Behaviour, scripted_server
 from tests.integration.api import call
 from tests.integration.clinic import Clinic, connect, settings_of
 from tests.integration.google_flow import fake
 from tests.integration.helpers import (
+    QUEUE,
+    deliver_task,
     delivery,
+    delivery_task_id,
     email,
     eventually,
+    queue_idle,
     queued,
     relay_messages,
     send,
@@ -28,37 +29,10 @@ from tests.integration.helpers import (
     state_is,
 )
 
-QUEUE = "projects/demo-sendvia/locations/us-central1/queues/sendvia-deliveries"
-
-
-@pytest.fixture(scope="module")
-def tasks() -> tasks_v2.CloudTasksClient:
-    return cloud_tasks_client()
-
 
 def extra_task(tasks: tasks_v2.CloudTasksClient, clinic: Clinic, delivery_id: str) -> None:
     """What an at-least-once dispatch looks like from `deliver`: the same body again."""
-    tasks.create_task(
-        parent=QUEUE,
-        task={
-            "http_request": {
-                "url": os.environ["SENDVIA_DELIVER_URL"],
-                "http_method": "POST",
-                "headers": {"Content-Type": "application/json"},
-                "body": json.dumps(
-                    {"tenant_id": clinic.tenant, "delivery_id": delivery_id}
-                ).encode(),
-                "oidc_token": {
-                    "service_account_email": os.environ["SENDVIA_TASKS_SERVICE_ACCOUNT"],
-                    "audience": os.environ["SENDVIA_DELIVER_URL"],
-                },
-            }
-        },
-    )
-
-
-def queue_idle(tasks: tasks_v2.CloudTasksClient) -> bool:
-    return not list(tasks.list_tasks(parent=QUEUE))
+    deliver_task(tasks, {"tenant_id": clinic.tenant, "delivery_id": delivery_id})
 
 
 def test_a_triggered_email_goes_once_even_when_dispatched_again(clinic, recipient, tasks, project):
@@ -315,7 +289,7 @@ def test_scheduled_reminders_are_enqueued_once_by_the_batch(clinic, recipient, p
     assert first["already_queued"] >= 3
     names = {t.name.rsplit("/", 1)[1] for t in tasks.list_tasks(parent=QUEUE)}
     for delivery_id in due:
-        assert any(delivery_id_task(clinic, delivery_id) == n for n in names)
+        assert any(delivery_task_id(clinic, delivery_id) == n for n in names)
     assert delivery(project, clinic, waiting)["state"] == "scheduled"
     for delivery_id in due:  # tidy the queue: they are minutes away
         call("POST", "send", f"/{delivery_id}:cancel", bearer=clinic.admin)
@@ -346,13 +320,6 @@ def test_a_scheduled_email_can_be_cancelled_until_it_is_sent(clinic, recipient, 
     assert (again.status_code, again.json()["error"]["code"]) == (409, "too_late")
     assert call("POST", "send", "/no-such-delivery:cancel", bearer=clinic.admin).status_code == 404
     assert call("POST", "send", f"/{delivery_id}:cancel", bearer=clinic.member).status_code == 404
-
-
-def delivery_id_task(clinic: Clinic, delivery_id: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(f"{clinic.tenant}/{delivery_id}".encode()).hexdigest()[:40]
-    return f"d-{digest}-0"
 
 
 def test_a_batch_queues_each_message_and_reports_errors_in_order(clinic, project, tasks):

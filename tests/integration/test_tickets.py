@@ -6,26 +6,29 @@ after it was queued, sends what is stored, or nothing."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from google.cloud import firestore, tasks_v2
 from google.protobuf.timestamp_pb2 import Timestamp
-from sendvia.adapters.google_clients import cloud_tasks_client, secret_manager_client
+from sendvia.adapters.google_clients import secret_manager_client
 from sendvia.domain import ticket
 from sendvia.domain.delivery import Delivery
 
 from emulators.services import TICKET_KEY_VERSION
 from tests.integration.api import call
-from tests.integration.helpers import delivery, eventually, queued, relay_messages, state_is
-from tests.integration.test_deliver import QUEUE, delivery_id_task, queue_idle
-
-
-@pytest.fixture(scope="module")
-def tasks() -> tasks_v2.CloudTasksClient:
-    return cloud_tasks_client()
+from tests.integration.helpers import (
+    QUEUE,
+    deliver_task,
+    delivery,
+    delivery_task_id,
+    eventually,
+    queue_idle,
+    queued,
+    relay_messages,
+    state_is,
+)
 
 
 @pytest.fixture
@@ -39,32 +42,13 @@ def paused(tasks: tasks_v2.CloudTasksClient) -> Iterator[None]:
 
 
 def task_of(tasks: tasks_v2.CloudTasksClient, clinic: Any, delivery_id: str) -> tasks_v2.Task:
-    name = f"{QUEUE}/tasks/{delivery_id_task(clinic, delivery_id)}"
+    name = f"{QUEUE}/tasks/{delivery_task_id(clinic, delivery_id)}"
     return tasks.get_task(request={"name": name, "response_view": tasks_v2.Task.View.FULL})
 
 
 def body_of(task: tasks_v2.Task) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(task.http_request.body)
     return loaded
-
-
-def dispatch(tasks: tasks_v2.CloudTasksClient, body: dict[str, Any]) -> None:
-    """A task for `deliver` with this body, as anyone able to enqueue could create it."""
-    tasks.create_task(
-        parent=QUEUE,
-        task={
-            "http_request": {
-                "url": os.environ["SENDVIA_DELIVER_URL"],
-                "http_method": "POST",
-                "headers": {"Content-Type": "application/json"},
-                "body": json.dumps(body).encode(),
-                "oidc_token": {
-                    "service_account_email": os.environ["SENDVIA_TASKS_SERVICE_ACCOUNT"],
-                    "audience": os.environ["SENDVIA_DELIVER_URL"],
-                },
-            }
-        },
-    )
 
 
 def test_the_task_carries_the_delivery_as_firestore_stored_it(
@@ -101,7 +85,7 @@ def test_a_task_whose_content_was_changed_sends_what_is_stored(
     forged = doc.replace("Your appointment on Monday", "Pay your invoice here")
     assert forged != doc
     tasks.delete_task(name=task.name)
-    dispatch(tasks, {**body, "as_created": {**body["as_created"], "doc": forged}})
+    deliver_task(tasks, {**body, "as_created": {**body["as_created"], "doc": forged}})
     tasks.resume_queue(name=QUEUE)
     eventually(state_is(project, clinic, delivery_id, "sent"))
     sent = relay_messages(recipient)
@@ -129,7 +113,7 @@ def test_the_same_ticket_dispatched_again_after_the_email_went_sends_nothing(
     tasks.resume_queue(name=QUEUE)
     eventually(state_is(project, clinic, delivery_id, "sent"))
     for _ in range(3):  # at-least-once: the same body again, the ticket included
-        dispatch(tasks, body)
+        deliver_task(tasks, body)
     eventually(lambda: queue_idle(tasks))
     assert len(relay_messages(recipient)) == 1
     assert delivery(project, clinic, delivery_id)["attempts"] == 1
