@@ -290,3 +290,12 @@ def test_a_batch_key_used_again_after_it_expired_queues_a_new_sealed_email(
     assert (TENANT, ids[1]) not in fakes.queue.seals
     told = fakes.notifications.of(TENANT)
     assert {n["kind"] for n in told} == {"send_suppressed"}
+
+
+def test_an_email_too_large_to_seal_travels_as_ids_and_is_read(client, fakes: Fakes, admin, reads):
+    text = "Dear patient, «your results» are in.\n" * 2_000  # 76,000 characters, escaped more
+    delivery_id = queue_email(client, admin, text=text)
+    assert (TENANT, delivery_id) not in fakes.queue.seals
+    assert run(fakes, delivery_id, None) == (200, {"outcome": "sent"})
+    assert reads == [delivery_id]
+    assert "«your results»" in fakes.relay.sent[0][0].get_content()

@@ -117,3 +117,15 @@ def test_the_same_ticket_dispatched_again_after_the_email_went_sends_nothing(
     eventually(lambda: queue_idle(tasks))
     assert len(relay_messages(recipient)) == 1
     assert delivery(project, clinic, delivery_id)["attempts"] == 1
+
+
+def test_the_largest_ticket_goes_through_cloud_tasks(clinic, recipient, tasks, project, paused):
+    """A document just under the limit once JSON has escaped it (each « is six characters),
+    escaped again inside the task's body: still far under Cloud Tasks' 1 MB."""
+    text = "«" * 10_000
+    delivery_id = queued(clinic, recipient, text=text)
+    body = body_of(task_of(tasks, clinic, delivery_id))
+    assert 60_000 < len(body["as_created"]["doc"]) <= 64_000
+    tasks.resume_queue(name=QUEUE)
+    eventually(state_is(project, clinic, delivery_id, "sent"))
+    assert len(relay_messages(recipient)) == 1
