@@ -47,7 +47,7 @@ def _task(body: Any) -> tuple[str, str, dict[str, str] | None]:
             field=unknown[0],
             hint="A task names a tenant_id and a delivery_id, and may carry as_created.",
         )
-    _check_strings(body, _LIMITS, "")
+    _check_ids(body)
     seal = body.get("as_created")
     if seal is not None:
         _check_seal(seal)
@@ -73,14 +73,14 @@ def _check_seal(seal: Any) -> None:
             )
 
 
-def _check_strings(body: dict[str, Any], limits: dict[str, int], prefix: str) -> None:
-    for name, longest in limits.items():
+def _check_ids(body: dict[str, Any]) -> None:
+    for name, longest in _LIMITS.items():
         value = body.get(name)
         if not isinstance(value, str) or not 0 < len(value) <= longest or not _encodable(value):
             raise BadRequest(
-                f"{prefix}{name} must be a string of 1 to {longest} characters.",
+                f"{name} must be a string of 1 to {longest} characters.",
                 code="invalid_value",
-                field=f"{prefix}{name}",
+                field=name,
                 hint="The task was not created by sendvia: check the caller.",
             )
 

@@ -96,18 +96,17 @@ def _attempt(
     ticket: Any
     if given is not None:
         delivery, ticket = given
-        claim = delivery.claim_refused(now, lease) or Claim.CLAIMED
-        if claim is not Claim.CLAIMED:
+        if delivery.claim_refused(now, lease) is not None:
             raise _Changed(delivery_id)
-        delivery = replace(delivery, attempts=delivery.attempts + 1)  # this attempt's number
+        claim = Claim.CLAIMED
     else:
         claim, delivery, ticket = rt.deliveries.look(tenant_id, delivery_id, now, lease)
         if claim is Claim.CLAIMED and delivery is not None and ticket is None:
             claim, delivery = rt.deliveries.claim(tenant_id, delivery_id, now, lease)
-        elif delivery is not None and claim is Claim.CLAIMED:
-            delivery = replace(delivery, attempts=delivery.attempts + 1)  # this attempt's number
     if claim is not Claim.CLAIMED or delivery is None:
         return answer_for(claim), {"outcome": claim.value}
+    if ticket is not None:  # not claimed yet: its first write claims it, as this attempt
+        delivery = replace(delivery, attempts=delivery.attempts + 1)
     handing = handover.Handover(rt, tenant_id, delivery_id, delivery.attempts, ticket)
     try:
         return _carry_out(rt, tenant_id, delivery, handing, from_ticket=given is not None)
