@@ -62,10 +62,13 @@ json_values = st.recursive(
     times=st.dictionaries(
         st.text(min_size=1),
         st.datetimes(
+            # Firestore stores years 1 to 9999, in UTC
+            min_value=dt.datetime(1, 1, 2),
+            max_value=dt.datetime(9999, 12, 30),
             timezones=st.builds(
                 dt.timezone,
                 st.timedeltas(min_value=-dt.timedelta(hours=23), max_value=dt.timedelta(hours=23)),
-            )
+            ),
         ),
         max_size=3,
     ),
@@ -117,8 +120,9 @@ def test_a_ticket_is_for_its_own_tenant_delivery_and_key():
         b"bytes",
         math.nan,
         "x" * ticket.MAX_SEALED_CHARS,
+        dt.datetime.min.replace(tzinfo=dt.timezone(dt.timedelta(hours=5))),  # year 0 in UTC
     ],
-    ids=["naive datetime", "nested datetime", "bytes", "NaN", "too large"],
+    ids=["naive datetime", "nested datetime", "bytes", "NaN", "too large", "before year 1"],
 )
 def test_what_json_cannot_carry_travels_as_ids_only(value):
     assert ticket.seal(KEY, "t1", "d1", VERSION, {**DOC, "extra": value}) is None

@@ -43,7 +43,10 @@ def seal(
         if isinstance(value, dt.datetime):
             if value.utcoffset() is None:
                 return None  # naive: Firestore would take it for UTC
-            times[name] = value.astimezone(dt.UTC).isoformat()  # as Firestore gives it back
+            try:
+                times[name] = value.astimezone(dt.UTC).isoformat()  # as Firestore gives it back
+            except OverflowError:
+                return None  # before year 1 or after 9999 in UTC: no document holds it
         else:
             plain[name] = value
     try:
