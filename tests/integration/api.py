@@ -31,12 +31,13 @@ def call(
     body: Any = None,
     data: str | None = None,
     headers: dict[str, str] | None = None,
+    timeout_s: float = 30.0,
 ) -> requests.Response:
     sent = dict(headers or {})
     if bearer is not None:
         sent["Authorization"] = f"Bearer {bearer}"
     return requests.request(
-        method, url(function, path), json=body, data=data, headers=sent, timeout=30
+        method, url(function, path), json=body, data=data, headers=sent, timeout=timeout_s
     )
 
 
